@@ -1,0 +1,140 @@
+"""Build fastent's Cython kernels.
+
+Switches (environment variables, read at build time):
+  FASTENT_OPENMP=0   build without OpenMP even where the compiler has it (serial kernels)
+  FASTENT_DEBUG=1    bounds checking and assertions back on, -O0 -g
+
+The default build runs on any x86-64 CPU: the kernels are compiled for the baseline and,
+under `#pragma GCC target`, for x86-64-v3 and x86-64-v4, and picked at import (src/fe_simd.h).
+Never -ffast-math (it would set flush-to-zero for the whole process) nor -march=native.
+"""
+import os
+import shutil
+import sys
+import sysconfig
+import tempfile
+import textwrap
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEBUG = os.environ.get("FASTENT_DEBUG", "0") == "1"
+WANT_OPENMP = os.environ.get("FASTENT_OPENMP", "1") != "0"
+FAMILIES = ["_runtime", "_binary"]
+
+
+def _compiles(compiler, code, extra_compile, extra_link):
+    """Whether `code` compiles and links with the given flags."""
+    tmp = tempfile.mkdtemp()
+    try:
+        src = os.path.join(tmp, "probe.c")
+        with open(src, "w") as f:
+            f.write(textwrap.dedent(code))
+        objs = compiler.compile([src], output_dir=tmp, extra_postargs=extra_compile)
+        compiler.link_executable(objs, os.path.join(tmp, "probe"), extra_postargs=extra_link)
+        return True
+    except Exception:
+        return False
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+class BuildExt(build_ext):
+    """Probe the compiler once, then set the flags of every extension."""
+
+    def build_extensions(self):
+        cc = self.compiler
+        gcc_like = cc.compiler_type == "unix"
+        compile_args, link_args, macros = [], [], []
+        notes = []
+        if gcc_like:
+            compile_args += ["-O0", "-g"] if DEBUG else ["-O3"]
+            compile_args += ["-fno-math-errno", "-fno-trapping-math", "-std=gnu11"]
+        openmp = False
+        if WANT_OPENMP and gcc_like and _compiles(
+            cc, "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n",
+            ["-fopenmp"], ["-fopenmp"]):
+            compile_args.append("-fopenmp")
+            link_args.append("-fopenmp")
+            openmp = True
+        elif gcc_like:
+            notes.append("OpenMP " + ("switched off by FASTENT_OPENMP=0" if not WANT_OPENMP
+                                      else "not available from this compiler"))
+            if _compiles(cc, "int main(void){return 0;}\n", ["-fopenmp-simd"], []):
+                compile_args.append("-fopenmp-simd")
+                macros.append(("FE_OPENMP_SIMD", "1"))
+        libmvec = gcc_like and sys.platform.startswith("linux") and _compiles(
+            cc, """
+            #include <math.h>
+            __attribute__((__simd__("notinbranch"))) extern float logf(float);
+            float x[64];
+            int main(void){
+                #pragma omp simd
+                for (int i = 0; i < 64; i++) x[i] = logf(x[i] + 1.0f);
+                return (int)x[3];
+            }
+            """, ["-O3", "-fopenmp-simd", "-fno-math-errno"], ["-lmvec", "-lm"])
+        if libmvec:
+            macros.append(("FE_HAVE_LIBMVEC", "1"))
+            link_args += ["-lmvec", "-lm"]
+        else:
+            notes.append("libmvec not found: transcendental functions stay scalar")
+        for note in notes:
+            bar = "*" * 78
+            print(f"\n{bar}\nWARNING (fastent build): {note}\n{bar}\n", file=sys.stderr)
+        for ext in self.extensions:
+            ext.extra_compile_args = compile_args
+            ext.extra_link_args = link_args
+            ext.define_macros = list(ext.define_macros or []) + macros
+        self._write_build_info(cc, compile_args, link_args, macros, openmp, libmvec)
+        super().build_extensions()
+
+    def _write_build_info(self, cc, compile_args, link_args, macros, openmp, libmvec):
+        info = {
+            "compiler": " ".join(getattr(cc, "compiler_so", [cc.compiler_type])[:1]),
+            "compile_args": compile_args,
+            "link_args": link_args,
+            "define_macros": [m[0] for m in macros],
+            "openmp": openmp,
+            "libmvec": libmvec,
+            "debug": DEBUG,
+            "python": sysconfig.get_python_version(),
+            "numpy_build": np.__version__,
+        }
+        text = ("# Written by setup.py at build time; not under version control.\n"
+                f"BUILD_INFO = {info!r}\n")
+        for root in {HERE, os.path.abspath(self.build_lib)}:
+            target = os.path.join(root, "fastent", "_build_info.py")
+            if os.path.isdir(os.path.dirname(target)):
+                with open(target, "w") as f:
+                    f.write(text)
+
+
+directives = {
+    "language_level": 3,
+    "boundscheck": DEBUG,
+    "wraparound": DEBUG,
+    "initializedcheck": DEBUG,
+    "cdivision": not DEBUG,
+    "nonecheck": DEBUG,
+    "embedsignature": True,
+}
+
+extensions = [
+    Extension(
+        f"fastent.{name}",
+        [f"fastent/{name}.pyx"],
+        include_dirs=[np.get_include(), "fastent/src"],
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    )
+    for name in FAMILIES
+]
+
+setup(
+    ext_modules=cythonize(extensions, compiler_directives=directives,
+                          compile_time_env={}, annotate=False),
+    cmdclass={"build_ext": BuildExt},
+)
