@@ -1,0 +1,24 @@
+"""fastent: typed Cython kernels for the entropy family of losses and metrics.
+
+    import fastent as fe
+    fe.binary_cross_entropy(target, prob)                        # mean, in nats
+    loss, grad = fe.binary_cross_entropy_with_logits(t, x, return_grad=True)
+
+Every function takes the truth first and the prediction second; gradients are with respect
+to the prediction.  `fastent.reference` holds plain-NumPy versions of everything.
+"""
+__version__ = "0.1.0"
+
+from fastent._config import show_config
+from fastent.binary import (
+    binary_cross_entropy,
+    binary_cross_entropy_grad,
+    binary_cross_entropy_with_logits,
+    binary_cross_entropy_with_logits_grad,
+)
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "show_config", "__version__",
+]

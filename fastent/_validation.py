@@ -1,0 +1,137 @@
+"""Argument checks shared by every public function: one place, one wording.
+
+Each helper names the argument it checks in its error message.  Nothing here touches the
+data beyond dtype conversion; range checks on values happen inside the kernels' pass.
+"""
+import math
+import numbers
+
+import numpy as np
+
+from fastent import _runtime
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def prediction(x, name):
+    """The prediction as an array in its computation dtype (float32 or float64).
+
+    float32/float64 are kept, float16 is computed in float32, integers and bools in
+    float64; everything else is refused."""
+    x = _asarray(x, name)
+    dt = x.dtype
+    if dt == np.float32 or dt == np.float64:
+        return x
+    if dt == np.float16:
+        return x.astype(np.float32)
+    if dt.kind in "biu":
+        return x.astype(np.float64)
+    raise TypeError(f"{name}: dtype {dt} is not supported; pass real numbers "
+                    f"(float32 and float64 are computed natively)")
+
+
+def operand(x, name, dtype, shape):
+    """A real-valued operand (target, weight, ...) cast to `dtype`, broadcast to `shape`."""
+    x = _asarray(x, name)
+    if x.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
+    try:
+        b = np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        b = None
+    if b != tuple(shape):
+        raise ValueError(f"{name}: shape {x.shape} does not broadcast to the prediction's "
+                         f"shape {tuple(shape)}")
+    return np.broadcast_to(x.astype(dtype, copy=False), shape)
+
+
+def _asarray(x, name):
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:
+        raise TypeError(f"{name}: cannot be read as an array of numbers ({e})") from None
+    if a.dtype.kind in "OUSVMm":
+        raise TypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
+    return a
+
+
+def reduction(value):
+    if not isinstance(value, str) or value not in REDUCTIONS:
+        raise ValueError(f"reduction: must be one of {REDUCTIONS}, got {value!r}")
+    return value
+
+
+def log_base(base):
+    """1 / ln(base): the factor that turns nats into the requested unit."""
+    if isinstance(base, str):
+        if base == "e":
+            return 1.0
+        raise ValueError(f"base: must be 'e' or a positive number other than 1, got {base!r}")
+    if isinstance(base, bool) or not isinstance(base, numbers.Real):
+        raise TypeError(f"base: must be 'e' or a positive number, got {type(base).__name__}")
+    b = float(base)
+    if not (b > 0 and math.isfinite(b)) or b == 1:
+        raise ValueError(f"base: must be 'e' or a positive number other than 1, got {base!r}")
+    return 1.0 / math.log(b)
+
+
+def clip_eps(eps, dtype):
+    """The clipping threshold: 'auto' is the machine epsilon of the computation dtype."""
+    if isinstance(eps, str):
+        if eps == "auto":
+            return float(np.finfo(dtype).eps)
+        raise ValueError(f"eps: must be 'auto' or a number in [0, 0.5), got {eps!r}")
+    if isinstance(eps, bool) or not isinstance(eps, numbers.Real):
+        raise TypeError(f"eps: must be 'auto' or a number, got {type(eps).__name__}")
+    e = float(eps)
+    if not 0 <= e < 0.5:
+        raise ValueError(f"eps: must be 'auto' or a number in [0, 0.5), got {eps!r}")
+    return e
+
+
+def fraction(value, name):
+    """A number in [0, 1] (label_smoothing)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: must be a number in [0, 1], got {type(value).__name__}")
+    v = float(value)
+    if not 0 <= v <= 1:
+        raise ValueError(f"{name}: must be a number in [0, 1], got {value!r}")
+    return v
+
+
+def n_threads(value):
+    """Threads for one call: None is OpenMP's default; an int caps it."""
+    default = _runtime.max_threads()
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"n_threads: must be None or a positive int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"n_threads: must be None or a positive int, got {value}")
+    return int(min(value, default))
+
+
+def output(arr, name, shape, dtype):
+    """A caller-provided output array: right shape, right dtype, writeable."""
+    if not isinstance(arr, np.ndarray):
+        raise TypeError(f"{name}: must be a numpy.ndarray, got {type(arr).__name__}")
+    if arr.shape != tuple(shape):
+        raise ValueError(f"{name}: has shape {arr.shape}, expected {tuple(shape)}")
+    if arr.dtype != dtype:
+        raise TypeError(f"{name}: has dtype {arr.dtype}, expected {np.dtype(dtype)}")
+    if not arr.flags.writeable:
+        raise ValueError(f"{name}: is read-only")
+    return arr
+
+
+def first_bad(name, values, bad, what):
+    """ValueError naming the first element (C order) of `values` where `bad(values)` holds.
+
+    Only called after a kernel reported bad input, to say where it is."""
+    mask = bad(np.asarray(values))
+    pos = np.unravel_index(int(np.argmax(mask)), mask.shape) if mask.ndim else ()
+    value = np.asarray(values)[pos].item()
+    where = f" at position {tuple(int(i) for i in pos)}" if mask.ndim else ""
+    return ValueError(f"{name}: {what}; found {value!r}{where}")

@@ -1,0 +1,199 @@
+"""Binary cross-entropy on probabilities and on logits: the public functions.
+
+Validation and output allocation happen here; all arithmetic happens in one pass of the
+kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
+"""
+import numpy as np
+
+from fastent import _binary, _layout
+from fastent import _validation as v
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+]
+
+_PROB_RANGE = "probabilities must lie in [0, 1]"
+_TARGET_RANGE = "targets must lie in [0, 1] (NaN refused)"
+_WEIGHT_RANGE = "weights must be finite and non-negative"
+
+
+def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_min,
+         pos_weight, label_smoothing, zero_division, out, grad_out, n_threads,
+         want_loss, want_grad):
+    """Validate, allocate, run the kernel once; returns (loss or None, grad or None)."""
+    x = v.prediction(pred, pred_name)
+    dtype, shape = x.dtype, x.shape
+    t = v.operand(target, "target", dtype, shape)
+    w = None if weight is None else v.operand(weight, "weight", dtype, shape)
+    pw = None
+    if pos_weight is not None:
+        pw = v.operand(pos_weight, "pos_weight", dtype, shape)
+    reduction = v.reduction(reduction)
+    loss_scale = v.log_base(base)
+    smooth = v.fraction(label_smoothing, "label_smoothing")
+    nt = v.n_threads(n_threads)
+    if log_min is None:
+        clip = v.clip_eps(eps, dtype)
+        lmin = 0.0
+    else:
+        if eps != "auto":
+            raise ValueError("eps: cannot be combined with log_min (log_min replaces clipping)")
+        if isinstance(log_min, bool) or not np.isscalar(log_min) or not log_min <= 0:
+            raise ValueError(f"log_min: must be None or a number <= 0, got {log_min!r}")
+        clip, lmin = 0.0, float(log_min)
+    if pos_weight is not None:  # small (one value per class): checked here, whole
+        raw = np.asarray(pos_weight)
+        if not np.all((raw >= 0) & np.isfinite(raw)):
+            raise v.first_bad("pos_weight", raw, lambda a: ~((a >= 0) & np.isfinite(a)),
+                              _WEIGHT_RANGE)
+
+    if out is not None:
+        if not want_loss or reduction != "none":
+            raise ValueError("out: only allowed with reduction='none' "
+                             "(it receives the unreduced loss)")
+        v.output(out, "out", shape, dtype)
+    if grad_out is not None:
+        if not want_grad:
+            raise ValueError("grad_out: only allowed when the gradient is computed")
+        v.output(grad_out, "grad_out", shape, dtype)
+    loss_arr = None
+    if want_loss and reduction == "none":
+        loss_arr = out if out is not None else np.empty_like(x)
+    grad = None
+    if want_grad:
+        grad = grad_out if grad_out is not None else np.empty_like(x)
+
+    # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)
+    grad_scale = loss_scale
+    if want_grad and reduction == "mean":
+        wsum = float(x.size) if w is None else float(np.sum(w, dtype=np.float64))
+        grad_scale = loss_scale / wsum if wsum > 0 else 0.0
+
+    if x.size == 0:
+        s, sw, bad = 0.0, 0.0, 0
+    else:
+        operands = [t, x, w, pw, loss_arr, grad]
+        it_shape, strides = _layout.iteration_layout(shape, operands, lead=1)
+        s, sw, bad = _binary.bce(
+            logits, it_shape, operands, strides, eps=clip, log_min=lmin,
+            use_log_min=log_min is not None, smooth=smooth, loss_scale=loss_scale,
+            grad_scale=grad_scale, n_threads=nt)
+    if bad:
+        if bad & 1:
+            raise v.first_bad(pred_name, x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)
+        if bad & 2:
+            raise v.first_bad("target", t, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
+        raise v.first_bad("weight", w, lambda a: ~((a >= 0) & np.isfinite(a)), _WEIGHT_RANGE)
+
+    loss = None
+    if want_loss:
+        if reduction == "none":
+            loss = loss_arr
+        elif reduction == "sum":
+            loss = np.float64(s * loss_scale)
+        else:
+            loss = np.float64(s / sw * loss_scale) if sw > 0 else np.float64(zero_division)
+    return loss, grad
+
+
+_DOC_KEYWORDS = """
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "none" returns the per-element loss (w*l); "mean" is sum(w*l) / sum(w).
+    weight : array_like, optional
+        Per-element weights, broadcastable to the prediction's shape; finite and >= 0.
+    base : "e" or positive number, default "e"
+        Logarithm base of the result (2 gives bits); scales losses and gradients.
+    eps : "auto" or float in [0, 0.5), default "auto"
+        Probabilities are clipped to [eps, 1 - eps] before the logs; "auto" is the machine
+        epsilon of the computation dtype; 0 gives exact IEEE results (+inf for a confident
+        wrong prediction).  0 log 0 is 0 in every mode.
+    label_smoothing : float in [0, 1], default 0
+        Targets become t (1 - label_smoothing) + label_smoothing / 2.
+    zero_division : float, default nan
+        What "mean" returns when nothing is counted (empty input, all weights zero).
+    out, grad_out : ndarray, optional
+        Arrays receiving the unreduced loss (reduction="none" only) and the gradient; they
+        must have the prediction's shape and computation dtype and be writeable.
+    n_threads : int, optional
+        Upper bound on OpenMP threads; None uses OpenMP's default.  The result is the same
+        for every thread count.
+"""
+
+
+def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e",
+                         eps="auto", log_min=None, label_smoothing=0.0,
+                         zero_division=np.nan, out=None, grad_out=None, n_threads=None,
+                         return_grad=False):
+    """Binary cross-entropy of probabilities: -[t log p + (1 - t) log(1 - p)] per element.
+
+    Parameters
+    ----------
+    target : array_like
+        Labels in [0, 1] (soft labels allowed), broadcastable to `prob`'s shape.
+    prob : array_like
+        Predicted probabilities in [0, 1]; values outside raise ValueError.
+    log_min : float, optional
+        Clamp each log from below at `log_min` instead of clipping p (PyTorch uses -100);
+        reproduces torch.nn.functional.binary_cross_entropy, gradient included.
+    return_grad : bool, default False
+        Also return the gradient with respect to `prob`, from the same pass.
+    """ + _DOC_KEYWORDS
+    loss, grad = _run(False, target, prob, "prob", reduction=reduction, weight=weight,
+                      base=base, eps=eps, log_min=log_min, pos_weight=None,
+                      label_smoothing=label_smoothing, zero_division=zero_division,
+                      out=out, grad_out=grad_out, n_threads=n_threads, want_loss=True,
+                      want_grad=return_grad)
+    return (loss, grad) if return_grad else loss
+
+
+def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, base="e",
+                              eps="auto", log_min=None, label_smoothing=0.0,
+                              zero_division=np.nan, grad_out=None, n_threads=None):
+    """Gradient of `binary_cross_entropy` (same arguments) with respect to `prob`.
+
+    With eps clipping it is the derivative at the clipped probability,
+    (p - t) / (p (1 - p)); with log_min it is PyTorch's (p - t) / max(p (1 - p), 1e-12).
+    """
+    return _run(False, target, prob, "prob", reduction=reduction, weight=weight, base=base,
+                eps=eps, log_min=log_min, pos_weight=None, label_smoothing=label_smoothing,
+                zero_division=zero_division, out=None, grad_out=grad_out,
+                n_threads=n_threads, want_loss=False, want_grad=True)[1]
+
+
+def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight=None,
+                                     base="e", pos_weight=None, label_smoothing=0.0,
+                                     zero_division=np.nan, out=None, grad_out=None,
+                                     n_threads=None, return_grad=False):
+    """Binary cross-entropy of logits x, p = sigmoid(x), computed stably for every x:
+    l = c t softplus(-x) + (1 - t) softplus(x) with c = pos_weight (1 when not given).
+
+    Parameters
+    ----------
+    target : array_like
+        Labels in [0, 1], broadcastable to `logits`' shape.
+    logits : array_like
+        Real-valued scores; +-inf allowed (exact limits), NaN propagates.
+    pos_weight : array_like, optional
+        PyTorch's weight of the positive class, broadcast along the last axis; >= 0.
+    return_grad : bool, default False
+        Also return the gradient with respect to `logits`, from the same pass.
+    """ + _DOC_KEYWORDS
+    loss, grad = _run(True, target, logits, "logits", reduction=reduction, weight=weight,
+                      base=base, eps="auto", log_min=None, pos_weight=pos_weight,
+                      label_smoothing=label_smoothing, zero_division=zero_division,
+                      out=out, grad_out=grad_out, n_threads=n_threads, want_loss=True,
+                      want_grad=return_grad)
+    return (loss, grad) if return_grad else loss
+
+
+def binary_cross_entropy_with_logits_grad(target, logits, *, reduction="mean", weight=None,
+                                          base="e", pos_weight=None, label_smoothing=0.0,
+                                          zero_division=np.nan, grad_out=None,
+                                          n_threads=None):
+    """Gradient of `binary_cross_entropy_with_logits` (same arguments) with respect to
+    `logits`: sigmoid(x) - t, or (1 - t) sigmoid(x) - c t sigmoid(-x) with pos_weight c."""
+    return _run(True, target, logits, "logits", reduction=reduction, weight=weight,
+                base=base, eps="auto", log_min=None, pos_weight=pos_weight,
+                label_smoothing=label_smoothing, zero_division=zero_division, out=None,
+                grad_out=grad_out, n_threads=n_threads, want_loss=False, want_grad=True)[1]

@@ -1,0 +1,305 @@
+"""Plain-NumPy implementations of every fastent function and gradient.
+
+Written from the formulas, for reading and as the oracle of the test suite and the baseline
+of the benchmarks: the vectorised NumPy a careful user would write (max-subtracted softmax,
+`np.log1p(-p)` for log(1 - p), `np.logaddexp` for the softplus).  They follow the same
+conventions as fastent (truth first, gradient with respect to the prediction, 0 log 0 = 0,
+float64 reductions) but do no input validation.  Computation happens in the prediction's
+dtype, as in fastent.
+"""
+import numpy as np
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_grad",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "softmax_cross_entropy", "softmax_cross_entropy_grad",
+    "cross_entropy", "cross_entropy_grad",
+    "kl_divergence", "kl_divergence_grad",
+    "entropy", "entropy_grad",
+]
+
+
+# ----------------------------------------------------------------------------- helpers
+def _dtype(x):
+    x = np.asarray(x)
+    if x.dtype == np.float16:
+        return np.dtype(np.float32)
+    if x.dtype.kind in "biu":
+        return np.dtype(np.float64)
+    return x.dtype
+
+
+def _inv_ln(base):
+    return 1.0 if base == "e" else 1.0 / np.log(float(base))
+
+
+def _eps(eps, dtype):
+    return float(np.finfo(dtype).eps) if eps == "auto" else float(eps)
+
+
+def _mul0(a, b):
+    """a * b, but 0 wherever a == 0 (so 0 * inf = 0: the 0 log 0 = 0 convention)."""
+    with np.errstate(invalid="ignore"):
+        return np.where(a == 0, 0, a * b).astype(np.result_type(a, b), copy=False)
+
+
+def _reduce(loss, w, reduction, inv_ln, zero_division):
+    """Apply weights (w may be None), the reduction and the base to a loss array.
+    Weights are the per-element (per-row) weights, zero where nothing is counted."""
+    if w is not None:
+        loss = _mul0(w, loss)
+    if reduction == "none":
+        return (loss * loss.dtype.type(inv_ln)).astype(loss.dtype, copy=False)
+    total = np.sum(loss, dtype=np.float64)
+    if reduction == "sum":
+        return np.float64(total * inv_ln)
+    count = loss.size if w is None else np.sum(w, dtype=np.float64)
+    return np.float64(total / count * inv_ln) if count > 0 else np.float64(zero_division)
+
+
+def _grad_scale(w, shape, reduction, inv_ln):
+    """Factor of d(reduced loss)/d(element loss): 1/ln(base), divided by sum(w) for mean."""
+    if reduction != "mean":
+        return inv_ln
+    count = np.prod(shape) if w is None else np.sum(np.broadcast_to(w, shape), dtype=np.float64)
+    return inv_ln / count if count > 0 else 0.0
+
+
+def _apply_grad(g, w, scale):
+    if w is not None:
+        g = _mul0(w, g)
+    return (g * g.dtype.type(scale)).astype(g.dtype, copy=False)
+
+
+def _weights(weight, shape, dtype):
+    return None if weight is None else np.broadcast_to(np.asarray(weight, dtype), shape)
+
+
+# ----------------------------------------------------------------------------- binary
+def _bce_terms(target, prob, eps, log_min, label_smoothing):
+    p = np.asarray(prob)
+    dt = _dtype(p)
+    p = p.astype(dt)
+    t = np.broadcast_to(np.asarray(target, dt), p.shape)
+    t = t * dt.type(1 - label_smoothing) + dt.type(label_smoothing / 2)
+    return t, p, dt
+
+
+def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e",
+                         eps="auto", log_min=None, label_smoothing=0.0, zero_division=np.nan):
+    """-[t log p + (1 - t) log(1 - p)], p clipped to [eps, 1 - eps] (or each log clamped
+    at log_min, as PyTorch)."""
+    t, p, dt = _bce_terms(target, prob, eps, log_min, label_smoothing)
+    with np.errstate(divide="ignore"):
+        if log_min is not None:
+            log_p = np.maximum(np.log(p), dt.type(log_min))
+            log_1mp = np.maximum(np.log1p(-p), dt.type(log_min))
+            loss = (t - 1) * log_1mp - t * log_p
+        else:
+            e = _eps(eps, dt)
+            pc = np.clip(p, dt.type(e), dt.type(1) - dt.type(e))
+            loss = -(_mul0(t, np.log(pc)) + _mul0(1 - t, np.log1p(-pc)))
+    return _reduce(loss, _weights(weight, p.shape, dt), reduction, _inv_ln(base), zero_division)
+
+
+def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, base="e",
+                              eps="auto", log_min=None, label_smoothing=0.0,
+                              zero_division=np.nan):
+    """d/dp: (p - t) / (p (1 - p)) at the clipped p (split form where p(1-p) = 0), or
+    PyTorch's (p - t) / max((1 - p) p, 1e-12) with log_min."""
+    t, p, dt = _bce_terms(target, prob, eps, log_min, label_smoothing)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if log_min is not None:
+            g = (p - t) / np.maximum((1 - p) * p, dt.type(np.float32(1e-12)))
+        else:
+            e = _eps(eps, dt)
+            pc = np.clip(p, dt.type(e), dt.type(1) - dt.type(e))
+            d = pc * (1 - pc)
+            split = _mul0(t, -1 / pc) + _mul0(1 - t, 1 / (1 - pc))
+            g = np.where(d > 0, (pc - t) / d, split)
+    w = _weights(weight, p.shape, dt)
+    return _apply_grad(g, w, _grad_scale(w, p.shape, reduction, _inv_ln(base)))
+
+
+def _bce_logit_terms(target, logits, pos_weight, label_smoothing):
+    x = np.asarray(logits)
+    dt = _dtype(x)
+    x = x.astype(dt)
+    t = np.broadcast_to(np.asarray(target, dt), x.shape)
+    t = t * dt.type(1 - label_smoothing) + dt.type(label_smoothing / 2)
+    c = 1 if pos_weight is None else np.asarray(pos_weight, dt)
+    return t, x, c, dt
+
+
+def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight=None,
+                                     base="e", pos_weight=None, label_smoothing=0.0,
+                                     zero_division=np.nan):
+    """c t softplus(-x) + (1 - t) softplus(x), softplus(x) = log(1 + e^x) = logaddexp(0, x)."""
+    t, x, c, dt = _bce_logit_terms(target, logits, pos_weight, label_smoothing)
+    zero = dt.type(0)
+    loss = _mul0(c * t, np.logaddexp(zero, -x)) + _mul0(1 - t, np.logaddexp(zero, x))
+    return _reduce(loss, _weights(weight, x.shape, dt), reduction, _inv_ln(base), zero_division)
+
+
+def binary_cross_entropy_with_logits_grad(target, logits, *, reduction="mean", weight=None,
+                                          base="e", pos_weight=None, label_smoothing=0.0,
+                                          zero_division=np.nan):
+    """d/dx: (1 - t) sigmoid(x) - c t sigmoid(-x)  (= sigmoid(x) - t when c = 1)."""
+    t, x, c, dt = _bce_logit_terms(target, logits, pos_weight, label_smoothing)
+    sig = _sigmoid(x)
+    g = sig - t if pos_weight is None else (1 - t) * sig - c * t * _sigmoid(-x)
+    w = _weights(weight, x.shape, dt)
+    return _apply_grad(g, w, _grad_scale(w, x.shape, reduction, _inv_ln(base)))
+
+
+def _sigmoid(x):
+    """1 / (1 + e^-x) without overflow: e^-|x| is at most 1."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# ----------------------------------------------------------------------------- softmax
+def _log_softmax(x, axis):
+    """x - logsumexp(x) with the row maximum subtracted first; rows of -inf give NaN."""
+    m = np.max(x, axis=axis, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        z = x - m
+        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+
+
+def _softmax_parts(target, logits, axis, class_weight, ignore_index, label_smoothing):
+    """Per-class coefficients a (the row loss is -sum(a log_softmax)) and row weights."""
+    x = np.asarray(logits)
+    dt = _dtype(x)
+    x = np.moveaxis(x.astype(dt), axis, -1)
+    C = x.shape[-1]
+    cw = np.ones(C, dt) if class_weight is None else np.asarray(class_weight, dt)
+    eps = dt.type(label_smoothing)
+    t = np.asarray(target)
+    if t.dtype.kind in "biu":
+        valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+        idx = np.where(valid, t, 0).astype(np.intp)
+        onehot = np.zeros(x.shape, dt)
+        np.put_along_axis(onehot, idx[..., None], 1, axis=-1)
+        a = (1 - eps) * onehot * cw + eps / C * cw
+        a = np.where(valid[..., None], a, 0)
+        # "mean" divides by the class weight of each counted row's target
+        row_count = np.where(valid, cw[idx], 0)
+    else:
+        tp = np.moveaxis(t.astype(dt), axis, -1)
+        a = ((1 - eps) * tp + eps / C) * cw
+        row_count = np.ones(x.shape[:-1], dt)
+    return x, a, row_count, dt
+
+
+def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
+                          class_weight=None, ignore_index=None, label_smoothing=0.0,
+                          base="e", zero_division=np.nan):
+    """-sum_c a_c log_softmax(x)_c per row, a = class-weighted (smoothed) target:
+    logsumexp(x) - x[t] for an index target."""
+    x, a, row_count, dt = _softmax_parts(target, logits, axis, class_weight, ignore_index,
+                                         label_smoothing)
+    loss = -np.sum(_mul0(a, _log_softmax(x, -1)), axis=-1)
+    rw = _weights(weight, loss.shape, dt)
+    if reduction != "mean":
+        return _reduce(loss, rw, reduction, _inv_ln(base), zero_division)
+    total = np.sum(loss if rw is None else _mul0(rw, loss), dtype=np.float64)
+    count = np.sum(row_count if rw is None else rw * row_count, dtype=np.float64)
+    return np.float64(total / count * _inv_ln(base)) if count > 0 else np.float64(zero_division)
+
+
+def softmax_cross_entropy_grad(target, logits, *, axis=-1, reduction="mean", weight=None,
+                               class_weight=None, ignore_index=None, label_smoothing=0.0,
+                               base="e", zero_division=np.nan):
+    """d/dx of the row loss: softmax(x) sum(a) - a (softmax - onehot for an index target)."""
+    x, a, row_count, dt = _softmax_parts(target, logits, axis, class_weight, ignore_index,
+                                         label_smoothing)
+    sm = np.exp(_log_softmax(x, -1))
+    g = _mul0(np.sum(a, axis=-1, keepdims=True), sm) - a
+    rw = _weights(weight, row_count.shape, dt)
+    scale = _inv_ln(base)
+    if reduction == "mean":
+        count = np.sum(row_count if rw is None else rw * row_count, dtype=np.float64)
+        scale = scale / count if count > 0 else 0.0
+    if rw is not None:
+        g = _mul0(rw[..., None], g)
+    return np.moveaxis((g * dt.type(scale)).astype(dt, copy=False), -1, axis)
+
+
+# ----------------------------------------------------------------------------- distributions
+def _dist_parts(p, q, axis, eps):
+    q = np.asarray(q)
+    dt = _dtype(q)
+    q = q.astype(dt)
+    p = np.broadcast_to(np.asarray(p, dt), q.shape)
+    e = dt.type(_eps(eps, dt))
+    return p, q, np.maximum(q, e) if e > 0 else q, e, dt
+
+
+def _row_reduce(loss_elems, axis, weight, reduction, base, zero_division, dt):
+    loss = np.sum(loss_elems, axis=axis)
+    loss = np.asarray(loss, dt)
+    return _reduce(loss, _weights(weight, loss.shape, dt), reduction, _inv_ln(base),
+                   zero_division)
+
+
+def _row_grad(g, axis, weight, reduction, base, dt):
+    row_shape = np.delete(np.array(g.shape, dtype=np.intp), axis % g.ndim) if g.ndim else ()
+    w = _weights(weight, tuple(row_shape), dt)
+    scale = _grad_scale(w, tuple(row_shape), reduction, _inv_ln(base))
+    if w is not None:
+        g = _mul0(np.expand_dims(w, axis), g)
+    return (g * dt.type(scale)).astype(dt, copy=False)
+
+
+def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+                  zero_division=np.nan):
+    """H(p, q) = -sum p log q per row, q raised to at least eps; 0 log 0 = 0."""
+    p, q, qc, e, dt = _dist_parts(p, q, axis, eps)
+    with np.errstate(divide="ignore"):
+        return _row_reduce(-_mul0(p, np.log(qc)), axis, weight, reduction, base,
+                           zero_division, dt)
+
+
+def cross_entropy_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",
+                       eps="auto", zero_division=np.nan):
+    """d/dq H(p, q) = -p / q at the clipped q (0 where p = 0)."""
+    p, q, qc, e, dt = _dist_parts(p, q, axis, eps)
+    with np.errstate(divide="ignore"):
+        return _row_grad(-_mul0(p, 1 / qc), axis, weight, reduction, base, dt)
+
+
+def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+                  zero_division=np.nan):
+    """D(p || q) = sum p log(p / q) per row, p and q raised to at least eps inside the log;
+    with eps=0 exactly scipy.special.rel_entr summed."""
+    p, q, qc, e, dt = _dist_parts(p, q, axis, eps)
+    pc = np.maximum(p, e) if e > 0 else p
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _row_reduce(_mul0(p, np.log(pc / qc)), axis, weight, reduction, base,
+                           zero_division, dt)
+
+
+def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",
+                       eps="auto", zero_division=np.nan):
+    """d/dq D(p || q) = -p / q at the clipped q (0 where p = 0)."""
+    return cross_entropy_grad(p, q, axis=axis, reduction=reduction, weight=weight, base=base,
+                              eps=eps, zero_division=zero_division)
+
+
+def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+            zero_division=np.nan):
+    """H(p) = -sum p log p per row, p raised to at least eps inside the log; 0 log 0 = 0;
+    with eps=0 exactly scipy.special.entr summed.  No renormalisation."""
+    _, p, pc, e, dt = _dist_parts(0, p, axis, eps)
+    with np.errstate(divide="ignore"):
+        return _row_reduce(-_mul0(p, np.log(pc)), axis, weight, reduction, base,
+                           zero_division, dt)
+
+
+def entropy_grad(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+                 zero_division=np.nan):
+    """d/dp H(p) = -(log p + 1) at the clipped p (+inf at p = 0 only when eps = 0)."""
+    _, p, pc, e, dt = _dist_parts(0, p, axis, eps)
+    with np.errstate(divide="ignore"):
+        return _row_grad(-(np.log(pc) + 1), axis, weight, reduction, base, dt)
