@@ -52,7 +52,9 @@ class BuildExt(build_ext):
         notes = []
         if gcc_like:
             compile_args += ["-O0", "-g"] if DEBUG else ["-O3"]
-            compile_args += ["-fno-math-errno", "-fno-trapping-math", "-std=gnu11"]
+            # no FMA contraction: every kernel variant and instruction set rounds alike
+            compile_args += ["-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
+                             "-std=gnu11"]
         openmp = False
         if WANT_OPENMP and gcc_like and _compiles(
             cc, "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n",

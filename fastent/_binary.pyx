@@ -14,7 +14,7 @@ combined in block order after the parallel loop, so the result does not depend o
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
-from fastent._common cimport FE_BLOCK, FE_MAXDIM, fe_gather, fe_scatter
+from fastent._common cimport FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter
 
 cnp.import_array()
 
@@ -179,7 +179,8 @@ def bce(bint logits, tuple shape, list operands, list strides, *, double eps,
     if L.total == 0:
         return 0.0, 0.0, 0
     nblocks = (L.total + FE_BLOCK - 1) // FE_BLOCK
-    nt = max(1, min(n_threads, nblocks))
+    # below FE_PARALLEL_MIN blocks waking the thread pool costs more than it saves
+    nt = 1 if nblocks < FE_PARALLEL_MIN else max(1, min(n_threads, nblocks))
     cdef double[::1] sums = np.empty(nblocks, dtype=np.float64)
     cdef double[::1] wsums = np.empty(nblocks, dtype=np.float64)
     cdef int[::1] bads = np.empty(nblocks, dtype=np.intc)

@@ -18,3 +18,4 @@ cdef extern from "fe_simd.h" nogil:
 cdef enum:
     FE_BLOCK = 2048
     FE_MAXDIM = 64
+    FE_PARALLEL_MIN = 16   # blocks: smaller calls run on one thread
