@@ -384,7 +384,10 @@ def test_strided_out(rng):
         t, x, reduction="none"), rtol=1e-13, atol=1e-15)
 
 
-def test_matches_pytorch_exactly_with_log_min(rng):
+def test_matches_pytorch_with_log_min(rng):
+    # Same formula as ATen's CPU kernel, operation for operation; the logs themselves come
+    # from different vector libraries (glibc's libmvec here, documented to 4 ulp; SLEEF
+    # there), so elements agree to a few ulp and clamped elements exactly.
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     t = (rng.random(1000) < 0.5).astype(np.float32)
@@ -395,5 +398,6 @@ def test_matches_pytorch_exactly_with_log_min(rng):
     ref.sum().backward()
     loss, grad = fe.binary_cross_entropy(t, p, log_min=-100.0, reduction="none",
                                          return_grad=True)
-    np.testing.assert_array_equal(loss, ref.detach().numpy())
-    np.testing.assert_allclose(grad, pt.grad.numpy(), rtol=2e-7)
+    np.testing.assert_array_max_ulp(loss, ref.detach().numpy(), maxulp=6)
+    np.testing.assert_array_equal(loss[:4], ref.detach().numpy()[:4])
+    np.testing.assert_array_max_ulp(grad, pt.grad.numpy(), maxulp=6)

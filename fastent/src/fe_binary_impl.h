@@ -3,7 +3,7 @@
  * block.  Included by fe_binary.h once per (dtype, instruction set); expects
  *   REAL       float or double
  *   FE_FN(x)   the name of function x for this (dtype, isa)
- *   LOG, LOG1P, EXP   the maths functions of REAL
+ *   LOG, LOG1P, EXP, FABS   the maths functions of REAL
  * No include guard on purpose.
  *
  * Every loop is one `omp simd` pass: loss (and gradient) per element, the float64 sums
@@ -93,8 +93,8 @@ FE_INLINE double FE_FN(bce_logit_body)(
         const REAL xi = x[i], t0 = t[i];
         badt |= !((t0 >= zero) & (t0 <= one));
         const REAL ti = t0 * keep + shift, ui = one - ti;
-        const REAL ax = xi < zero ? -xi : xi;
-        const REAL e = EXP(-ax);
+        /* fabs, not a select: GCC would duplicate EXP and LOG1P into both arms */
+        const REAL e = EXP(-FABS(xi));
         const REAL L = LOG1P(e);
         const REAL sp_pos = (xi > zero ? xi : zero) + L;   /* softplus(x)  */
         const REAL sp_neg = (xi < zero ? -xi : zero) + L;  /* softplus(-x) */
