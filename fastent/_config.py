@@ -6,10 +6,10 @@ the default is the best this CPU supports.
 import os
 import sys
 
-from fastent import _binary, _runtime
+from fastent import _binary, _runtime, _softmax
 
 ISA_NAMES = ("baseline", "avx2", "avx512")
-_FAMILIES = (_binary,)
+_FAMILIES = (_binary, _softmax)
 
 
 def _requested_isa():
@@ -35,7 +35,7 @@ def isa():
     return _ISA[0]
 
 
-_ISA = [ISA_NAMES[_binary.select_isa(_requested_isa())]]
+_ISA = [select_isa(None if _requested_isa() < 0 else ISA_NAMES[_requested_isa()])]
 
 
 def _set_isa(name):

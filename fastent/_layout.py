@@ -8,27 +8,27 @@ and each operand's byte strides.
 """
 
 
-def iteration_layout(shape, operands, lead=0):
-    """Shape and per-operand byte strides of the merged iteration over `operands`.
+def iteration_layout(shape, strides, lead=0):
+    """Shape and per-operand byte strides of the merged iteration over several operands.
 
-    `operands` is a list of arrays of exactly `shape` (broadcast views included) or None;
-    operands[lead] (the prediction) sets the order of the axes.  Returns (shape, strides)
-    with at least one axis; a None operand gets strides of 0.
+    `strides` holds, for each operand of exactly `shape` (broadcast views included), its
+    byte strides, or None for an absent operand; strides[lead] (the prediction's) sets the
+    order of the axes.  Returns (shape, strides) with at least one axis; an absent operand
+    gets strides of 0.
     """
-    first = operands[lead]
-    order = sorted(range(len(shape)), key=lambda a: -abs(first.strides[a]))
+    first = strides[lead]
+    order = sorted(range(len(shape)), key=lambda a: -abs(first[a]))
     dims = []
     for a in order:
         if shape[a] == 1:
             continue
         n = shape[a]
-        st = [0 if op is None else op.strides[a] for op in operands]
+        st = [0 if op is None else op[a] for op in strides]
         if dims and all(outer == s * n for outer, s in zip(dims[-1][1], st)):
             dims[-1] = (dims[-1][0] * n, st)
         else:
             dims.append((n, st))
     if not dims:
-        dims = [(1, [0] * len(operands))]
+        dims = [(1, [0] * len(strides))]
     new_shape = tuple(n for n, _ in dims)
-    strides = [tuple(st[k] for _, st in dims) for k in range(len(operands))]
-    return new_shape, strides
+    return new_shape, [tuple(st[k] for _, st in dims) for k in range(len(strides))]

@@ -57,6 +57,31 @@ def _asarray(x, name):
     return a
 
 
+def axis(value, ndim, name="axis"):
+    """A class axis of an array with `ndim` dimensions, as a non-negative int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: must be an int, got {type(value).__name__}")
+    if not -ndim <= value < ndim:
+        raise ValueError(f"{name}: {value} is out of range for an array of {ndim} dimensions")
+    return int(value) % ndim
+
+
+def class_weight(value, n_classes, dtype):
+    """Class weights: one finite, non-negative number per class, as a contiguous array."""
+    cw = _asarray(value, "class_weight")
+    if cw.dtype.kind not in "biuf":
+        raise TypeError(f"class_weight: dtype {cw.dtype} is not supported; pass real numbers")
+    if cw.shape != (n_classes,):
+        raise ValueError(f"class_weight: has shape {cw.shape}, expected ({n_classes},): one "
+                         f"weight per class")
+    cw = np.ascontiguousarray(cw, dtype=dtype)
+    bad = ~((cw >= 0) & np.isfinite(cw))
+    if bad.any():
+        raise first_bad("class_weight", cw, lambda a: ~((a >= 0) & np.isfinite(a)),
+                        "weights must be finite and non-negative")
+    return cw
+
+
 def reduction(value):
     if not isinstance(value, str) or value not in REDUCTIONS:
         raise ValueError(f"reduction: must be one of {REDUCTIONS}, got {value!r}")

@@ -74,7 +74,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         s, sw, bad = 0.0, 0.0, 0
     else:
         operands = [t, x, w, pw, loss_arr, grad]
-        it_shape, strides = _layout.iteration_layout(shape, operands, lead=1)
+        it_shape, strides = _layout.iteration_layout(
+            shape, [None if op is None else op.strides for op in operands], lead=1)
         s, sw, bad = _binary.bce(
             logits, it_shape, operands, strides, eps=clip, log_min=lmin,
             use_log_min=log_min is not None, smooth=smooth, loss_scale=loss_scale,

@@ -1,0 +1,250 @@
+# cython: language_level=3
+"""Softmax cross-entropy kernels: the row loop around the row kernels of src/fe_softmax.h.
+
+The Python layer (fastent/softmax.py) hands over the logits, the probability targets or the
+integer labels, the row weights, the per-row loss output and the gradient, with the rows laid
+out like fastent/_layout.py does it (row axes in the logits' memory order, merged where
+possible) and the class axis kept apart with its own stride.  Rows are cut into blocks of a
+fixed number of rows (a function of the shape only); OpenMP threads take blocks statically;
+a row whose class stride is not unit is gathered into a per-thread buffer (and its gradient
+scattered back), so that no temporary of the logits' size is ever made.  Block sums are
+combined in block order: the result does not depend on the thread count.
+"""
+
+cimport numpy as cnp
+import numpy as np
+from cython.parallel cimport prange, threadid
+from libc.math cimport isfinite
+from fastent._common cimport FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter
+
+cnp.import_array()
+
+cdef extern from "fe_softmax.h" nogil:
+    ctypedef double (*fe_smx_index_f32_fn)(Py_ssize_t, const float *, Py_ssize_t,
+                                           const float *, double, double, float *, double)
+    ctypedef double (*fe_smx_index_f64_fn)(Py_ssize_t, const double *, Py_ssize_t,
+                                           const double *, double, double, double *, double)
+    ctypedef double (*fe_smx_prob_f32_fn)(Py_ssize_t, const float *, const float *,
+                                          const float *, double, float *, double, int *)
+    ctypedef double (*fe_smx_prob_f64_fn)(Py_ssize_t, const double *, const double *,
+                                          const double *, double, double *, double, int *)
+    fe_smx_index_f32_fn fe_smx_index_f32
+    fe_smx_index_f64_fn fe_smx_index_f64
+    fe_smx_prob_f32_fn fe_smx_prob_f32
+    fe_smx_prob_f64_fn fe_smx_prob_f64
+    int fe_softmax_select(int requested)
+
+# Operand slots
+cdef enum:
+    X = 0      # logits                      (class axis)
+    TP = 1     # probability targets         (class axis; optional)
+    LAB = 2    # integer labels, intp        (optional)
+    RW = 3     # row weights, float64        (optional)
+    OUT = 4    # per-row loss                (optional)
+    GRAD = 5   # gradient                    (class axis; optional)
+    NOPS = 6
+
+cdef struct Rows:
+    Py_ssize_t ndim, nrows, C, itemsize, rows_per_block
+    Py_ssize_t shape[FE_MAXDIM]
+    Py_ssize_t strides[NOPS][FE_MAXDIM]
+    Py_ssize_t cstride[NOPS]
+    char *data[NOPS]
+    const void *cw            # class weights in the computation dtype, or NULL
+    double cw_sum, smooth, loss_scale, grad_scale
+    Py_ssize_t ignore_index
+    bint has_ignore
+
+
+def select_isa(int requested=-1):
+    """Point the dispatch table at the best kernels for this CPU (capped by `requested`)."""
+    return fe_softmax_select(requested)
+
+
+def row_pass(Py_ssize_t C, const Py_ssize_t[::1] labels=None, const double[::1] row_weight=None,
+             const double[::1] class_weight=None, ignore_index=None):
+    """The O(rows) pass before the main one: checks labels and row weights and returns
+    (first bad label position or -1, first bad weight position or -1, denominator of
+    "mean"), the denominator being sum over counted rows of w_row * class_weight[label].
+    Labels and weights are flat, in C order of the row shape."""
+    cdef Py_ssize_t n = labels.shape[0] if labels is not None else (
+        row_weight.shape[0] if row_weight is not None else 0)
+    cdef Py_ssize_t i, lab, ign = 0
+    cdef bint has_ign = ignore_index is not None
+    cdef double w, denom = 0.0
+    cdef Py_ssize_t bad_label = -1, bad_weight = -1
+    if has_ign:
+        ign = ignore_index
+    with nogil:
+        for i in range(n):
+            w = 1.0
+            if row_weight is not None:
+                w = row_weight[i]
+                if not (w >= 0 and isfinite(w)):
+                    if bad_weight < 0:
+                        bad_weight = i
+                    continue
+            if labels is not None:
+                lab = labels[i]
+                if has_ign and lab == ign:
+                    continue
+                if lab < 0 or lab >= C:
+                    if bad_label < 0:
+                        bad_label = i
+                    continue
+                if class_weight is not None:
+                    w = w * class_weight[lab]
+            denom += w
+    return bad_label, bad_weight, denom
+
+
+cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
+                int *bad_out) noexcept nogil:
+    """One block of rows."""
+    cdef Py_ssize_t nd = R.ndim, isz = R.itemsize, C = R.C
+    cdef Py_ssize_t r0 = b * R.rows_per_block
+    cdef Py_ssize_t r1 = min(R.nrows, r0 + R.rows_per_block)
+    cdef Py_ssize_t r, d, k, c, label = 0
+    cdef Py_ssize_t idx[FE_MAXDIM]
+    cdef Py_ssize_t off[NOPS]
+    cdef char *p[NOPS]
+    cdef char *xs = scratch
+    cdef char *ts = scratch + C * isz
+    cdef char *gs = scratch + 2 * C * isz
+    cdef double s = 0.0, rw, loss, gscale
+    cdef int bad = 0
+    cdef bint grad_direct = R.data[GRAD] != NULL and R.cstride[GRAD] == isz
+
+    r = r0
+    for k in range(NOPS):
+        off[k] = 0
+    for d in range(nd - 1, -1, -1):
+        idx[d] = r % R.shape[d]
+        r = r // R.shape[d]
+        for k in range(NOPS):
+            off[k] += idx[d] * R.strides[k][d]
+
+    for r in range(r0, r1):
+        for k in range(NOPS):
+            p[k] = NULL if R.data[k] == NULL else R.data[k] + off[k]
+        rw = 1.0 if p[RW] == NULL else (<double *>p[RW])[0]
+        if p[LAB] != NULL:
+            label = (<Py_ssize_t *>p[LAB])[0]
+        if p[LAB] != NULL and ((R.has_ignore and label == R.ignore_index)
+                               or label < 0 or label >= C):
+            # ignored row (labels were range-checked before): no loss, zero gradient
+            loss = 0.0
+            if p[GRAD] != NULL:
+                for c in range(C):
+                    if isz == 4:
+                        (<float *>(p[GRAD] + c * R.cstride[GRAD]))[0] = 0
+                    else:
+                        (<double *>(p[GRAD] + c * R.cstride[GRAD]))[0] = 0
+        else:
+            if R.cstride[X] != isz:
+                fe_gather(xs, p[X], C, R.cstride[X], isz)
+                p[X] = xs
+            if p[TP] != NULL and R.cstride[TP] != isz:
+                fe_gather(ts, p[TP], C, R.cstride[TP], isz)
+                p[TP] = ts
+            gscale = R.grad_scale * rw
+            if p[GRAD] != NULL and not grad_direct:
+                p[GRAD] = gs
+            if isz == 4:
+                if p[TP] == NULL:
+                    loss = fe_smx_index_f32(C, <const float *>p[X], label,
+                                            <const float *>R.cw, R.cw_sum, R.smooth,
+                                            <float *>p[GRAD], gscale)
+                else:
+                    loss = fe_smx_prob_f32(C, <const float *>p[X], <const float *>p[TP],
+                                           <const float *>R.cw, R.smooth, <float *>p[GRAD],
+                                           gscale, &bad)
+            else:
+                if p[TP] == NULL:
+                    loss = fe_smx_index_f64(C, <const double *>p[X], label,
+                                            <const double *>R.cw, R.cw_sum, R.smooth,
+                                            <double *>p[GRAD], gscale)
+                else:
+                    loss = fe_smx_prob_f64(C, <const double *>p[X], <const double *>p[TP],
+                                           <const double *>R.cw, R.smooth, <double *>p[GRAD],
+                                           gscale, &bad)
+            if p[GRAD] != NULL and not grad_direct:
+                fe_scatter(R.data[GRAD] + off[GRAD], gs, C, R.cstride[GRAD], isz)
+            loss = rw * loss if rw > 0 else 0.0
+        s += loss
+        if p[OUT] != NULL:
+            if isz == 4:
+                (<float *>p[OUT])[0] = <float>(loss * R.loss_scale)
+            else:
+                (<double *>p[OUT])[0] = loss * R.loss_scale
+        # next row: odometer over the row axes
+        for d in range(nd - 1, -1, -1):
+            idx[d] += 1
+            for k in range(NOPS):
+                off[k] += R.strides[k][d]
+            if idx[d] < R.shape[d]:
+                break
+            for k in range(NOPS):
+                off[k] -= R.shape[d] * R.strides[k][d]
+            idx[d] = 0
+    s_out[0] = s
+    bad_out[0] = bad
+
+
+def softmax_ce(tuple shape, Py_ssize_t C, list operands, list strides, list cstrides, *,
+               cnp.ndarray class_weight, double cw_sum, double smooth, ignore_index,
+               double loss_scale, double grad_scale, int n_threads):
+    """Run the softmax cross-entropy rows.
+
+    operands: [logits, prob_target, labels (intp), row_weight (float64), out, grad] or None;
+    strides: their row strides (bytes) for the row `shape`; cstrides: class-axis strides.
+    Returns (sum of w * row loss in float64, bad bits: 1 = a probability target outside
+    [0, 1])."""
+    cdef Rows R
+    cdef Py_ssize_t k, d, nblocks, b
+    cdef int nt
+    cdef cnp.ndarray a
+    R.ndim = len(shape)
+    if R.ndim < 1 or R.ndim > FE_MAXDIM:
+        raise ValueError(f"row layout must have 1 to {FE_MAXDIM} axes")
+    R.nrows = 1
+    for d in range(R.ndim):
+        R.shape[d] = shape[d]
+        R.nrows *= R.shape[d]
+    R.C = C
+    R.itemsize = operands[X].dtype.itemsize
+    for k in range(NOPS):
+        R.cstride[k] = cstrides[k]
+        if operands[k] is None:
+            R.data[k] = NULL
+            continue
+        a = operands[k]
+        R.data[k] = <char *>cnp.PyArray_DATA(a)
+        for d in range(R.ndim):
+            R.strides[k][d] = strides[k][d]
+    R.cw = NULL if class_weight is None else cnp.PyArray_DATA(class_weight)
+    R.cw_sum = cw_sum
+    R.smooth = smooth
+    R.has_ignore = ignore_index is not None
+    R.ignore_index = ignore_index if ignore_index is not None else 0
+    R.loss_scale = loss_scale
+    R.grad_scale = grad_scale
+    if R.nrows == 0 or C == 0:
+        return 0.0, 0
+    R.rows_per_block = max(1, FE_BLOCK // C)
+    nblocks = (R.nrows + R.rows_per_block - 1) // R.rows_per_block
+    nt = 1 if R.nrows * C < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
+    cdef double[::1] sums = np.empty(nblocks, dtype=np.float64)
+    cdef int[::1] bads = np.zeros(nblocks, dtype=np.intc)
+    cdef Py_ssize_t per_thread = 3 * C * R.itemsize
+    cdef char[::1] scratch = np.empty(nt * per_thread, dtype=np.int8)
+    cdef char *scr = &scratch[0]
+    with nogil:
+        for b in prange(nblocks, schedule='static', num_threads=nt):
+            _rows(&R, b, scr + threadid() * per_thread, &sums[b], &bads[b])
+    cdef double s = 0.0
+    cdef int bad = 0
+    for b in range(nblocks):
+        s += sums[b]
+        bad |= bads[b]
+    return s, bad

@@ -1,0 +1,116 @@
+/*
+ * fe_softmax_impl.h -- softmax cross-entropy of one row of C logits (contiguous), for one
+ * (dtype, instruction set); see fe_template.h.  No include guard on purpose.
+ *
+ * With m = max_c x_c, e_c = exp(x_c - m), S = sum_c e_c and class coefficients a_c (the
+ * class-weighted, smoothed target), the row loss is
+ *     l = -sum_c a_c log_softmax(x)_c = A log S + sum_c a_c (m - x_c),     A = sum_c a_c,
+ * a form without cancellation at large logits (x = 1e4 gives the exact loss), and the
+ * gradient is  dl/dx_c = e_c A / S - a_c.  A zero a_c contributes 0 (also at x_c = -inf);
+ * a row of -inf, or with a NaN, gives NaN.  S, A and the loss accumulate in double.
+ *   index target t:  a_c = (1 - s) w_t [c = t] + (s / C) w_c
+ *   probabilities:   a_c = w_c ((1 - s) t_c + s / C)
+ * (w: class weights, 1 when not given; s: label smoothing).
+ */
+
+/* max of a row; NaN is skipped here and caught by exp(NaN - m) in the sum */
+FE_INLINE REAL FE_FN(row_max)(Py_ssize_t C, const REAL *restrict x)
+{
+    REAL m = -(REAL)INFINITY;
+    Py_ssize_t c;
+    FE_PRAGMA(omp simd reduction(max:m))
+    for (c = 0; c < C; c++)
+        m = x[c] > m ? x[c] : m;
+    return m;
+}
+
+/* Index target.  Returns the row loss; writes the gradient times gscale when grad != NULL. */
+static double FE_FN(softmax_row_index)(Py_ssize_t C, const REAL *restrict x, Py_ssize_t label,
+                                       const REAL *restrict cw, double cw_sum, double smooth,
+                                       REAL *restrict grad, double gscale)
+{
+    const REAL m = FE_FN(row_max)(C, x);
+    double S = 0.0, B = 0.0;
+    Py_ssize_t c;
+    if (grad) {
+        FE_PRAGMA(omp simd reduction(+:S))
+        for (c = 0; c < C; c++) {
+            const REAL e = EXP(x[c] - m);
+            grad[c] = e;
+            S += (double)e;
+        }
+    } else {
+        FE_PRAGMA(omp simd reduction(+:S))
+        for (c = 0; c < C; c++)
+            S += (double)EXP(x[c] - m);
+    }
+    const double wt = cw ? (double)cw[label] : 1.0;
+    const double hot = (1.0 - smooth) * wt;      /* a_t beyond the smoothing share */
+    const double share = smooth / (double)C;     /* a_c = share * w_c + hot [c = t]   */
+    const double A = hot + share * cw_sum;
+    if (hot != 0.0)
+        B = hot * ((double)m - (double)x[label]);
+    if (share != 0.0) {
+        double Bs = 0.0;
+        if (cw) {
+            FE_PRAGMA(omp simd reduction(+:Bs))
+            for (c = 0; c < C; c++)
+                Bs += cw[c] != 0 ? (double)cw[c] * ((double)m - (double)x[c]) : 0.0;
+        } else {
+            FE_PRAGMA(omp simd reduction(+:Bs))
+            for (c = 0; c < C; c++)
+                Bs += (double)m - (double)x[c];
+        }
+        B += share * Bs;
+    }
+    if (grad) {
+        const REAL f = (REAL)(A / S * gscale);
+        const REAL sh = (REAL)(share * gscale);
+        if (cw && share != 0.0) {
+            FE_PRAGMA(omp simd)
+            for (c = 0; c < C; c++)
+                grad[c] = grad[c] * f - sh * cw[c];
+        } else {
+            FE_PRAGMA(omp simd)
+            for (c = 0; c < C; c++)
+                grad[c] = grad[c] * f - sh;
+        }
+        grad[label] -= (REAL)(hot * gscale);
+    }
+    return A * log(S) + B;
+}
+
+/* Probability target t (contiguous row).  Sets *bad when a t_c is outside [0, 1] or NaN. */
+static double FE_FN(softmax_row_prob)(Py_ssize_t C, const REAL *restrict x,
+                                      const REAL *restrict t, const REAL *restrict cw,
+                                      double smooth, REAL *restrict grad, double gscale,
+                                      int *bad)
+{
+    const REAL m = FE_FN(row_max)(C, x);
+    const REAL keep = (REAL)(1.0 - smooth), share = (REAL)(smooth / (double)C);
+    const REAL zero = 0, one = 1;
+    double S = 0.0, A = 0.0, B = 0.0;
+    int badt = 0;
+    Py_ssize_t c;
+    FE_PRAGMA(omp simd reduction(+:S, A, B) reduction(|:badt))
+    for (c = 0; c < C; c++) {
+        const REAL tc = t[c], xc = x[c];
+        badt |= !((tc >= zero) & (tc <= one));
+        const REAL e = EXP(xc - m);
+        const REAL a = (tc * keep + share) * (cw ? cw[c] : one);
+        if (grad) grad[c] = e;
+        S += (double)e;
+        A += (double)a;
+        B += a != zero ? (double)a * ((double)m - (double)xc) : 0.0;
+    }
+    *bad |= badt;
+    if (grad) {
+        const REAL f = (REAL)(A / S * gscale), gs = (REAL)gscale;
+        FE_PRAGMA(omp simd)
+        for (c = 0; c < C; c++) {
+            const REAL a = (t[c] * keep + share) * (cw ? cw[c] : one);
+            grad[c] = grad[c] * f - a * gs;
+        }
+    }
+    return A * log(S) + B;
+}
