@@ -5,12 +5,19 @@ data beyond dtype conversion; range checks on values happen inside the kernels' 
 """
 import math
 import numbers
+import os
 
 import numpy as np
 
 from fastent import _runtime
 
 REDUCTIONS = ("mean", "sum", "none")
+WEIGHT_RANGE = "weights must be finite and non-negative"
+
+
+def bad_weight(a):
+    """Mask of invalid weights (negative, infinite or NaN)."""
+    return ~((a >= 0) & np.isfinite(a))
 
 
 def prediction(x, name):
@@ -75,10 +82,8 @@ def class_weight(value, n_classes, dtype):
         raise ValueError(f"class_weight: has shape {cw.shape}, expected ({n_classes},): one "
                          f"weight per class")
     cw = np.ascontiguousarray(cw, dtype=dtype)
-    bad = ~((cw >= 0) & np.isfinite(cw))
-    if bad.any():
-        raise first_bad("class_weight", cw, lambda a: ~((a >= 0) & np.isfinite(a)),
-                        "weights must be finite and non-negative")
+    if bad_weight(cw).any():
+        raise first_bad("class_weight", cw, bad_weight, WEIGHT_RANGE)
     return cw
 
 
@@ -126,16 +131,23 @@ def fraction(value, name):
     return v
 
 
+def _cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def n_threads(value):
-    """Threads for one call: None is OpenMP's default; an int caps it."""
-    default = _runtime.max_threads()
+    """Threads for one call: None is OpenMP's default (OMP_NUM_THREADS, all cores); an int
+    caps it, and is itself capped at the cores this process may run on."""
     if value is None:
-        return default
+        return _runtime.max_threads()
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"n_threads: must be None or a positive int, got {type(value).__name__}")
     if value < 1:
         raise ValueError(f"n_threads: must be None or a positive int, got {value}")
-    return int(min(value, default))
+    return int(min(value, _cpus())) if _runtime.OPENMP else 1
 
 
 def output(arr, name, shape, dtype):

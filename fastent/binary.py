@@ -15,7 +15,6 @@ __all__ = [
 
 _PROB_RANGE = "probabilities must lie in [0, 1]"
 _TARGET_RANGE = "targets must lie in [0, 1] (NaN refused)"
-_WEIGHT_RANGE = "weights must be finite and non-negative"
 
 
 def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_min,
@@ -44,9 +43,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         clip, lmin = 0.0, float(log_min)
     if pos_weight is not None:  # small (one value per class): checked here, whole
         raw = np.asarray(pos_weight)
-        if not np.all((raw >= 0) & np.isfinite(raw)):
-            raise v.first_bad("pos_weight", raw, lambda a: ~((a >= 0) & np.isfinite(a)),
-                              _WEIGHT_RANGE)
+        if v.bad_weight(raw).any():
+            raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
     if out is not None:
         if not want_loss or reduction != "none":
@@ -85,7 +83,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
             raise v.first_bad(pred_name, x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)
         if bad & 2:
             raise v.first_bad("target", t, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
-        raise v.first_bad("weight", w, lambda a: ~((a >= 0) & np.isfinite(a)), _WEIGHT_RANGE)
+        raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
 
     loss = None
     if want_loss:

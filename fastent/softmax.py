@@ -68,9 +68,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
             None if rw is None else rw.reshape(-1),
             None if cw is None or labels is None else cw.astype(np.float64), ignore_index)
         if bad_weight >= 0:
-            pos = np.unravel_index(bad_weight, row_shape)
-            raise ValueError(f"weight: weights must be finite and non-negative; found "
-                             f"{rw[pos]!r} at position {tuple(int(i) for i in pos)}")
+            raise v.first_bad("weight", rw, v.bad_weight, v.WEIGHT_RANGE)
         if bad_label >= 0:
             pos = np.unravel_index(bad_label, row_shape)
             raise ValueError(f"target: class label {int(t[pos])} at position "
