@@ -163,6 +163,70 @@ def _binary_peers(torch, sk_binomial, logits, t, x, grad):
     return peers
 
 
+def softmax_workloads(shapes, dtypes):
+    torch = _torch()
+    sk_multi = _sklearn_loss("HalfMultinomialLoss")
+    out = []
+    for kind in ("index", "prob"):
+        for dtype in dtypes:
+            for N, C in shapes:
+                rng = np.random.default_rng(N + C)
+                x = rng.normal(0, 2, (N, C)).astype(dtype)
+                if kind == "index":
+                    t = rng.integers(0, C, N)
+                else:
+                    t = rng.random((N, C)).astype(dtype)
+                    t /= t.sum(axis=1, keepdims=True)
+                for mode in ("loss", "loss+grad"):
+                    grad = mode == "loss+grad"
+                    out.append(Workload(
+                        f"softmax_ce[{kind}]", mode, np.dtype(dtype).name, (N, C),
+                        _fe_call(fe.softmax_cross_entropy, t, x, grad),
+                        (lambda t=t, x=x, grad=grad:
+                         (R.softmax_cross_entropy(t, x), R.softmax_cross_entropy_grad(t, x))
+                         if grad else (R.softmax_cross_entropy(t, x),)),
+                        _softmax_peers(torch, sk_multi, kind, t, x, grad)))
+    return out
+
+
+def _softmax_peers(torch, sk_multi, kind, t, x, grad):
+    peers = {}
+    if torch is not None:
+        F = torch.nn.functional
+
+        def make_torch(threads):
+            torch.set_num_threads(threads)
+            xt, tt = torch.from_numpy(x), torch.from_numpy(t)
+            if not grad:
+                def call():
+                    with torch.no_grad():
+                        return (F.cross_entropy(xt, tt).item(),)
+                return call
+
+            def call():
+                xg = xt.detach().requires_grad_(True)
+                loss = F.cross_entropy(xg, tt)
+                loss.backward()
+                return loss.item(), xg.grad.numpy()
+            return call
+        peers["torch"] = make_torch
+    if sk_multi is not None and kind == "index":
+        def make_sk(threads):
+            loss_obj = sk_multi(n_classes=x.shape[1])
+            y = t.astype(x.dtype)
+            lo = np.empty(x.shape[0], x.dtype)
+            go = np.empty_like(x)
+            if grad:
+                def call():
+                    loss_obj.loss_gradient(y, x, loss_out=lo, gradient_out=go,
+                                           n_threads=threads)
+                    return float(lo.mean()), go / x.shape[0]
+                return call
+            return lambda: (float(loss_obj.loss(y, x, loss_out=lo, n_threads=threads).mean()),)
+        peers["sklearn"] = make_sk
+    return peers
+
+
 # ----------------------------------------------------------------------------- report
 def run(workloads, threads, budget, progress=print):
     rows = []
@@ -237,11 +301,8 @@ def main(argv=None):
     parser.add_argument("--only", default="", help="run only workloads whose label contains this")
     args = parser.parse_args(argv)
     threads = [int(s) for s in args.threads.split(",")]
-    if args.quick:
-        sizes, budget = [10**3, 10**5, 10**6], 0.15
-    else:
-        sizes, budget = [10**3, 10**4, 10**5, 10**6, 10**7], 0.5
-    workloads = [w for w in all_workloads(sizes) if args.only in w.label]
+    workloads = [w for w in all_workloads(args.quick) if args.only in w.label]
+    budget = 0.15 if args.quick else 0.5
     print(f"fastent {fe.__version__} benchmark: {len(workloads)} workloads, threads {threads}",
           flush=True)
     rows = run(workloads, threads, budget, progress=lambda s: print(s, flush=True))
@@ -262,5 +323,12 @@ def main(argv=None):
     return 0
 
 
-def all_workloads(sizes):
-    return binary_workloads(sizes, [np.float32, np.float64])
+def all_workloads(quick=False):
+    dtypes = [np.float32, np.float64]
+    if quick:
+        sizes = [10**3, 10**5, 10**6]
+        shapes = [(8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
+    else:
+        sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
+        shapes = [(65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
+    return binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)

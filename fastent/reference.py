@@ -167,39 +167,28 @@ def _log_softmax(x, axis):
         return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
 
 
-def _softmax_parts(target, logits, axis, class_weight, ignore_index, label_smoothing):
-    """Per-class coefficients a (the row loss is -sum(a log_softmax)) and row weights."""
+def _softmax_setup(target, logits, axis, class_weight):
     x = np.asarray(logits)
     dt = _dtype(x)
     x = np.moveaxis(x.astype(dt), axis, -1)
-    C = x.shape[-1]
-    cw = np.ones(C, dt) if class_weight is None else np.asarray(class_weight, dt)
-    eps = dt.type(label_smoothing)
     t = np.asarray(target)
-    if t.dtype.kind in "biu":
-        valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
-        idx = np.where(valid, t, 0).astype(np.intp)
-        onehot = np.zeros(x.shape, dt)
-        np.put_along_axis(onehot, idx[..., None], 1, axis=-1)
-        a = (1 - eps) * onehot * cw + eps / C * cw
-        a = np.where(valid[..., None], a, 0)
-        # "mean" divides by the class weight of each counted row's target
-        row_count = np.where(valid, cw[idx], 0)
-    else:
-        tp = np.moveaxis(t.astype(dt), axis, -1)
-        a = ((1 - eps) * tp + eps / C) * cw
-        row_count = np.ones(x.shape[:-1], dt)
-    return x, a, row_count, dt
+    cw = None if class_weight is None else np.asarray(class_weight, dt)
+    if t.dtype.kind not in "biu":
+        t = np.moveaxis(t.astype(dt), axis, -1)
+    return t, x, cw, dt
 
 
-def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
-                          class_weight=None, ignore_index=None, label_smoothing=0.0,
-                          base="e", zero_division=np.nan):
-    """-sum_c a_c log_softmax(x)_c per row, a = class-weighted (smoothed) target:
-    logsumexp(x) - x[t] for an index target."""
-    x, a, row_count, dt = _softmax_parts(target, logits, axis, class_weight, ignore_index,
-                                         label_smoothing)
-    loss = -np.sum(_mul0(a, _log_softmax(x, -1)), axis=-1)
+def _index_parts(t, C, cw, ignore_index, dt):
+    """Gather indices, counted-row mask and the per-row weight of the target class."""
+    valid = np.ones(t.shape, bool) if ignore_index is None else t != ignore_index
+    idx = np.where(valid, t, 0).astype(np.intp)[..., None]
+    w_t = np.ones(t.shape, dt) if cw is None else cw[idx[..., 0]]
+    return idx, valid, np.where(valid, w_t, 0)
+
+
+def _softmax_reduce(loss, weight, row_count, reduction, base, zero_division, dt):
+    """"mean" divides by sum(weight * row_count): class_weight[label] of counted rows
+    (PyTorch) for labels, 1 per row for probabilities."""
     rw = _weights(weight, loss.shape, dt)
     if reduction != "mean":
         return _reduce(loss, rw, reduction, _inv_ln(base), zero_division)
@@ -208,14 +197,53 @@ def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=N
     return np.float64(total / count * _inv_ln(base)) if count > 0 else np.float64(zero_division)
 
 
+def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
+                          class_weight=None, ignore_index=None, label_smoothing=0.0,
+                          base="e", zero_division=np.nan):
+    """Index target t: (1 - s) w_t (logsumexp(x) - x_t) + (s / C) sum_c w_c (logsumexp(x) - x_c);
+    probability target: -sum_c w_c ((1 - s) t_c + s / C) log_softmax(x)_c  (w: class weights,
+    s: label smoothing)."""
+    t, x, cw, dt = _softmax_setup(target, logits, axis, class_weight)
+    C = x.shape[-1]
+    logp = _log_softmax(x, -1)
+    s = dt.type(label_smoothing)
+    if t.dtype.kind in "biu":
+        idx, valid, w_t = _index_parts(t, C, cw, ignore_index, dt)
+        loss = _mul0(w_t, -np.take_along_axis(logp, idx, axis=-1)[..., 0])
+        if label_smoothing:
+            smooth = -np.sum(logp if cw is None else _mul0(cw, logp), axis=-1)
+            loss = (1 - s) * loss + s / C * np.where(valid, smooth, 0)
+        return _softmax_reduce(loss, weight, w_t, reduction, base, zero_division, dt)
+    a = (1 - s) * t + s / C
+    if cw is not None:
+        a = a * cw
+    loss = -np.sum(_mul0(a, logp), axis=-1)
+    return _softmax_reduce(loss, weight, np.ones(loss.shape, dt), reduction, base,
+                           zero_division, dt)
+
+
 def softmax_cross_entropy_grad(target, logits, *, axis=-1, reduction="mean", weight=None,
                                class_weight=None, ignore_index=None, label_smoothing=0.0,
                                base="e", zero_division=np.nan):
-    """d/dx of the row loss: softmax(x) sum(a) - a (softmax - onehot for an index target)."""
-    x, a, row_count, dt = _softmax_parts(target, logits, axis, class_weight, ignore_index,
-                                         label_smoothing)
+    """d/dx of the row loss: softmax(x) sum(a) - a, a the class coefficients of the loss
+    (softmax - onehot for a plain index target)."""
+    t, x, cw, dt = _softmax_setup(target, logits, axis, class_weight)
+    C = x.shape[-1]
     sm = np.exp(_log_softmax(x, -1))
-    g = _mul0(np.sum(a, axis=-1, keepdims=True), sm) - a
+    s = dt.type(label_smoothing)
+    if t.dtype.kind in "biu":
+        idx, valid, w_t = _index_parts(t, C, cw, ignore_index, dt)
+        share = s / C * (np.ones(C, dt) if cw is None else cw)
+        A = (1 - s) * w_t + np.where(valid, np.sum(share), 0)
+        g = sm * A[..., None] - np.where(valid[..., None], share, 0)
+        np.put_along_axis(g, idx, np.take_along_axis(g, idx, -1) - ((1 - s) * w_t)[..., None], -1)
+        row_count = w_t
+    else:
+        a = (1 - s) * t + s / C
+        if cw is not None:
+            a = a * cw
+        g = _mul0(np.sum(a, axis=-1, keepdims=True), sm) - a
+        row_count = np.ones(x.shape[:-1], dt)
     rw = _weights(weight, row_count.shape, dt)
     scale = _inv_ln(base)
     if reduction == "mean":

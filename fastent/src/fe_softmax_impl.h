@@ -80,11 +80,12 @@ static double FE_FN(softmax_row_index)(Py_ssize_t C, const REAL *restrict x, Py_
     return A * log(S) + B;
 }
 
-/* Probability target t (contiguous row).  Sets *bad when a t_c is outside [0, 1] or NaN. */
-static double FE_FN(softmax_row_prob)(Py_ssize_t C, const REAL *restrict x,
-                                      const REAL *restrict t, const REAL *restrict cw,
-                                      double smooth, REAL *restrict grad, double gscale,
-                                      int *bad)
+/* Probability target t (contiguous row).  Sets *bad when a t_c is outside [0, 1] or NaN.
+ * One specialised loop per (gradient?, class weights?) combination. */
+FE_INLINE double FE_FN(softmax_prob_body)(Py_ssize_t C, const REAL *restrict x,
+                                          const REAL *restrict t, const REAL *restrict cw,
+                                          double smooth, REAL *restrict grad, double gscale,
+                                          int *bad, const int has_grad, const int has_cw)
 {
     const REAL m = FE_FN(row_max)(C, x);
     const REAL keep = (REAL)(1.0 - smooth), share = (REAL)(smooth / (double)C);
@@ -97,20 +98,30 @@ static double FE_FN(softmax_row_prob)(Py_ssize_t C, const REAL *restrict x,
         const REAL tc = t[c], xc = x[c];
         badt |= !((tc >= zero) & (tc <= one));
         const REAL e = EXP(xc - m);
-        const REAL a = (tc * keep + share) * (cw ? cw[c] : one);
-        if (grad) grad[c] = e;
+        const REAL a = has_cw ? (tc * keep + share) * cw[c] : tc * keep + share;
+        if (has_grad) grad[c] = e;
         S += (double)e;
         A += (double)a;
         B += a != zero ? (double)a * ((double)m - (double)xc) : 0.0;
     }
     *bad |= badt;
-    if (grad) {
+    if (has_grad) {
         const REAL f = (REAL)(A / S * gscale), gs = (REAL)gscale;
         FE_PRAGMA(omp simd)
         for (c = 0; c < C; c++) {
-            const REAL a = (t[c] * keep + share) * (cw ? cw[c] : one);
+            const REAL a = has_cw ? (t[c] * keep + share) * cw[c] : t[c] * keep + share;
             grad[c] = grad[c] * f - a * gs;
         }
     }
     return A * log(S) + B;
+}
+
+static double FE_FN(softmax_row_prob)(Py_ssize_t C, const REAL *x, const REAL *t,
+                                      const REAL *cw, double smooth, REAL *grad,
+                                      double gscale, int *bad)
+{
+#define FE_CALL(HG, HC) return FE_FN(softmax_prob_body)(C, x, t, cw, smooth, grad, gscale, bad, HG, HC)
+    if (grad) { if (cw) FE_CALL(1, 1); else FE_CALL(1, 0); }
+    else      { if (cw) FE_CALL(0, 1); else FE_CALL(0, 0); }
+#undef FE_CALL
 }
