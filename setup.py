@@ -23,7 +23,7 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEBUG = os.environ.get("FASTENT_DEBUG", "0") == "1"
 WANT_OPENMP = os.environ.get("FASTENT_OPENMP", "1") != "0"
-FAMILIES = ["_runtime", "_binary", "_softmax"]
+FAMILIES = ["_runtime", "_binary", "_rowwise"]
 
 
 def _compiles(compiler, code, extra_compile, extra_link):

@@ -16,11 +16,21 @@ from fastent.binary import (
     binary_cross_entropy_with_logits,
     binary_cross_entropy_with_logits_grad,
 )
+from fastent.divergence import (
+    cross_entropy,
+    cross_entropy_grad,
+    entropy,
+    entropy_grad,
+    kl_divergence,
+    kl_divergence_grad,
+)
 from fastent.softmax import softmax_cross_entropy, softmax_cross_entropy_grad
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_grad",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
     "softmax_cross_entropy", "softmax_cross_entropy_grad",
+    "cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
+    "entropy", "entropy_grad",
     "show_config", "__version__",
 ]

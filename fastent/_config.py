@@ -6,10 +6,10 @@ the default is the best this CPU supports.
 import os
 import sys
 
-from fastent import _binary, _runtime, _softmax
+from fastent import _binary, _rowwise, _runtime
 
 ISA_NAMES = ("baseline", "avx2", "avx512")
-_FAMILIES = (_binary, _softmax)
+_FAMILIES = (_binary, _rowwise)
 
 
 def _requested_isa():

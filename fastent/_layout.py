@@ -32,3 +32,33 @@ def iteration_layout(shape, strides, lead=0):
         dims = [(1, [0] * len(strides))]
     new_shape = tuple(n for n, _ in dims)
     return new_shape, [tuple(st[k] for _, st in dims) for k in range(len(strides))]
+
+
+# which of the row-wise kernels' operands [prediction, target, labels, row weight, out,
+# grad] (fastent/_rowwise.pyx) carry the class axis
+CLASS_AXIS_OPERANDS = (True, True, False, False, False, True)
+
+
+def row_layout(row_shape, axis, operands, has_class_axis):
+    """Row iteration for functions with a class axis.
+
+    `operands` are arrays or None; those flagged in `has_class_axis` have the full shape
+    with the class axis at `axis`, the others have `row_shape`.  Returns (shape, strides,
+    class_strides): the merged row iteration (axes in the first operand's memory order), each
+    operand's byte strides over it, and each operand's byte stride along the class axis
+    (0 for row-only or absent operands).  Nothing is copied or transposed.
+    """
+    row_strides, class_strides = [], []
+    for op, has_class in zip(operands, has_class_axis):
+        if op is None:
+            row_strides.append(None)
+            class_strides.append(0)
+        elif has_class:
+            st = op.strides
+            row_strides.append(st[:axis] + st[axis + 1:])
+            class_strides.append(st[axis])
+        else:
+            row_strides.append(op.strides)
+            class_strides.append(0)
+    shape, strides = iteration_layout(row_shape, row_strides, lead=0)
+    return shape, strides, class_strides

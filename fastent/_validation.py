@@ -73,6 +73,14 @@ def axis(value, ndim, name="axis"):
     return int(value) % ndim
 
 
+def class_axis(x, axis_, name):
+    """(axis, number of classes, row shape) of a prediction with a class axis."""
+    if x.ndim == 0:
+        raise ValueError(f"{name}: must have a class axis (got a 0-d array)")
+    ax = axis(axis_, x.ndim)
+    return ax, x.shape[ax], x.shape[:ax] + x.shape[ax + 1:]
+
+
 def class_weight(value, n_classes, dtype):
     """Class weights: one finite, non-negative number per class, as a contiguous array."""
     cw = _asarray(value, "class_weight")

@@ -5,7 +5,7 @@ kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
 """
 import numpy as np
 
-from fastent import _binary, _layout
+from fastent import _api, _binary, _layout
 from fastent import _validation as v
 
 __all__ = [
@@ -46,27 +46,14 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         if v.bad_weight(raw).any():
             raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
-    if out is not None:
-        if not want_loss or reduction != "none":
-            raise ValueError("out: only allowed with reduction='none' "
-                             "(it receives the unreduced loss)")
-        v.output(out, "out", shape, dtype)
-    if grad_out is not None:
-        if not want_grad:
-            raise ValueError("grad_out: only allowed when the gradient is computed")
-        v.output(grad_out, "grad_out", shape, dtype)
-    loss_arr = None
-    if want_loss and reduction == "none":
-        loss_arr = out if out is not None else np.empty_like(x)
-    grad = None
-    if want_grad:
-        grad = grad_out if grad_out is not None else np.empty_like(x)
+    loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+                                  reduction=reduction, loss_shape=shape, pred=x)
 
     # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)
     grad_scale = loss_scale
     if want_grad and reduction == "mean":
         wsum = float(x.size) if w is None else float(np.sum(w, dtype=np.float64))
-        grad_scale = loss_scale / wsum if wsum > 0 else 0.0
+        grad_scale = _api.grad_scale(reduction, loss_scale, wsum)
 
     if x.size == 0:
         s, sw, bad = 0.0, 0.0, 0
@@ -87,12 +74,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
 
     loss = None
     if want_loss:
-        if reduction == "none":
-            loss = loss_arr
-        elif reduction == "sum":
-            loss = np.float64(s * loss_scale)
-        else:
-            loss = np.float64(s / sw * loss_scale) if sw > 0 else np.float64(zero_division)
+        loss = _api.reduced(s, sw, reduction=reduction, loss_arr=loss_arr,
+                            loss_scale=loss_scale, zero_division=zero_division)
     return loss, grad
 
 

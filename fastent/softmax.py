@@ -1,12 +1,12 @@
 """Softmax cross-entropy from logits: the public functions.
 
 Validation, the O(rows) pass over labels and row weights, and output allocation happen
-here; the arithmetic happens in one pass per row in the kernel (fastent/_softmax.pyx, row
+here; the arithmetic happens in one pass per row in the kernel (fastent/_rowwise.pyx, row
 kernels in src/fe_softmax_impl.h).
 """
 import numpy as np
 
-from fastent import _layout, _softmax
+from fastent import _api, _layout, _rowwise
 from fastent import _validation as v
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad"]
@@ -18,11 +18,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
          label_smoothing, base, zero_division, out, grad_out, n_threads, want_loss,
          want_grad):
     x = v.prediction(logits, "logits")
-    if x.ndim == 0:
-        raise ValueError("logits: must have a class axis (got a 0-d array)")
-    ax = v.axis(axis, x.ndim)
-    C = x.shape[ax]
-    row_shape = x.shape[:ax] + x.shape[ax + 1:]
+    ax, C, row_shape = v.class_axis(x, axis, "logits")
     dtype = x.dtype
     reduction = v.reduction(reduction)
     loss_scale = v.log_base(base)
@@ -54,63 +50,24 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         raise TypeError(f"target: dtype {t.dtype} is not supported; pass integer class "
                         f"labels or float probabilities")
 
-    rw = None
-    if weight is not None:
-        rw = np.ascontiguousarray(v.operand(weight, "weight", np.float64, row_shape))
     nrows = int(np.prod(row_shape))
     if nrows and not C:
         raise ValueError(f"logits: the class axis (axis={axis}) is empty")
+    rw, denom = _api.row_pass(row_shape, C, weight, labels=labels, class_weight=cw,
+                              ignore_index=ignore_index, target=t)
 
-    # the O(rows) pass: labels in range, weights valid, the denominator of "mean"
-    if labels is not None or rw is not None:
-        bad_label, bad_weight, denom = _softmax.row_pass(
-            C, None if labels is None else labels.reshape(-1),
-            None if rw is None else rw.reshape(-1),
-            None if cw is None or labels is None else cw.astype(np.float64), ignore_index)
-        if bad_weight >= 0:
-            raise v.first_bad("weight", rw, v.bad_weight, v.WEIGHT_RANGE)
-        if bad_label >= 0:
-            pos = np.unravel_index(bad_label, row_shape)
-            raise ValueError(f"target: class label {int(t[pos])} at position "
-                             f"{tuple(int(i) for i in pos)} is outside [0, {C})"
-                             + ("" if ignore_index is None
-                                else f" and is not ignore_index={ignore_index}"))
-    else:
-        denom = float(nrows)
-
-    if out is not None:
-        if not want_loss or reduction != "none":
-            raise ValueError("out: only allowed with reduction='none' "
-                             "(it receives the per-row loss)")
-        v.output(out, "out", row_shape, dtype)
-    if grad_out is not None:
-        if not want_grad:
-            raise ValueError("grad_out: only allowed when the gradient is computed")
-        v.output(grad_out, "grad_out", x.shape, dtype)
-    loss_arr = None
-    if want_loss and reduction == "none":
-        loss_arr = out if out is not None else np.empty(row_shape, dtype)
-    grad = None
-    if want_grad:
-        grad = grad_out if grad_out is not None else np.empty_like(x)
-
-    grad_scale = loss_scale
-    if reduction == "mean":
-        grad_scale = loss_scale / denom if denom > 0 else 0.0
+    loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+                                  reduction=reduction, loss_shape=row_shape, pred=x)
+    grad_scale = _api.grad_scale(reduction, loss_scale, denom)
 
     s, bad = 0.0, 0
     if nrows:
-        ops = [x, tp, None, None, None, grad]
-        moved = [None if a is None else np.moveaxis(a, ax, -1) for a in ops]
-        row_strides = [None if a is None else a.strides[:-1] for a in moved]
-        cstrides = [0 if a is None else a.strides[-1] for a in moved]
-        row_strides[2] = None if labels is None else labels.strides
-        row_strides[3] = None if rw is None else rw.strides
-        row_strides[4] = None if loss_arr is None else loss_arr.strides
-        it_shape, strides = _layout.iteration_layout(row_shape, row_strides, lead=0)
-        s, bad = _softmax.softmax_ce(
-            it_shape, C, [x, tp, labels, rw, loss_arr, grad], strides, cstrides,
-            class_weight=cw, cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
+        operands = [x, tp, labels, rw, loss_arr, grad]
+        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
+                                                         _layout.CLASS_AXIS_OPERANDS)
+        s, bad = _rowwise.rowwise(
+            _rowwise.Kind.SOFTMAX, it_shape, C, operands, strides, cstrides, class_weight=cw,
+            cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
             smooth=smooth, ignore_index=ignore_index, loss_scale=loss_scale,
             grad_scale=grad_scale, n_threads=nt)
     if bad:
@@ -118,12 +75,8 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
 
     loss = None
     if want_loss:
-        if reduction == "none":
-            loss = loss_arr
-        elif reduction == "sum":
-            loss = np.float64(s * loss_scale)
-        else:
-            loss = np.float64(s / denom * loss_scale) if denom > 0 else np.float64(zero_division)
+        loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
+                            loss_scale=loss_scale, zero_division=zero_division)
     return loss, grad
 
 

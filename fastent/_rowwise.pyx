@@ -1,10 +1,13 @@
 # cython: language_level=3
-"""Softmax cross-entropy kernels: the row loop around the row kernels of src/fe_softmax.h.
+"""Row-wise kernels: the row loop shared by every function with a class axis -- softmax
+cross-entropy (src/fe_softmax_impl.h) and cross-entropy / KL divergence / entropy of
+distributions (src/fe_divergence_impl.h).
 
-The Python layer (fastent/softmax.py) hands over the logits, the probability targets or the
-integer labels, the row weights, the per-row loss output and the gradient, with the rows laid
-out like fastent/_layout.py does it (row axes in the logits' memory order, merged where
-possible) and the class axis kept apart with its own stride.  Rows are cut into blocks of a
+The Python layers (fastent/softmax.py, fastent/divergence.py) hand over the prediction, the
+target distribution or the integer labels, the row weights, the per-row loss output and the
+gradient, with the rows laid out by fastent/_layout.row_layout (row axes in the
+prediction's memory order, merged where possible) and the class axis kept apart with its
+own stride.  Rows are cut into blocks of a
 fixed number of rows (a function of the shape only); OpenMP threads take blocks statically;
 a row whose class stride is not unit is gathered into a per-thread buffer (and its gradient
 scattered back), so that no temporary of the logits' size is ever made.  Block sums are
@@ -18,6 +21,15 @@ from libc.math cimport isfinite
 from fastent._common cimport FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter
 
 cnp.import_array()
+
+cdef extern from "fe_divergence.h" nogil:
+    ctypedef double (*fe_div_f32_fn)(Py_ssize_t, const float *, const float *, double,
+                                     float *, double, int *)
+    ctypedef double (*fe_div_f64_fn)(Py_ssize_t, const double *, const double *, double,
+                                     double *, double, int *)
+    fe_div_f32_fn fe_xent_f32, fe_kl_f32, fe_entropy_f32
+    fe_div_f64_fn fe_xent_f64, fe_kl_f64, fe_entropy_f64
+    int fe_divergence_select(int requested)
 
 cdef extern from "fe_softmax.h" nogil:
     ctypedef double (*fe_smx_index_f32_fn)(Py_ssize_t, const float *, Py_ssize_t,
@@ -34,10 +46,17 @@ cdef extern from "fe_softmax.h" nogil:
     fe_smx_prob_f64_fn fe_smx_prob_f64
     int fe_softmax_select(int requested)
 
+# What a row computes
+cpdef enum Kind:
+    SOFTMAX = 0        # softmax cross-entropy (labels or probability targets)
+    CROSS_ENTROPY = 1  # H(p, q)
+    KL = 2             # D(p || q)
+    ENTROPY = 3        # H(p)
+
 # Operand slots
 cdef enum:
-    X = 0      # logits                      (class axis)
-    TP = 1     # probability targets         (class axis; optional)
+    X = 0      # prediction: logits, q, or p of entropy  (class axis)
+    TP = 1     # target distribution                     (class axis; optional)
     LAB = 2    # integer labels, intp        (optional)
     RW = 3     # row weights, float64        (optional)
     OUT = 4    # per-row loss                (optional)
@@ -50,14 +69,16 @@ cdef struct Rows:
     Py_ssize_t strides[NOPS][FE_MAXDIM]
     Py_ssize_t cstride[NOPS]
     char *data[NOPS]
+    Kind kind
     const void *cw            # class weights in the computation dtype, or NULL
-    double cw_sum, smooth, loss_scale, grad_scale
+    double cw_sum, smooth, eps, loss_scale, grad_scale
     Py_ssize_t ignore_index
     bint has_ignore
 
 
 def select_isa(int requested=-1):
-    """Point the dispatch table at the best kernels for this CPU (capped by `requested`)."""
+    """Point the dispatch tables at the best kernels for this CPU (capped by `requested`)."""
+    fe_divergence_select(requested)
     return fe_softmax_select(requested)
 
 
@@ -96,6 +117,17 @@ def row_pass(Py_ssize_t C, const Py_ssize_t[::1] labels=None, const double[::1] 
                     w = w * class_weight[lab]
             denom += w
     return bad_label, bad_weight, denom
+
+
+cdef inline double _divergence_row(const Rows *R, char *x, char *t, char *g, double gscale,
+                                   int *bad) noexcept nogil:
+    if R.itemsize == 4:
+        return (fe_xent_f32 if R.kind == CROSS_ENTROPY else
+                fe_kl_f32 if R.kind == KL else fe_entropy_f32)(
+            R.C, <const float *>x, <const float *>t, R.eps, <float *>g, gscale, bad)
+    return (fe_xent_f64 if R.kind == CROSS_ENTROPY else
+            fe_kl_f64 if R.kind == KL else fe_entropy_f64)(
+        R.C, <const double *>x, <const double *>t, R.eps, <double *>g, gscale, bad)
 
 
 cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
@@ -150,7 +182,9 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
             gscale = R.grad_scale * rw
             if p[GRAD] != NULL and not grad_direct:
                 p[GRAD] = gs
-            if isz == 4:
+            if R.kind != SOFTMAX:
+                loss = _divergence_row(R, p[X], p[TP], p[GRAD], gscale, &bad)
+            elif isz == 4:
                 if p[TP] == NULL:
                     loss = fe_smx_index_f32(C, <const float *>p[X], label,
                                             <const float *>R.cw, R.cw_sum, R.smooth,
@@ -191,15 +225,17 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
     bad_out[0] = bad
 
 
-def softmax_ce(tuple shape, Py_ssize_t C, list operands, list strides, list cstrides, *,
-               cnp.ndarray class_weight, double cw_sum, double smooth, ignore_index,
-               double loss_scale, double grad_scale, int n_threads):
-    """Run the softmax cross-entropy rows.
+def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
+            list cstrides, *, cnp.ndarray class_weight=None, double cw_sum=0.0,
+            double smooth=0.0, ignore_index=None, double eps=0.0, double loss_scale,
+            double grad_scale, int n_threads):
+    """Run the rows of one class-axis function.
 
-    operands: [logits, prob_target, labels (intp), row_weight (float64), out, grad] or None;
-    strides: their row strides (bytes) for the row `shape`; cstrides: class-axis strides.
-    Returns (sum of w * row loss in float64, bad bits: 1 = a probability target outside
-    [0, 1])."""
+    operands: [prediction, target distribution, labels (intp), row weight (float64), out,
+    grad], each an array or None; strides: their row strides (bytes) for the row `shape`;
+    cstrides: their class-axis strides.  Returns (sum of w * row loss in float64, bad bits:
+    softmax: 1 = a probability target outside [0, 1]; distributions: 1 = a negative target,
+    2 = a negative prediction)."""
     cdef Rows R
     cdef Py_ssize_t k, d, nblocks, b
     cdef int nt
@@ -212,6 +248,8 @@ def softmax_ce(tuple shape, Py_ssize_t C, list operands, list strides, list cstr
         R.shape[d] = shape[d]
         R.nrows *= R.shape[d]
     R.C = C
+    R.kind = kind
+    R.eps = eps
     R.itemsize = operands[X].dtype.itemsize
     for k in range(NOPS):
         R.cstride[k] = cstrides[k]

@@ -1,0 +1,81 @@
+"""What every public function does around its kernel call: output arrays in, reduced
+results out.  One place, so the three families allocate and reduce alike."""
+import numpy as np
+
+from fastent import _rowwise
+from fastent import _validation as v
+
+
+def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred):
+    """Check caller-provided outputs and allocate the missing ones.
+
+    Returns (unreduced loss array or None, gradient array or None); the loss array exists
+    only for reduction="none", the gradient only when it is wanted."""
+    dtype = pred.dtype
+    if out is not None:
+        if not want_loss or reduction != "none":
+            raise ValueError("out: only allowed with reduction='none' "
+                             "(it receives the unreduced loss)")
+        v.output(out, "out", loss_shape, dtype)
+    if grad_out is not None:
+        if not want_grad:
+            raise ValueError("grad_out: only allowed when the gradient is computed")
+        v.output(grad_out, "grad_out", pred.shape, dtype)
+    loss_arr = None
+    if want_loss and reduction == "none":
+        if out is not None:
+            loss_arr = out
+        elif loss_shape == pred.shape:
+            loss_arr = np.empty_like(pred)        # same memory order as the prediction
+        else:
+            loss_arr = np.empty(loss_shape, dtype)
+    grad = None
+    if want_grad:
+        grad = grad_out if grad_out is not None else np.empty_like(pred)
+    return loss_arr, grad
+
+
+def grad_scale(reduction, loss_scale, denominator):
+    """Factor of d(reduced loss) / d(element loss): 1 / ln(base), over the mean's
+    denominator for "mean" (0 when nothing is counted: the gradient is then 0)."""
+    if reduction != "mean":
+        return loss_scale
+    return loss_scale / denominator if denominator > 0 else 0.0
+
+
+def reduced(total, denominator, *, reduction, loss_arr, loss_scale, zero_division):
+    """The loss to return: the unreduced array, or a float64 scalar sum or mean."""
+    if reduction == "none":
+        return loss_arr
+    if reduction == "sum":
+        return np.float64(total * loss_scale)
+    if denominator > 0:
+        return np.float64(total / denominator * loss_scale)
+    return np.float64(zero_division)
+
+
+def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
+             ignore_index=None, target=None):
+    """The O(rows) pass of the class-axis functions: row weights finite and >= 0, labels in
+    range, and the denominator of "mean" (counted rows, weighted by the row weight and by
+    the class weight of their label).  Returns (row weights as float64 or None,
+    denominator)."""
+    rw = None
+    if weight is not None:
+        rw = np.ascontiguousarray(v.operand(weight, "weight", np.float64, row_shape))
+    if labels is None and rw is None:
+        return None, float(np.prod(row_shape))
+    bad_label, bad_weight, denom = _rowwise.row_pass(
+        n_classes, None if labels is None else labels.reshape(-1),
+        None if rw is None else rw.reshape(-1),
+        None if class_weight is None or labels is None else class_weight.astype(np.float64),
+        ignore_index)
+    if bad_weight >= 0:
+        raise v.first_bad("weight", rw, v.bad_weight, v.WEIGHT_RANGE)
+    if bad_label >= 0:
+        pos = np.unravel_index(bad_label, row_shape)
+        raise ValueError(f"target: class label {int(target[pos])} at position "
+                         f"{tuple(int(i) for i in pos)} is outside [0, {n_classes})"
+                         + ("" if ignore_index is None
+                            else f" and is not ignore_index={ignore_index}"))
+    return rw, denom

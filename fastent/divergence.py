@@ -1,0 +1,142 @@
+"""Cross-entropy, KL divergence and entropy of distributions along a class axis: the public
+functions.  Validation and output allocation happen here; the arithmetic happens in one
+pass per row in the kernel (fastent/_rowwise.pyx, row kernels in src/fe_divergence_impl.h).
+"""
+import numpy as np
+
+from fastent import _api, _layout, _rowwise
+from fastent import _validation as v
+
+__all__ = ["cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
+           "entropy", "entropy_grad"]
+
+_NEGATIVE = "probabilities must be non-negative"
+
+
+def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, grad_out,
+         n_threads, want_loss, want_grad):
+    """p: the reference distribution (None for entropy); q: the prediction."""
+    pred_name = "p" if kind == _rowwise.Kind.ENTROPY else "q"
+    x = v.prediction(q, pred_name)
+    ax, C, row_shape = v.class_axis(x, axis, pred_name)
+    dtype = x.dtype
+    t = None if p is None else v.operand(p, "p", dtype, x.shape)
+    reduction = v.reduction(reduction)
+    loss_scale = v.log_base(base)
+    clip = v.clip_eps(eps, dtype)
+    nt = v.n_threads(n_threads)
+    rw, denom = _api.row_pass(row_shape, C, weight)
+    loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+                                  reduction=reduction, loss_shape=row_shape, pred=x)
+    s, bad = 0.0, 0
+    if x.size:
+        operands = [x, t, None, rw, loss_arr, grad]
+        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
+                                                         _layout.CLASS_AXIS_OPERANDS)
+        s, bad = _rowwise.rowwise(
+            kind, it_shape, C, operands, strides, cstrides, eps=clip, loss_scale=loss_scale,
+            grad_scale=_api.grad_scale(reduction, loss_scale, denom), n_threads=nt)
+    elif loss_arr is not None:
+        loss_arr[...] = 0          # rows over an empty class axis: an empty sum
+    if bad & 1:
+        raise v.first_bad("p", t, lambda a: a < 0, _NEGATIVE)
+    if bad & 2:
+        raise v.first_bad(pred_name, x, lambda a: a < 0, _NEGATIVE)
+    loss = None
+    if want_loss:
+        loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
+                            loss_scale=loss_scale, zero_division=zero_division)
+    return loss, grad
+
+
+_DOC = """
+    axis : int, default -1
+        The class axis: each row along it is one distribution.
+    reduction : {"mean", "sum", "none"}, default "mean"
+        "none" returns the per-row value times the row weight; "mean" is the weighted mean
+        over rows (PyTorch's "batchmean", never the mean over elements).
+    weight : array_like, optional
+        Per-row weights, broadcastable to the shape without `axis`; finite and >= 0.
+    base : "e" or positive number, default "e"
+        Logarithm base (2: bits); scales values and gradients.
+    eps : "auto" or float in [0, 0.5), default "auto"
+        Values inside a log are raised to at least eps ("auto": the machine epsilon of the
+        computation dtype; values above 1 are used as given), so results are finite;
+        eps=0 gives SciPy's conventions exactly (+inf where p > 0 = q).
+    zero_division : float, default nan
+        What "mean" returns when nothing is counted.
+    out, grad_out : ndarray, optional
+        Arrays receiving the per-row values (reduction="none" only) and the gradient.
+    n_threads : int, optional
+        Upper bound on OpenMP threads; the result is the same for every thread count.
+
+    Inputs are never renormalised (unlike scipy.stats.entropy); rows that do not sum to 1
+    are used as given.  A zero in p contributes 0 (0 log 0 = 0), also to the gradient.
+    Negative values raise ValueError; NaN propagates.
+"""
+
+
+def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+                  zero_division=np.nan, out=None, grad_out=None, n_threads=None,
+                  return_grad=False):
+    """Cross-entropy H(p, q) = -sum p log q of each row along `axis`; with return_grad=True
+    also its gradient with respect to q, -p / q, from the same pass.
+    """ + _DOC
+    loss, grad = _run(_rowwise.Kind.CROSS_ENTROPY, p, q, axis=axis, reduction=reduction,
+                      weight=weight, base=base, eps=eps, zero_division=zero_division, out=out,
+                      grad_out=grad_out, n_threads=n_threads, want_loss=True,
+                      want_grad=return_grad)
+    return (loss, grad) if return_grad else loss
+
+
+def cross_entropy_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",
+                       eps="auto", zero_division=np.nan, grad_out=None, n_threads=None):
+    """Gradient of `cross_entropy` (same arguments) with respect to q: -p / q at the
+    raised q, scaled by the reduction, the row weights and the base."""
+    return _run(_rowwise.Kind.CROSS_ENTROPY, p, q, axis=axis, reduction=reduction, weight=weight,
+                base=base, eps=eps, zero_division=zero_division, out=None, grad_out=grad_out,
+                n_threads=n_threads, want_loss=False, want_grad=True)[1]
+
+
+def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+                  zero_division=np.nan, out=None, grad_out=None, n_threads=None,
+                  return_grad=False):
+    """KL divergence D(p || q) = sum p log(p / q) of each row along `axis`; with
+    return_grad=True also its gradient with respect to q, -p / q, from the same pass.
+    """ + _DOC
+    loss, grad = _run(_rowwise.Kind.KL, p, q, axis=axis, reduction=reduction, weight=weight,
+                      base=base, eps=eps, zero_division=zero_division, out=out,
+                      grad_out=grad_out, n_threads=n_threads, want_loss=True,
+                      want_grad=return_grad)
+    return (loss, grad) if return_grad else loss
+
+
+def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",
+                       eps="auto", zero_division=np.nan, grad_out=None, n_threads=None):
+    """Gradient of `kl_divergence` (same arguments) with respect to q: -p / q at the
+    raised q, scaled by the reduction, the row weights and the base."""
+    return _run(_rowwise.Kind.KL, p, q, axis=axis, reduction=reduction, weight=weight, base=base,
+                eps=eps, zero_division=zero_division, out=None, grad_out=grad_out,
+                n_threads=n_threads, want_loss=False, want_grad=True)[1]
+
+
+def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+            zero_division=np.nan, out=None, grad_out=None, n_threads=None,
+            return_grad=False):
+    """Shannon entropy H(p) = -sum p log p of each row along `axis`; with return_grad=True
+    also its gradient with respect to p, -(log p + 1), from the same pass.
+    """ + _DOC
+    loss, grad = _run(_rowwise.Kind.ENTROPY, None, p, axis=axis, reduction=reduction,
+                      weight=weight, base=base, eps=eps, zero_division=zero_division, out=out,
+                      grad_out=grad_out, n_threads=n_threads, want_loss=True,
+                      want_grad=return_grad)
+    return (loss, grad) if return_grad else loss
+
+
+def entropy_grad(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
+                 zero_division=np.nan, grad_out=None, n_threads=None):
+    """Gradient of `entropy` (same arguments) with respect to p: -(log p + 1) at the raised
+    p (+inf at p = 0 only with eps=0), scaled by the reduction, row weights and base."""
+    return _run(_rowwise.Kind.ENTROPY, None, p, axis=axis, reduction=reduction, weight=weight,
+                base=base, eps=eps, zero_division=zero_division, out=None, grad_out=grad_out,
+                n_threads=n_threads, want_loss=False, want_grad=True)[1]
