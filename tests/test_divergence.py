@@ -1,0 +1,241 @@
+"""cross_entropy, kl_divergence and entropy against fastent.reference, SciPy, identities,
+finite differences, and every documented error."""
+import numpy as np
+import pytest
+
+import fastent as fe
+from fastent import reference as R
+
+from conftest import DTYPES, DTYPE_IDS, assert_close, layouts, tol
+
+FUNCS = {
+    "cross_entropy": (fe.cross_entropy, fe.cross_entropy_grad, R.cross_entropy,
+                      R.cross_entropy_grad),
+    "kl_divergence": (fe.kl_divergence, fe.kl_divergence_grad, R.kl_divergence,
+                      R.kl_divergence_grad),
+    "entropy": (fe.entropy, fe.entropy_grad, R.entropy, R.entropy_grad),
+}
+NAMES = list(FUNCS)
+
+
+def dist(rng, shape, dtype, axis=-1, zeros=0.0):
+    a = rng.random(shape)
+    if zeros:
+        a[rng.random(shape) < zeros] = 0
+    return (a / np.maximum(a.sum(axis=axis, keepdims=True), 1e-300)).astype(dtype)
+
+
+def call(fun, name, p, q, **kw):
+    return fun(q, **kw) if name == "entropy" else fun(p, q, **kw)
+
+
+def oracle(fun, name, p, q, dtype, **kw):
+    kw.pop("n_threads", None)
+    if kw.get("eps", "auto") == "auto":     # the clipping of the computation dtype
+        kw["eps"] = float(np.finfo(dtype).eps)
+    return call(fun, name, p.astype(np.float64), q.astype(np.float64), **kw)
+
+
+def loss_slack(name, dtype):
+    """KL terms p log(p/q) have both signs, so a row's value can be far smaller than its
+    terms; its rounding error is relative to the terms (and the row scale), not to itself."""
+    return tol(dtype) if name == "kl_divergence" else 0.0
+
+
+def check(name, p, q, dtype, **kw):
+    f, fg, ref, refg = FUNCS[name]
+    loss, grad = call(f, name, p, q, return_grad=True, **kw)
+    assert_close(loss, oracle(ref, name, p, q, dtype, **kw), dtype,
+                 atol_frac=loss_slack(name, dtype))
+    assert_close(grad, oracle(refg, name, p, q, dtype, **kw), dtype, atol_frac=tol(dtype))
+    return loss, grad
+
+
+# ------------------------------------------------------------------ contract matrix
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("given_out", [False, True], ids=["alloc", "out"])
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_matrix(rng, dtype, name, reduction, weighted, given_out, n_threads):
+    shape = (300, 211)
+    f, fg, ref, refg = FUNCS[name]
+    p, q = dist(rng, shape, dtype, zeros=0.1), dist(rng, shape, dtype, zeros=0.05)
+    w = rng.uniform(0, 2, 300) if weighted else None
+    kw = dict(reduction=reduction, weight=w, n_threads=n_threads)
+    out = np.empty(300, dtype) if given_out and reduction == "none" else None
+    grad_out = np.empty(shape, dtype) if given_out else None
+    for lname, ql in layouts(q).items():
+        before = ql.copy()
+        loss, grad = call(f, name, p, ql, return_grad=True, out=out, grad_out=grad_out, **kw)
+        np.testing.assert_array_equal(ql, before, err_msg=f"{lname}: input modified")
+        assert_close(loss, oracle(ref, name, p, ql, dtype, **kw), dtype,
+                     atol_frac=loss_slack(name, dtype))
+        assert_close(grad, oracle(refg, name, p, ql, dtype, **kw), dtype, atol_frac=tol(dtype))
+        if reduction == "none":
+            assert loss.shape == (300,) and loss.dtype == dtype
+            assert out is None or loss is out
+        else:
+            assert type(loss) is np.float64
+        assert grad.dtype == dtype and (grad_out is None or grad is grad_out)
+        np.testing.assert_array_equal(call(fg, name, p, ql, **kw), grad)
+        np.testing.assert_array_equal(call(f, name, p, ql, **kw), loss)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", NAMES)
+def test_every_simd_path(rng, isa, dtype, name):
+    p, q = dist(rng, (50, 1003), dtype, zeros=0.1), dist(rng, (50, 1003), dtype, zeros=0.1)
+    for eps in ("auto", 0, 1e-3):
+        check(name, p, q, dtype, reduction="none", eps=eps)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("shape, axis", [((40, 7), 0), ((3, 5, 4, 6), 1), ((3, 5, 4, 6), 0),
+                                         ((7,), -1), ((6, 1), -1)], ids=str)
+def test_axes_and_keywords(rng, dtype, name, shape, axis):
+    p, q = dist(rng, shape, dtype, axis), dist(rng, shape, dtype, axis)
+    row_shape = shape[:axis % len(shape)] + shape[axis % len(shape) + 1:]
+    for kw in [dict(), dict(base=2), dict(base=10, reduction="sum"),
+               dict(weight=rng.random(row_shape), reduction="none")]:
+        check(name, p, q, dtype, axis=axis, **kw)
+
+
+# ------------------------------------------------------------------ SciPy and identities
+def test_against_scipy(rng):
+    special = pytest.importorskip("scipy.special")
+    stats = pytest.importorskip("scipy.stats")
+    p, q = dist(rng, (30, 12), np.float64, zeros=0.2), dist(rng, (30, 12), np.float64, zeros=0.2)
+    np.testing.assert_allclose(fe.kl_divergence(p, q, eps=0, reduction="none"),
+                               special.rel_entr(p, q).sum(-1), rtol=1e-13)
+    np.testing.assert_allclose(fe.entropy(p, eps=0, reduction="none"),
+                               special.entr(p).sum(-1), rtol=1e-13)
+    np.testing.assert_allclose(fe.cross_entropy(p, q, eps=0, reduction="none"),
+                               -special.xlogy(p, q).sum(-1), rtol=1e-13)
+    # scipy.stats.entropy renormalises; on normalised input it agrees
+    pp, qq = dist(rng, (30, 12), np.float64), dist(rng, (30, 12), np.float64)
+    np.testing.assert_allclose(fe.entropy(pp, base=2, reduction="none"),
+                               stats.entropy(pp, base=2, axis=-1), rtol=1e-12)
+    pp, qq = dist(rng, (12, 30), np.float64, axis=0), dist(rng, (12, 30), np.float64, axis=0)
+    np.testing.assert_allclose(fe.kl_divergence(pp, qq, axis=0, reduction="none"),
+                               stats.entropy(pp, qq, axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_identities(rng, dtype):
+    p, q = dist(rng, (200, 30), dtype), dist(rng, (200, 30), dtype)
+    h_pq = fe.cross_entropy(p, q, reduction="none")
+    h_p = fe.entropy(p, reduction="none")
+    d = fe.kl_divergence(p, q, reduction="none")
+    np.testing.assert_allclose(h_pq, h_p + d, rtol=10 * tol(dtype), atol=10 * tol(dtype))
+    assert np.all(d >= 0)
+    np.testing.assert_array_equal(fe.kl_divergence(p, p, reduction="none"), 0)
+    assert fe.entropy([0.5, 0.5], base=2) == 1.0
+    assert fe.entropy(np.full(8, 0.125), base=2) == pytest.approx(3.0, rel=1e-15)
+
+
+def test_no_renormalisation():
+    p = np.array([0.2, 0.2])          # sums to 0.4
+    assert fe.entropy(p) == pytest.approx(-2 * 0.2 * np.log(0.2), rel=1e-15)
+    assert fe.cross_entropy(p, [1.0, 3.0], eps=0) == pytest.approx(-0.2 * np.log(3), rel=1e-15)
+
+
+# ------------------------------------------------------------------ zeros under each eps
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_zeros_in_p_and_q(dtype):
+    e = np.finfo(dtype).eps
+    p = np.array([[0.5, 0.5, 0.0], [0.0, 1.0, 0.0]], dtype)
+    q = np.array([[0.5, 0.0, 0.5], [0.0, 1.0, 0.0]], dtype)
+    # eps=0: SciPy's conventions
+    h, g = fe.cross_entropy(p, q, eps=0, reduction="none", return_grad=True)
+    assert h[0] == np.inf and h[1] == 0
+    np.testing.assert_array_equal(g, [[-0.5 / dtype(0.5), -np.inf, 0], [0, -1, 0]])
+    d = fe.kl_divergence(p, q, eps=0, reduction="none")
+    assert d[0] == np.inf and d[1] == 0
+    hp, gp = fe.entropy(p, eps=0, reduction="none", return_grad=True)
+    assert hp[1] == 0 and gp[1, 0] == np.inf and gp[1, 1] == -1
+    # auto: finite everywhere, a zero p contributes 0 to loss and gradient
+    h, g = fe.cross_entropy(p, q, reduction="none", return_grad=True)
+    assert h[0] == pytest.approx(-0.5 * np.log(0.5) - 0.5 * np.log(e), rel=tol(dtype))
+    assert np.all(np.isfinite(g)) and g[0, 2] == 0 and g[1, 0] == 0
+    assert np.all(np.isfinite(fe.kl_divergence(p, q, reduction="none")))
+    hp, gp = fe.entropy(p, reduction="none", return_grad=True)
+    assert np.all(np.isfinite(gp)) and gp[1, 0] == pytest.approx(-(np.log(e) + 1), rel=tol(dtype))
+    assert hp[1] == 0
+
+
+def test_nan_propagates_to_its_row():
+    q = np.array([[0.5, np.nan], [0.5, 0.5]])
+    h = fe.cross_entropy([[0.5, 0.5]], q, reduction="none")
+    assert np.isnan(h[0]) and np.isfinite(h[1])
+
+
+def test_empty_inputs():
+    assert np.isnan(fe.entropy(np.empty((0, 4))))
+    assert fe.entropy(np.empty((0, 4)), reduction="sum") == 0
+    np.testing.assert_array_equal(fe.entropy(np.empty((3, 0)), reduction="none"), 0)
+    assert fe.kl_divergence(np.empty((3, 0)), np.empty((3, 0))) == 0
+
+
+def test_thread_count_does_not_change_bits(rng):
+    p, q = dist(rng, (5000, 100), np.float32), dist(rng, (5000, 100), np.float32)
+    first = fe.kl_divergence(p, q, n_threads=1)
+    for n in (2, 3, None):
+        assert fe.kl_divergence(p, q, n_threads=n) == first
+
+
+# ------------------------------------------------------------------ gradients
+def central_difference(fun, x, h=1e-7):
+    g = np.empty_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (fun(xp) - fun(xm)) / (2 * h)
+    return g
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("kw", [dict(), dict(reduction="sum", base=2),
+                                dict(weight=[1.0, 0.0, 2.5], axis=0)],
+                         ids=["mean", "sum-base2", "weighted-axis0"])
+def test_gradient_matches_finite_differences(rng, name, kw):
+    f, fg = FUNCS[name][:2]
+    axis = kw.get("axis", -1)
+    shape = (4, 3) if axis == 0 else (3, 4)
+    p, q = dist(rng, shape, np.float64, axis), dist(rng, shape, np.float64, axis) + 0.05
+    g = call(fg, name, p, q, **kw)
+    num = central_difference(lambda z: call(f, name, p, z, **kw), q)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-8)
+
+
+# ------------------------------------------------------------------ bad input
+P = np.full((2, 3), 1 / 3)
+
+
+@pytest.mark.parametrize("fn, args, kw, exc, match", [
+    (fe.kl_divergence, (P, -P), {}, ValueError,
+     r"q: probabilities must be non-negative; found -0.33.* at position \(0, 0\)"),
+    (fe.cross_entropy, (np.array([[0.5, -0.5, 1]] * 2), P), {}, ValueError,
+     r"p: probabilities must be non-negative.*position \(0, 1\)"),
+    (fe.entropy, (np.array([0.5, -0.1]),), {}, ValueError, "p: probabilities must be non-neg"),
+    (fe.kl_divergence, (np.ones((2, 4)), P), {}, ValueError,
+     r"p: shape \(2, 4\) does not broadcast to the prediction's shape \(2, 3\)"),
+    (fe.entropy, (P,), dict(axis=3), ValueError, "axis"),
+    (fe.entropy, (P,), dict(weight=[1, 2, 3]), ValueError, "weight: shape"),
+    (fe.entropy, (P,), dict(weight=[1, np.nan]), ValueError, "weight: weights must be finite"),
+    (fe.entropy, (P,), dict(eps=-1e-3), ValueError, "eps"),
+    (fe.entropy, (P,), dict(base=0), ValueError, "base"),
+    (fe.entropy, (P,), dict(reduction="batchmean"), ValueError, "reduction"),
+    (fe.entropy, (np.float64(0.5),), {}, ValueError, "p: must have a class axis"),
+    (fe.cross_entropy, (P, P), dict(out=np.empty(2)), ValueError, "out: only allowed"),
+    (fe.cross_entropy, (P, P), dict(reduction="none", out=np.empty(2, np.float32)), TypeError,
+     "out: has dtype float32"),
+    (fe.cross_entropy_grad, (P, P), dict(grad_out=np.empty((3, 2))), ValueError, "grad_out"),
+    (fe.entropy, (np.array(["a", "b"]),), {}, TypeError, "p: expected an array of numbers"),
+])
+def test_bad_input(fn, args, kw, exc, match):
+    with pytest.raises(exc, match=match):
+        fn(*args, **kw)
