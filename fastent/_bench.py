@@ -227,6 +227,78 @@ def _softmax_peers(torch, sk_multi, kind, t, x, grad):
     return peers
 
 
+def divergence_workloads(shapes, dtypes):
+    torch = _torch()
+    try:
+        from scipy import special
+    except ImportError:
+        special = None
+    funcs = {"cross_entropy": (fe.cross_entropy, R.cross_entropy, R.cross_entropy_grad),
+             "kl_divergence": (fe.kl_divergence, R.kl_divergence, R.kl_divergence_grad),
+             "entropy": (fe.entropy, R.entropy, R.entropy_grad)}
+    out = []
+    for name, (f, ref, ref_g) in funcs.items():
+        for dtype in dtypes:
+            for N, C in shapes:
+                rng = np.random.default_rng(N + C)
+                p, q = rng.random((N, C)), rng.random((N, C))
+                p = (p / p.sum(1, keepdims=True)).astype(dtype)
+                q = (q / q.sum(1, keepdims=True)).astype(dtype)
+                a = (q,) if name == "entropy" else (p, q)
+                for mode in ("loss", "loss+grad"):
+                    grad = mode == "loss+grad"
+                    out.append(Workload(
+                        name, mode, np.dtype(dtype).name, (N, C), _fe_args_call(f, a, grad),
+                        (lambda ref=ref, ref_g=ref_g, a=a, grad=grad:
+                         (ref(*a), ref_g(*a)) if grad else (ref(*a),)),
+                        _divergence_peers(torch, special, name, p, q, grad)))
+    return out
+
+
+def _fe_args_call(f, a, grad):
+    def make(threads):
+        if grad:
+            g = np.empty_like(a[-1])
+            return lambda: f(*a, n_threads=threads, return_grad=True, grad_out=g)
+        return lambda: (f(*a, n_threads=threads),)
+    return make
+
+
+def _divergence_peers(torch, special, name, p, q, grad):
+    peers = {}
+    if special is not None and not grad:
+        fn = {"cross_entropy": lambda: -special.xlogy(p, q).sum(-1).mean(),
+              "kl_divergence": lambda: special.rel_entr(p, q).sum(-1).mean(),
+              "entropy": lambda: special.entr(q).sum(-1).mean()}[name]
+        peers["scipy"] = lambda threads: (lambda: (fn(),))
+    if torch is not None:
+        def make_torch(threads):
+            torch.set_num_threads(threads)
+            pt, qt = torch.from_numpy(p), torch.from_numpy(q)
+
+            def value(qq):
+                if name == "kl_divergence":
+                    return torch.nn.functional.kl_div(qq.log(), pt, reduction="batchmean")
+                if name == "cross_entropy":
+                    return -(pt * qq.log()).sum(-1).mean()
+                return -(qq * qq.log()).sum(-1).mean()
+
+            if not grad:
+                def call():
+                    with torch.no_grad():
+                        return (value(qt).item(),)
+                return call
+
+            def call():
+                qg = qt.detach().requires_grad_(True)
+                loss = value(qg)
+                loss.backward()
+                return loss.item(), qg.grad.numpy()
+            return call
+        peers["torch"] = make_torch
+    return peers
+
+
 # ----------------------------------------------------------------------------- report
 def run(workloads, threads, budget, progress=print):
     rows = []
@@ -328,7 +400,10 @@ def all_workloads(quick=False):
     if quick:
         sizes = [10**3, 10**5, 10**6]
         shapes = [(8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
+        dist_shapes = [(8192, 100), (512, 32000)]
     else:
         sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
         shapes = [(65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
-    return binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
+        dist_shapes = [(65536, 100), (4096, 32000)]
+    return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
+            + divergence_workloads(dist_shapes, dtypes))
