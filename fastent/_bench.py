@@ -70,14 +70,15 @@ def _sklearn_loss(name):
 
 # ----------------------------------------------------------------------------- workloads
 class Workload:
-    """One row of the table: a function, a mode (loss or loss+grad), a dtype and a size.
+    """One row of the table: a function, a mode (loss or loss+grad), a dtype and a shape.
 
-    `fastent(threads)` and each `peers[name](threads)` return a zero-argument callable that
-    returns a tuple of arrays/scalars comparable with the reference's."""
+    `build()` makes the data (only when the workload runs) and returns (fastent, reference,
+    peers): `fastent(threads)` and each `peers[name](threads)` return a zero-argument
+    callable giving a tuple comparable with what the zero-argument `reference` gives."""
 
-    def __init__(self, family, mode, dtype, shape, fastent, reference, peers):
+    def __init__(self, family, mode, dtype, shape, build):
         self.family, self.mode, self.dtype, self.shape = family, mode, dtype, shape
-        self.fastent, self.reference, self.peers = fastent, reference, peers
+        self.build = build
 
     @property
     def label(self):
@@ -101,26 +102,34 @@ def binary_workloads(sizes, dtypes):
                  else R.binary_cross_entropy_grad)
         for dtype in dtypes:
             for n in sizes:
-                rng = np.random.default_rng(n)
-                t = (rng.random(n) < 0.5).astype(dtype)
-                x = (rng.normal(0, 3, n) if logits else rng.uniform(0.001, 0.999, n)).astype(dtype)
                 for mode in ("loss", "loss+grad"):
-                    grad = mode == "loss+grad"
-                    out.append(Workload(
-                        family, mode, np.dtype(dtype).name, (n,),
-                        _fe_call(f, t, x, grad),
-                        (lambda ref=ref, ref_g=ref_g, t=t, x=x, grad=grad:
-                         (ref(t, x), ref_g(t, x)) if grad else (ref(t, x),)),
-                        _binary_peers(torch, sk_binomial, logits, t, x, grad)))
+                    def build(n=n, dtype=dtype, grad=mode == "loss+grad", logits=logits,
+                              f=f, ref=ref, ref_g=ref_g):
+                        rng = np.random.default_rng(n)
+                        t = (rng.random(n) < 0.5).astype(dtype)
+                        x = (rng.normal(0, 3, n) if logits
+                             else rng.uniform(0.001, 0.999, n)).astype(dtype)
+                        return (_fe_call(f, t, x, grad), _ref_call(ref, ref_g, (t, x), grad),
+                                _binary_peers(torch, sk_binomial, logits, t, x, grad))
+                    out.append(Workload(family, mode, np.dtype(dtype).name, (n,), build))
     return out
 
 
-def _fe_call(f, t, x, grad):
+def _ref_call(ref, ref_grad, args, grad):
+    if grad:
+        return lambda: (ref(*args), ref_grad(*args))
+    return lambda: (ref(*args),)
+
+
+def _fe_call(f, *args_and_grad):
+    """fastent's callable factory: f(*args), the prediction last, grad_out preallocated."""
+    *args, grad = args_and_grad
+
     def make(threads):
         if grad:
-            g = np.empty_like(x)
-            return lambda: f(t, x, n_threads=threads, return_grad=True, grad_out=g)
-        return lambda: (f(t, x, n_threads=threads),)
+            g = np.empty_like(args[-1])
+            return lambda: f(*args, n_threads=threads, return_grad=True, grad_out=g)
+        return lambda: (f(*args, n_threads=threads),)
     return make
 
 
@@ -170,22 +179,21 @@ def softmax_workloads(shapes, dtypes):
     for kind in ("index", "prob"):
         for dtype in dtypes:
             for N, C in shapes:
-                rng = np.random.default_rng(N + C)
-                x = rng.normal(0, 2, (N, C)).astype(dtype)
-                if kind == "index":
-                    t = rng.integers(0, C, N)
-                else:
-                    t = rng.random((N, C)).astype(dtype)
-                    t /= t.sum(axis=1, keepdims=True)
                 for mode in ("loss", "loss+grad"):
-                    grad = mode == "loss+grad"
-                    out.append(Workload(
-                        f"softmax_ce[{kind}]", mode, np.dtype(dtype).name, (N, C),
-                        _fe_call(fe.softmax_cross_entropy, t, x, grad),
-                        (lambda t=t, x=x, grad=grad:
-                         (R.softmax_cross_entropy(t, x), R.softmax_cross_entropy_grad(t, x))
-                         if grad else (R.softmax_cross_entropy(t, x),)),
-                        _softmax_peers(torch, sk_multi, kind, t, x, grad)))
+                    def build(N=N, C=C, dtype=dtype, kind=kind, grad=mode == "loss+grad"):
+                        rng = np.random.default_rng(N + C)
+                        x = rng.normal(0, 2, (N, C)).astype(dtype)
+                        if kind == "index":
+                            t = rng.integers(0, C, N)
+                        else:
+                            t = rng.random((N, C)).astype(dtype)
+                            t /= t.sum(axis=1, keepdims=True)
+                        return (_fe_call(fe.softmax_cross_entropy, t, x, grad),
+                                _ref_call(R.softmax_cross_entropy,
+                                          R.softmax_cross_entropy_grad, (t, x), grad),
+                                _softmax_peers(torch, sk_multi, kind, t, x, grad))
+                    out.append(Workload(f"softmax_ce[{kind}]", mode, np.dtype(dtype).name,
+                                        (N, C), build))
     return out
 
 
@@ -240,28 +248,18 @@ def divergence_workloads(shapes, dtypes):
     for name, (f, ref, ref_g) in funcs.items():
         for dtype in dtypes:
             for N, C in shapes:
-                rng = np.random.default_rng(N + C)
-                p, q = rng.random((N, C)), rng.random((N, C))
-                p = (p / p.sum(1, keepdims=True)).astype(dtype)
-                q = (q / q.sum(1, keepdims=True)).astype(dtype)
-                a = (q,) if name == "entropy" else (p, q)
                 for mode in ("loss", "loss+grad"):
-                    grad = mode == "loss+grad"
-                    out.append(Workload(
-                        name, mode, np.dtype(dtype).name, (N, C), _fe_args_call(f, a, grad),
-                        (lambda ref=ref, ref_g=ref_g, a=a, grad=grad:
-                         (ref(*a), ref_g(*a)) if grad else (ref(*a),)),
-                        _divergence_peers(torch, special, name, p, q, grad)))
+                    def build(N=N, C=C, dtype=dtype, name=name, grad=mode == "loss+grad",
+                              f=f, ref=ref, ref_g=ref_g):
+                        rng = np.random.default_rng(N + C)
+                        p, q = rng.random((N, C)), rng.random((N, C))
+                        p = (p / p.sum(1, keepdims=True)).astype(dtype)
+                        q = (q / q.sum(1, keepdims=True)).astype(dtype)
+                        a = (q,) if name == "entropy" else (p, q)
+                        return (_fe_call(f, *a, grad), _ref_call(ref, ref_g, a, grad),
+                                _divergence_peers(torch, special, name, p, q, grad))
+                    out.append(Workload(name, mode, np.dtype(dtype).name, (N, C), build))
     return out
-
-
-def _fe_args_call(f, a, grad):
-    def make(threads):
-        if grad:
-            g = np.empty_like(a[-1])
-            return lambda: f(*a, n_threads=threads, return_grad=True, grad_out=g)
-        return lambda: (f(*a, n_threads=threads),)
-    return make
 
 
 def _divergence_peers(torch, special, name, p, q, grad):
@@ -304,16 +302,17 @@ def run(workloads, threads, budget, progress=print):
     rows = []
     for i, w in enumerate(workloads, 1):
         progress(f"[{i}/{len(workloads)}] {w.label}")
-        expected = w.reference()
-        ref_time = median_time(w.reference, budget)
+        fastent, reference, peers = w.build()
+        expected = reference()
+        ref_time = median_time(reference, budget)
         row = {"workload": w.label, "family": w.family, "mode": w.mode, "dtype": w.dtype,
                "shape": list(w.shape), "elements": w.elements, "numpy": ref_time,
                "fastent": {}, "peers": {}, "max_rel_error": {}}
         for nt in threads:
-            call = w.fastent(nt)
+            call = fastent(nt)
             row["fastent"][nt] = median_time(call, budget)
             row["max_rel_error"][f"fastent-{nt}t"] = max_rel_error(call(), expected)
-            for name, make in w.peers.items():
+            for name, make in peers.items():
                 pc = make(nt)
                 row["peers"][f"{name}-{nt}t"] = median_time(pc, budget)
                 row["max_rel_error"][f"{name}-{nt}t"] = max_rel_error(pc(), expected)
