@@ -25,12 +25,13 @@ from fastent.divergence import (
     kl_divergence_grad,
 )
 from fastent.softmax import softmax_cross_entropy, softmax_cross_entropy_grad
+from fastent._streaming import RunningLoss
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_grad",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
     "softmax_cross_entropy", "softmax_cross_entropy_grad",
     "cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
-    "entropy", "entropy_grad",
+    "entropy", "entropy_grad", "RunningLoss",
     "show_config", "__version__",
 ]

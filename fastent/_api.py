@@ -6,6 +6,19 @@ from fastent import _rowwise
 from fastent import _validation as v
 
 
+class Totals(tuple):
+    """What a call adds to a running mean, in nats: (total = sum of w * loss, weight = the
+    mean's denominator, count = elements or rows counted)."""
+    __slots__ = ()
+
+    def __new__(cls, total, weight, count):
+        return tuple.__new__(cls, (float(total), float(weight), int(count)))
+
+    total = property(lambda self: self[0])
+    weight = property(lambda self: self[1])
+    count = property(lambda self: self[2])
+
+
 def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred):
     """Check caller-provided outputs and allocate the missing ones.
 
@@ -59,13 +72,14 @@ def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
     """The O(rows) pass of the class-axis functions: row weights finite and >= 0, labels in
     range, and the denominator of "mean" (counted rows, weighted by the row weight and by
     the class weight of their label).  Returns (row weights as float64 or None,
-    denominator)."""
+    denominator, number of counted rows)."""
     rw = None
     if weight is not None:
         rw = np.ascontiguousarray(v.operand(weight, "weight", np.float64, row_shape))
     if labels is None and rw is None:
-        return None, float(np.prod(row_shape))
-    bad_label, bad_weight, denom = _rowwise.row_pass(
+        n = int(np.prod(row_shape))
+        return None, float(n), n
+    bad_label, bad_weight, denom, count = _rowwise.row_pass(
         n_classes, None if labels is None else labels.reshape(-1),
         None if rw is None else rw.reshape(-1),
         None if class_weight is None or labels is None else class_weight.astype(np.float64),
@@ -78,4 +92,4 @@ def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
                          f"{tuple(int(i) for i in pos)} is outside [0, {n_classes})"
                          + ("" if ignore_index is None
                             else f" and is not ignore_index={ignore_index}"))
-    return rw, denom
+    return rw, denom, count

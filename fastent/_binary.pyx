@@ -14,7 +14,8 @@ combined in block order after the parallel loop, so the result does not depend o
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
-from fastent._common cimport FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter,
+                              neumaier_add)
 
 cnp.import_array()
 
@@ -192,10 +193,10 @@ def bce(bint logits, tuple shape, list operands, list strides, *, double eps,
             _block(&L, b, scr + threadid() * NOPS * FE_BLOCK * L.itemsize, logits, &prm,
                    &sums[b], &wsums[b], &bads[b])
 
-    cdef double s = 0.0, sw = 0.0
+    cdef double s = 0.0, cs = 0.0, sw = 0.0, cw = 0.0
     cdef int bad = 0
-    for b in range(nblocks):
-        s += sums[b]
-        sw += wsums[b]
+    for b in range(nblocks):      # in block order, compensated
+        neumaier_add(&s, &cs, sums[b])
+        neumaier_add(&sw, &cw, wsums[b])
         bad |= bads[b]
-    return s, sw, bad
+    return s + cs, sw + cw, bad

@@ -18,7 +18,8 @@ cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
-from fastent._common cimport FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter,
+                              neumaier_add)
 
 cnp.import_array()
 
@@ -86,14 +87,14 @@ def row_pass(Py_ssize_t C, const Py_ssize_t[::1] labels=None, const double[::1] 
              const double[::1] class_weight=None, ignore_index=None):
     """The O(rows) pass before the main one: checks labels and row weights and returns
     (first bad label position or -1, first bad weight position or -1, denominator of
-    "mean"), the denominator being sum over counted rows of w_row * class_weight[label].
-    Labels and weights are flat, in C order of the row shape."""
+    "mean", number of counted rows), the denominator being the sum over counted rows of
+    w_row * class_weight[label].  Labels and weights are flat, in C order of the row shape."""
     cdef Py_ssize_t n = labels.shape[0] if labels is not None else (
         row_weight.shape[0] if row_weight is not None else 0)
     cdef Py_ssize_t i, lab, ign = 0
     cdef bint has_ign = ignore_index is not None
-    cdef double w, denom = 0.0
-    cdef Py_ssize_t bad_label = -1, bad_weight = -1
+    cdef double w, denom = 0.0, comp = 0.0
+    cdef Py_ssize_t bad_label = -1, bad_weight = -1, count = 0
     if has_ign:
         ign = ignore_index
     with nogil:
@@ -115,8 +116,9 @@ def row_pass(Py_ssize_t C, const Py_ssize_t[::1] labels=None, const double[::1] 
                     continue
                 if class_weight is not None:
                     w = w * class_weight[lab]
-            denom += w
-    return bad_label, bad_weight, denom
+            neumaier_add(&denom, &comp, w)
+            count += 1
+    return bad_label, bad_weight, denom + comp, count
 
 
 cdef inline double _divergence_row(const Rows *R, char *x, char *t, char *g, double gscale,
@@ -280,9 +282,9 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     with nogil:
         for b in prange(nblocks, schedule='static', num_threads=nt):
             _rows(&R, b, scr + threadid() * per_thread, &sums[b], &bads[b])
-    cdef double s = 0.0
+    cdef double s = 0.0, cs = 0.0
     cdef int bad = 0
-    for b in range(nblocks):
-        s += sums[b]
+    for b in range(nblocks):      # in block order, compensated
+        neumaier_add(&s, &cs, sums[b])
         bad |= bads[b]
-    return s, bad
+    return s + cs, bad

@@ -19,8 +19,9 @@ _TARGET_RANGE = "targets must lie in [0, 1] (NaN refused)"
 
 def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_min,
          pos_weight, label_smoothing, zero_division, out, grad_out, n_threads,
-         want_loss, want_grad):
-    """Validate, allocate, run the kernel once; returns (loss or None, grad or None)."""
+         want_loss, want_grad, denominator=None):
+    """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
+    `denominator` replaces the mean's denominator of the gradient (Dask: the global one)."""
     x = v.prediction(pred, pred_name)
     dtype, shape = x.dtype, x.shape
     t = v.operand(target, "target", dtype, shape)
@@ -52,8 +53,9 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)
     grad_scale = loss_scale
     if want_grad and reduction == "mean":
-        wsum = float(x.size) if w is None else float(np.sum(w, dtype=np.float64))
-        grad_scale = _api.grad_scale(reduction, loss_scale, wsum)
+        if denominator is None:
+            denominator = float(x.size) if w is None else float(np.sum(w, dtype=np.float64))
+        grad_scale = _api.grad_scale(reduction, loss_scale, denominator)
 
     if x.size == 0:
         s, sw, bad = 0.0, 0.0, 0
@@ -76,7 +78,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     if want_loss:
         loss = _api.reduced(s, sw, reduction=reduction, loss_arr=loss_arr,
                             loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad
+    return loss, grad, _api.Totals(s, sw, x.size)
 
 
 _DOC_KEYWORDS = """
@@ -125,7 +127,7 @@ def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e
                       base=base, eps=eps, log_min=log_min, pos_weight=None,
                       label_smoothing=label_smoothing, zero_division=zero_division,
                       out=out, grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)
+                      want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 
@@ -165,7 +167,7 @@ def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight
                       base=base, eps="auto", log_min=None, pos_weight=pos_weight,
                       label_smoothing=label_smoothing, zero_division=zero_division,
                       out=out, grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)
+                      want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 

@@ -14,8 +14,10 @@ _NEGATIVE = "probabilities must be non-negative"
 
 
 def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, grad_out,
-         n_threads, want_loss, want_grad):
-    """p: the reference distribution (None for entropy); q: the prediction."""
+         n_threads, want_loss, want_grad, denominator=None):
+    """p: the reference distribution (None for entropy); q: the prediction.  Returns (loss
+    or None, grad or None, Totals); `denominator` replaces the mean's denominator of the
+    gradient (Dask)."""
     pred_name = "p" if kind == _rowwise.Kind.ENTROPY else "q"
     x = v.prediction(q, pred_name)
     ax, C, row_shape = v.class_axis(x, axis, pred_name)
@@ -25,7 +27,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     loss_scale = v.log_base(base)
     clip = v.clip_eps(eps, dtype)
     nt = v.n_threads(n_threads)
-    rw, denom = _api.row_pass(row_shape, C, weight)
+    rw, denom, count = _api.row_pass(row_shape, C, weight)
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=row_shape, pred=x)
     s, bad = 0.0, 0
@@ -35,7 +37,9 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
                                                          _layout.CLASS_AXIS_OPERANDS)
         s, bad = _rowwise.rowwise(
             kind, it_shape, C, operands, strides, cstrides, eps=clip, loss_scale=loss_scale,
-            grad_scale=_api.grad_scale(reduction, loss_scale, denom), n_threads=nt)
+            grad_scale=_api.grad_scale(reduction, loss_scale,
+                                       denom if denominator is None else denominator),
+            n_threads=nt)
     elif loss_arr is not None:
         loss_arr[...] = 0          # rows over an empty class axis: an empty sum
     if bad & 1:
@@ -46,7 +50,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     if want_loss:
         loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
                             loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad
+    return loss, grad, _api.Totals(s, denom, count)
 
 
 _DOC = """
@@ -85,7 +89,7 @@ def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     loss, grad = _run(_rowwise.Kind.CROSS_ENTROPY, p, q, axis=axis, reduction=reduction,
                       weight=weight, base=base, eps=eps, zero_division=zero_division, out=out,
                       grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)
+                      want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 
@@ -107,7 +111,7 @@ def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     loss, grad = _run(_rowwise.Kind.KL, p, q, axis=axis, reduction=reduction, weight=weight,
                       base=base, eps=eps, zero_division=zero_division, out=out,
                       grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)
+                      want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 
@@ -129,7 +133,7 @@ def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
     loss, grad = _run(_rowwise.Kind.ENTROPY, None, p, axis=axis, reduction=reduction,
                       weight=weight, base=base, eps=eps, zero_division=zero_division, out=out,
                       grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)
+                      want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 

@@ -16,7 +16,9 @@ _TARGET_RANGE = "probabilities must lie in [0, 1] (NaN refused)"
 
 def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
          label_smoothing, base, zero_division, out, grad_out, n_threads, want_loss,
-         want_grad):
+         want_grad, denominator=None):
+    """Validate, run the O(rows) pass and the kernel; returns (loss or None, grad or None,
+    Totals).  `denominator` replaces the mean's denominator of the gradient (Dask)."""
     x = v.prediction(logits, "logits")
     ax, C, row_shape = v.class_axis(x, axis, "logits")
     dtype = x.dtype
@@ -53,12 +55,13 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     nrows = int(np.prod(row_shape))
     if nrows and not C:
         raise ValueError(f"logits: the class axis (axis={axis}) is empty")
-    rw, denom = _api.row_pass(row_shape, C, weight, labels=labels, class_weight=cw,
+    rw, denom, count = _api.row_pass(row_shape, C, weight, labels=labels, class_weight=cw,
                               ignore_index=ignore_index, target=t)
 
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=row_shape, pred=x)
-    grad_scale = _api.grad_scale(reduction, loss_scale, denom)
+    grad_scale = _api.grad_scale(reduction, loss_scale,
+                                 denom if denominator is None else denominator)
 
     s, bad = 0.0, 0
     if nrows:
@@ -77,7 +80,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     if want_loss:
         loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
                             loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad
+    return loss, grad, _api.Totals(s, denom, count)
 
 
 def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
@@ -125,7 +128,7 @@ def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=N
                       class_weight=class_weight, ignore_index=ignore_index,
                       label_smoothing=label_smoothing, base=base,
                       zero_division=zero_division, out=out, grad_out=grad_out,
-                      n_threads=n_threads, want_loss=True, want_grad=return_grad)
+                      n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 
