@@ -1,22 +1,19 @@
 """What every public function does around its kernel call: output arrays in, reduced
 results out.  One place, so the three families allocate and reduce alike."""
+from typing import NamedTuple
+
 import numpy as np
 
 from fastent import _rowwise
 from fastent import _validation as v
 
 
-class Totals(tuple):
-    """What a call adds to a running mean, in nats: (total = sum of w * loss, weight = the
-    mean's denominator, count = elements or rows counted)."""
-    __slots__ = ()
-
-    def __new__(cls, total, weight, count):
-        return tuple.__new__(cls, (float(total), float(weight), int(count)))
-
-    total = property(lambda self: self[0])
-    weight = property(lambda self: self[1])
-    count = property(lambda self: self[2])
+class Totals(NamedTuple):
+    """What a call adds to a running mean, in nats: total = sum of w * loss, weight = the
+    mean's denominator, count = elements or rows counted."""
+    total: float
+    weight: float
+    count: int
 
 
 def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred):

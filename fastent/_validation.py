@@ -20,21 +20,24 @@ def bad_weight(a):
     return ~((a >= 0) & np.isfinite(a))
 
 
-def prediction(x, name):
-    """The prediction as an array in its computation dtype (float32 or float64).
-
-    float32/float64 are kept, float16 is computed in float32, integers and bools in
+def computation_dtype(dt, name):
+    """float32/float64 are kept, float16 is computed in float32, integers and bools in
     float64; everything else is refused."""
-    x = _asarray(x, name)
-    dt = x.dtype
+    dt = np.dtype(dt)
     if dt == np.float32 or dt == np.float64:
-        return x
+        return dt
     if dt == np.float16:
-        return x.astype(np.float32)
+        return np.dtype(np.float32)
     if dt.kind in "biu":
-        return x.astype(np.float64)
+        return np.dtype(np.float64)
     raise TypeError(f"{name}: dtype {dt} is not supported; pass real numbers "
                     f"(float32 and float64 are computed natively)")
+
+
+def prediction(x, name):
+    """The prediction as an array in its computation dtype (float32 or float64)."""
+    x = _asarray(x, name)
+    return x.astype(computation_dtype(x.dtype, name), copy=False)
 
 
 def operand(x, name, dtype, shape):

@@ -5,7 +5,7 @@ kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _binary, _layout
+from fastent import _api, _binary, _dask, _layout
 from fastent import _validation as v
 
 __all__ = [
@@ -22,6 +22,14 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
          want_loss, want_grad, denominator=None):
     """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
     `denominator` replaces the mean's denominator of the gradient (Dask: the global one)."""
+    if _dask.is_dask(target, pred, weight, pos_weight):
+        return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
+                         reduction=reduction, weight=weight, want_loss=want_loss,
+                         want_grad=want_grad, pred_name=pred_name, out=out,
+                         grad_out=grad_out, denominator=denominator, base=base, eps=eps,
+                         log_min=log_min, pos_weight=pos_weight,
+                         label_smoothing=label_smoothing, zero_division=zero_division,
+                         n_threads=n_threads)
     x = v.prediction(pred, pred_name)
     dtype, shape = x.dtype, x.shape
     t = v.operand(target, "target", dtype, shape)
@@ -78,7 +86,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     if want_loss:
         loss = _api.reduced(s, sw, reduction=reduction, loss_arr=loss_arr,
                             loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad, _api.Totals(s, sw, x.size)
+    return loss, grad, _api.Totals(float(s), float(sw), int(x.size))
 
 
 _DOC_KEYWORDS = """

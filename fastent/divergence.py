@@ -4,7 +4,7 @@ pass per row in the kernel (fastent/_rowwise.pyx, row kernels in src/fe_divergen
 """
 import numpy as np
 
-from fastent import _api, _layout, _rowwise
+from fastent import _api, _dask, _layout, _rowwise
 from fastent import _validation as v
 
 __all__ = ["cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
@@ -19,6 +19,12 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     or None, grad or None, Totals); `denominator` replaces the mean's denominator of the
     gradient (Dask)."""
     pred_name = "p" if kind == _rowwise.Kind.ENTROPY else "q"
+    if _dask.is_dask(p, q, weight):
+        return _dask.run(lambda t, x, **kw: _run(kind, t, x, **kw), p, q,
+                         reduction=reduction, weight=weight, want_loss=want_loss,
+                         want_grad=want_grad, class_axis=axis, pred_name=pred_name, out=out,
+                         grad_out=grad_out, denominator=denominator, axis=axis, base=base,
+                         eps=eps, zero_division=zero_division, n_threads=n_threads)
     x = v.prediction(q, pred_name)
     ax, C, row_shape = v.class_axis(x, axis, pred_name)
     dtype = x.dtype
@@ -50,7 +56,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     if want_loss:
         loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
                             loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad, _api.Totals(s, denom, count)
+    return loss, grad, _api.Totals(float(s), float(denom), int(count))
 
 
 _DOC = """

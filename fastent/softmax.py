@@ -6,7 +6,7 @@ kernels in src/fe_softmax_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _layout, _rowwise
+from fastent import _api, _dask, _layout, _rowwise
 from fastent import _validation as v
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad"]
@@ -19,6 +19,13 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
          want_grad, denominator=None):
     """Validate, run the O(rows) pass and the kernel; returns (loss or None, grad or None,
     Totals).  `denominator` replaces the mean's denominator of the gradient (Dask)."""
+    if _dask.is_dask(target, logits, weight):
+        return _dask.run(_run, target, logits, reduction=reduction, weight=weight,
+                         want_loss=want_loss, want_grad=want_grad, class_axis=axis,
+                         pred_name="logits", out=out, grad_out=grad_out,
+                         denominator=denominator, axis=axis, class_weight=class_weight,
+                         ignore_index=ignore_index, label_smoothing=label_smoothing, base=base,
+                         zero_division=zero_division, n_threads=n_threads)
     x = v.prediction(logits, "logits")
     ax, C, row_shape = v.class_axis(x, axis, "logits")
     dtype = x.dtype
@@ -80,7 +87,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     if want_loss:
         loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
                             loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad, _api.Totals(s, denom, count)
+    return loss, grad, _api.Totals(float(s), float(denom), int(count))
 
 
 def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,

@@ -1,0 +1,215 @@
+"""Dask arrays in, lazy Dask results out.
+
+Every public function hands over to this module when one of its array arguments is a Dask
+array.  Reduced values ("mean", "sum") are computed in one pass over the chunks: each chunk
+runs the NumPy kernel with reduction="sum" and yields its float64 totals, which are combined
+with compensation exactly as RunningLoss combines batches, into a lazy 0-d array.  "none"
+and gradients are lazy arrays chunked like the prediction; the gradient of "mean" uses the
+global denominator (a cheap pass over the weights or labels only).  A class axis split
+across chunks is rechunked to one chunk along that axis (each row must be whole for its
+softmax or its sum); the other axes keep their chunks.  Dask is optional: without it, this
+module is never imported.
+"""
+import numpy as np
+
+from fastent import _validation as v
+
+
+def is_dask(*arrays):
+    return any(type(a).__module__.split(".")[0] == "dask" for a in arrays if a is not None)
+
+
+def _imports():
+    import dask
+    import dask.array as da
+    return dask, da
+
+
+def _combine(totals):
+    """Compensated sum of the chunks' Totals."""
+    from fastent._api import Totals
+    from fastent._streaming import _two_sum_add
+    t, w, n = [0.0, 0.0], [0.0, 0.0], 0
+    for part in totals:
+        _two_sum_add(t, part.total)
+        _two_sum_add(w, part.weight)
+        n += part.count
+    return Totals(t[0] + t[1], w[0] + w[1], n)
+
+
+def _finish(totals, reduction, scale, zero_division):
+    if reduction == "sum":
+        return np.float64(totals.total * scale)
+    if totals.weight > 0:
+        return np.float64(totals.total / totals.weight * scale)
+    return np.float64(zero_division)
+
+
+def _sum_floats(values):
+    from fastent._streaming import _two_sum_add
+    acc = [0.0, 0.0]
+    for x in values:
+        _two_sum_add(acc, float(x))
+    return acc[0] + acc[1]
+
+
+def _aligned(a, like, da, shape=None):
+    """`a` as a Dask array broadcast to `shape` (default: like's) with like's chunks."""
+    if a is None:
+        return None
+    shape = like.shape if shape is None else shape
+    arr = da.asarray(a)
+    return da.broadcast_to(arr, shape).rechunk(like.chunks if shape == like.shape else None)
+
+
+def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
+        class_axis=None, pred_name="prediction", out=None, grad_out=None, denominator=None,
+        **options):
+    """The Dask version of a family's `_run`: returns (lazy loss or None, lazy grad or None,
+    None).
+
+    family_run(target, pred, weight=..., reduction=..., want_loss, want_grad,
+    denominator=..., **options) is the NumPy `_run` with its leading arguments bound;
+    `class_axis` is None for elementwise functions, else the class axis (which the NumPy
+    `_run` also receives, as `axis`, among the options)."""
+    if out is not None or grad_out is not None:
+        raise ValueError("out, grad_out: not supported with Dask arrays (the results are "
+                         "lazy Dask arrays)")
+    dask, da = _imports()
+    x = da.asarray(pred)
+    dtype = v.computation_dtype(x.dtype, pred_name)
+    x = x.astype(dtype)
+    reduction = v.reduction(reduction)
+    scale = v.log_base(options.get("base", "e"))
+    zero_division = options.get("zero_division", np.nan)
+
+    if class_axis is None:
+        ax = None
+    else:
+        if x.ndim == 0:
+            raise ValueError(f"{pred_name}: must have a class axis (got a 0-d array)")
+        ax = v.axis(class_axis, x.ndim)
+        x = x.rechunk({ax: -1})
+        row_shape = x.shape[:ax] + x.shape[ax + 1:]
+        row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
+
+    def full(a):
+        return None if a is None else _aligned(a, x, da)
+
+    def rows(a):
+        if a is None:
+            return None
+        return da.broadcast_to(da.asarray(a), row_shape).rechunk(row_chunks)
+
+    # operands as Dask arrays aligned with x (full shape) or with its rows
+    t = None
+    if target is not None:
+        if class_axis is not None and np.asarray(_dtype_probe(target)).dtype.kind in "biu":
+            t = rows(target)                      # integer labels: one per row
+        else:
+            t = full(target)
+    w = full(weight) if class_axis is None else rows(weight)
+    has_pw = "pos_weight" in options             # a keyword of the logits function only
+    pw = full(options.pop("pos_weight", None))
+
+    def chunk_index(idx, a):
+        """Index of the chunk of operand `a` for x's chunk `idx`."""
+        if a is None:
+            return None
+        if a.ndim == x.ndim:
+            return idx
+        return idx[:ax] + idx[ax + 1:]
+
+    blocks = {"x": x.to_delayed()}
+    for name, a in (("t", t), ("w", w), ("pw", pw)):
+        if a is not None:
+            blocks[name] = a.to_delayed()
+
+    def block_args(idx):
+        get = lambda name, a: None if a is None else blocks[name][chunk_index(idx, a)]
+        return get("t", t), blocks["x"][idx], get("w", w), get("pw", pw)
+
+    def call(tb, xb, wb, pwb, **kw):
+        opts = dict(options)
+        if has_pw:
+            opts["pos_weight"] = pwb
+        return family_run(tb, xb, weight=wb, out=None, grad_out=None, **opts, **kw)
+
+    loss = grad = None
+    if want_loss and reduction != "none":
+        parts = [dask.delayed(lambda *a: call(*a, reduction="sum", want_loss=True,
+                                              want_grad=False)[2])(*block_args(idx))
+                 for idx in np.ndindex(blocks["x"].shape)]
+        totals = dask.delayed(_combine)(parts)
+        loss = da.from_delayed(dask.delayed(_finish)(totals, reduction, scale, zero_division),
+                               shape=(), dtype=np.float64)
+    elif want_loss:
+        def none_block(tb, xb, wb, pwb):
+            return call(tb, xb, wb, pwb, reduction="none", want_loss=True, want_grad=False)[0]
+        loss = _map(da, none_block, x, t, w, pw, ax, dtype, drop_class=True)
+
+    if want_grad:
+        denominator = None
+        if reduction == "mean":
+            denominator = _denominator(dask, da, x, t, w, ax, class_axis, family_run,
+                                       options, blocks, block_args)
+
+        def grad_block(tb, xb, wb, pwb, denom=None):
+            return call(tb, xb, wb, pwb, reduction=reduction, want_loss=False, want_grad=True,
+                        denominator=None if denom is None else float(denom))[1]
+        grad = _map(da, grad_block, x, t, w, pw, ax, dtype, drop_class=False,
+                    extra=denominator)
+    return loss, grad, None
+
+
+def _dtype_probe(a):
+    """A zero-size view with a's dtype (never computes a Dask array)."""
+    return np.empty(0, dtype=getattr(a, "dtype", None) or np.asarray(a).dtype)
+
+
+def _denominator(dask, da, x, t, w, ax, class_axis, family_run, options, blocks, block_args):
+    """The global denominator of "mean" as a lazy 0-d array, from a pass over the weights
+    (elementwise) or the labels and row weights (class axis) only."""
+    if class_axis is None:
+        if w is None:
+            return da.from_array(np.float64(x.size), chunks=())
+        parts = [dask.delayed(lambda wb: float(np.sum(wb, dtype=np.float64)))(wb)
+                 for wb in blocks["w"].ravel()]
+    else:
+        from fastent import _api
+        C = x.shape[ax]
+        labels = t is not None and t.ndim != x.ndim
+        cw = options.get("class_weight")
+
+        def part(tb, wb):
+            lab = np.ascontiguousarray(tb, dtype=np.intp) if labels else None
+            cwa = None if cw is None or not labels else v.class_weight(cw, C, x.dtype)
+            return _api.row_pass((tb if labels else wb).shape, C, wb, labels=lab,
+                                 class_weight=cwa, ignore_index=options.get("ignore_index"),
+                                 target=tb)[1]
+        if not labels and w is None:
+            nrows = int(np.prod(x.shape[:ax] + x.shape[ax + 1:]))
+            return da.from_array(np.float64(nrows), chunks=())
+        grid = (blocks["t"] if labels else blocks["w"])
+        parts = []
+        for idx in np.ndindex(grid.shape):
+            tb = blocks["t"][idx] if labels else None
+            wb = blocks["w"][idx] if w is not None else None
+            parts.append(dask.delayed(part)(tb, wb))
+    return da.from_delayed(dask.delayed(_sum_floats)(parts), shape=(), dtype=np.float64)
+
+
+def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):
+    """Blockwise `fn` over x's chunks; drop_class: the output loses the class axis."""
+    ind = tuple(range(x.ndim))
+    row_ind = ind if ax is None else ind[:ax] + ind[ax + 1:]
+    out_ind = row_ind if (drop_class and ax is not None) else ind
+    args = []
+    for a in (t, x, w, pw):
+        if a is None:
+            args += [None, None]
+        else:
+            args += [a, ind if a.ndim == x.ndim else row_ind]
+    if extra is not None:
+        args += [extra, ()]
+    return da.blockwise(fn, out_ind, *args, dtype=dtype, concatenate=True)
