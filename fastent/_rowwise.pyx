@@ -249,6 +249,9 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     for d in range(R.ndim):
         R.shape[d] = shape[d]
         R.nrows *= R.shape[d]
+    if operands[X] is None or (kind != SOFTMAX and kind != ENTROPY and operands[TP] is None) \
+            or (kind == SOFTMAX and (operands[TP] is None) == (operands[LAB] is None)):
+        raise ValueError("rowwise: missing operands for this kind of row")  # never reached
     R.C = C
     R.kind = kind
     R.eps = eps

@@ -132,6 +132,13 @@ def clip_eps(eps, dtype):
     return e
 
 
+def real(value, name):
+    """A real number (not a bool), as a float."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: must be a number, got {type(value).__name__}")
+    return float(value)
+
+
 def fraction(value, name):
     """A number in [0, 1] (label_smoothing)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

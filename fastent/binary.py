@@ -38,6 +38,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     if pos_weight is not None:
         pw = v.operand(pos_weight, "pos_weight", dtype, shape)
     reduction = v.reduction(reduction)
+    zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
     smooth = v.fraction(label_smoothing, "label_smoothing")
     nt = v.n_threads(n_threads)
@@ -47,9 +48,9 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     else:
         if eps != "auto":
             raise ValueError("eps: cannot be combined with log_min (log_min replaces clipping)")
-        if isinstance(log_min, bool) or not np.isscalar(log_min) or not log_min <= 0:
+        clip, lmin = 0.0, v.real(log_min, "log_min")
+        if not lmin <= 0:
             raise ValueError(f"log_min: must be None or a number <= 0, got {log_min!r}")
-        clip, lmin = 0.0, float(log_min)
     if pos_weight is not None:  # small (one value per class): checked here, whole
         raw = np.asarray(pos_weight)
         if v.bad_weight(raw).any():

@@ -28,8 +28,9 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     x = v.prediction(q, pred_name)
     ax, C, row_shape = v.class_axis(x, axis, pred_name)
     dtype = x.dtype
-    t = None if p is None else v.operand(p, "p", dtype, x.shape)
+    t = None if kind == _rowwise.Kind.ENTROPY else v.operand(p, "p", dtype, x.shape)
     reduction = v.reduction(reduction)
+    zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
     clip = v.clip_eps(eps, dtype)
     nt = v.n_threads(n_threads)

@@ -161,7 +161,7 @@ def _sigmoid(x):
 # ----------------------------------------------------------------------------- softmax
 def _log_softmax(x, axis):
     """x - logsumexp(x) with the row maximum subtracted first; rows of -inf give NaN."""
-    m = np.max(x, axis=axis, keepdims=True)
+    m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     with np.errstate(invalid="ignore"):
         z = x - m
         return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
@@ -212,9 +212,9 @@ def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=N
         loss = _mul0(w_t, -np.take_along_axis(logp, idx, axis=-1)[..., 0])
         if label_smoothing:
             smooth = -np.sum(logp if cw is None else _mul0(cw, logp), axis=-1)
-            loss = (1 - s) * loss + s / C * np.where(valid, smooth, 0)
+            loss = (1 - s) * loss + s / max(C, 1) * np.where(valid, smooth, 0)
         return _softmax_reduce(loss, weight, w_t, reduction, base, zero_division, dt)
-    a = (1 - s) * t + s / C
+    a = (1 - s) * t + s / max(C, 1)
     if cw is not None:
         a = a * cw
     loss = -np.sum(_mul0(a, logp), axis=-1)
@@ -233,13 +233,13 @@ def softmax_cross_entropy_grad(target, logits, *, axis=-1, reduction="mean", wei
     s = dt.type(label_smoothing)
     if t.dtype.kind in "biu":
         idx, valid, w_t = _index_parts(t, C, cw, ignore_index, dt)
-        share = s / C * (np.ones(C, dt) if cw is None else cw)
+        share = s / max(C, 1) * (np.ones(C, dt) if cw is None else cw)
         A = (1 - s) * w_t + np.where(valid, np.sum(share), 0)
         g = sm * A[..., None] - np.where(valid[..., None], share, 0)
         np.put_along_axis(g, idx, np.take_along_axis(g, idx, -1) - ((1 - s) * w_t)[..., None], -1)
         row_count = w_t
     else:
-        a = (1 - s) * t + s / C
+        a = (1 - s) * t + s / max(C, 1)
         if cw is not None:
             a = a * cw
         g = _mul0(np.sum(a, axis=-1, keepdims=True), sm) - a

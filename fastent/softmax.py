@@ -30,6 +30,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     ax, C, row_shape = v.class_axis(x, axis, "logits")
     dtype = x.dtype
     reduction = v.reduction(reduction)
+    zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
     smooth = v.fraction(label_smoothing, "label_smoothing")
     nt = v.n_threads(n_threads)

@@ -64,18 +64,18 @@ static double FE_FN(softmax_row_index)(Py_ssize_t C, const REAL *restrict x, Py_
         B += share * Bs;
     }
     if (grad) {
-        const REAL f = (REAL)(A / S * gscale);
-        const REAL sh = (REAL)(share * gscale);
+        /* (e f - a) first, then the scale: a gradient that is 0 (one class) stays 0 */
+        const REAL f = (REAL)(A / S), gs = (REAL)gscale;
+        const REAL sh = (REAL)share, ht = (REAL)hot;
         if (cw && share != 0.0) {
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++)
-                grad[c] = grad[c] * f - sh * cw[c];
+                grad[c] = (grad[c] * f - (sh * cw[c] + (c == label ? ht : (REAL)0))) * gs;
         } else {
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++)
-                grad[c] = grad[c] * f - sh;
+                grad[c] = (grad[c] * f - (sh + (c == label ? ht : (REAL)0))) * gs;
         }
-        grad[label] -= (REAL)(hot * gscale);
     }
     return A * log(S) + B;
 }
@@ -106,11 +106,11 @@ FE_INLINE double FE_FN(softmax_prob_body)(Py_ssize_t C, const REAL *restrict x,
     }
     *bad |= badt;
     if (has_grad) {
-        const REAL f = (REAL)(A / S * gscale), gs = (REAL)gscale;
+        const REAL f = (REAL)(A / S), gs = (REAL)gscale;
         FE_PRAGMA(omp simd)
         for (c = 0; c < C; c++) {
             const REAL a = has_cw ? (t[c] * keep + share) * cw[c] : t[c] * keep + share;
-            grad[c] = grad[c] * f - a * gs;
+            grad[c] = (grad[c] * f - a) * gs;
         }
     }
     return A * log(S) + B;
