@@ -14,8 +14,8 @@ combined in block order after the parallel loop, so the result does not depend o
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter,
-                              neumaier_add)
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather_as,
+                              fe_scatter, neumaier_add)
 
 cnp.import_array()
 
@@ -54,7 +54,8 @@ cdef struct Layout:
     Py_ssize_t shape[FE_MAXDIM]
     Py_ssize_t strides[NOPS][FE_MAXDIM]
     char *data[NOPS]
-
+    int types[NOPS]           # element type codes (src/fe_simd.h); inputs may differ
+    int ctype                 # the computation type's code
 
 def select_isa(int requested=-1):
     """Point the dispatch table at the best kernels for this CPU (capped by `requested`);
@@ -96,12 +97,12 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, bint logits,
             if L.data[k] == NULL:
                 continue
             addr = L.data[k] + off[k] + col * L.strides[k][last]
-            if L.strides[k][last] == isz:
+            if L.strides[k][last] == isz and L.types[k] == L.ctype:
                 p[k] = addr
             else:
                 p[k] = scratch + k * FE_BLOCK * isz
-                if k < OUT:
-                    fe_gather(p[k], addr, seg, L.strides[k][last], isz)
+                if k < OUT:   # inputs: gathered, converted to the computation type
+                    fe_gather_as(p[k], isz, addr, seg, L.strides[k][last], L.types[k])
         if p[OUT] == NULL:
             p[OUT] = scratch + OUT * FE_BLOCK * isz
         if isz == 4:
@@ -136,13 +137,15 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, bint logits,
     bad_out[0] = bad
 
 
-def bce(bint logits, tuple shape, list operands, list strides, *, double eps,
+def bce(bint logits, tuple shape, list operands, list types, list strides, *, double eps,
         double log_min, bint use_log_min, double smooth, double loss_scale,
         double grad_scale, int n_threads):
     """Run the binary cross-entropy kernel over an iteration layout.
 
-    operands: [target, prediction, weight, pos_weight, out, grad], arrays of the prediction's
-    dtype (float32 or float64) or None; strides: their byte strides for `shape`.
+    operands: [target, prediction, weight, pos_weight, out, grad], arrays or None; the
+    prediction and the outputs have the computation dtype (float32 or float64), the inputs
+    may have any type of `types` (their codes, src/fe_simd.h); strides: their byte strides
+    for `shape`.
     Returns (sum of w*l, sum of w, range-check bits) with both sums in float64.
     """
     cdef Layout L
@@ -159,13 +162,15 @@ def bce(bint logits, tuple shape, list operands, list strides, *, double eps,
         L.shape[d] = shape[d]
         L.total *= L.shape[d]
     L.itemsize = operands[X].dtype.itemsize
+    L.ctype = types[X]
     for k in range(NOPS):
+        L.types[k] = types[k]
         if operands[k] is None:
             L.data[k] = NULL
             continue
         a = operands[k]
-        if a.dtype.itemsize != L.itemsize or a.dtype.kind != 'f':
-            raise TypeError("operands must share the prediction's floating dtype")
+        if (k == X or k >= OUT) and types[k] != L.ctype:
+            raise TypeError("prediction and outputs must share the computation dtype")
         L.data[k] = <char *>cnp.PyArray_DATA(a)
         for d in range(L.ndim):
             L.strides[k][d] = strides[k][d]

@@ -18,8 +18,8 @@ cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather, fe_scatter,
-                              neumaier_add)
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather,
+                              fe_gather_as, fe_scatter, neumaier_add)
 
 cnp.import_array()
 
@@ -71,6 +71,7 @@ cdef struct Rows:
     Py_ssize_t cstride[NOPS]
     char *data[NOPS]
     Kind kind
+    int ttype, ctype          # element type codes of the target and of the computation
     const void *cw            # class weights in the computation dtype, or NULL
     double cw_sum, smooth, eps, loss_scale, grad_scale
     Py_ssize_t ignore_index
@@ -178,8 +179,8 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
             if R.cstride[X] != isz:
                 fe_gather(xs, p[X], C, R.cstride[X], isz)
                 p[X] = xs
-            if p[TP] != NULL and R.cstride[TP] != isz:
-                fe_gather(ts, p[TP], C, R.cstride[TP], isz)
+            if p[TP] != NULL and (R.cstride[TP] != isz or R.ttype != R.ctype):
+                fe_gather_as(ts, isz, p[TP], C, R.cstride[TP], R.ttype)
                 p[TP] = ts
             gscale = R.grad_scale * rw
             if p[GRAD] != NULL and not grad_direct:
@@ -228,14 +229,17 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
 
 
 def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
-            list cstrides, *, cnp.ndarray class_weight=None, double cw_sum=0.0,
-            double smooth=0.0, ignore_index=None, double eps=0.0, double loss_scale,
-            double grad_scale, int n_threads):
+            list cstrides, *, int target_type=0, int compute_type=0,
+            cnp.ndarray class_weight=None, double cw_sum=0.0, double smooth=0.0,
+            ignore_index=None, double eps=0.0, double loss_scale, double grad_scale,
+            int n_threads):
     """Run the rows of one class-axis function.
 
     operands: [prediction, target distribution, labels (intp), row weight (float64), out,
     grad], each an array or None; strides: their row strides (bytes) for the row `shape`;
-    cstrides: their class-axis strides.  Returns (sum of w * row loss in float64, bad bits:
+    cstrides: their class-axis strides; target_type, compute_type: the element type codes
+    (src/fe_simd.h) of the target distribution (converted while gathered) and of the
+    prediction.  Returns (sum of w * row loss in float64, bad bits:
     softmax: 1 = a probability target outside [0, 1]; distributions: 1 = a negative target,
     2 = a negative prediction)."""
     cdef Rows R
@@ -254,6 +258,8 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
         raise ValueError("rowwise: missing operands for this kind of row")  # never reached
     R.C = C
     R.kind = kind
+    R.ttype = target_type
+    R.ctype = compute_type
     R.eps = eps
     R.itemsize = operands[X].dtype.itemsize
     for k in range(NOPS):

@@ -40,11 +40,26 @@ def prediction(x, name):
     return x.astype(computation_dtype(x.dtype, name), copy=False)
 
 
-def operand(x, name, dtype, shape):
-    """A real-valued operand (target, weight, ...) cast to `dtype`, broadcast to `shape`."""
+# element types the kernels read directly (converting while they gather a block); the codes
+# are those of src/fe_simd.h
+KERNEL_TYPES = {np.dtype(t): code for code, t in enumerate(
+    [np.float32, np.float64, np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32,
+     np.uint32, np.int64, np.uint64])}
+
+
+def type_code(a):
+    """The kernel's code for the element type of array `a`."""
+    return KERNEL_TYPES[a.dtype]
+
+
+def operand(x, name, dtype, shape, keep_type=False):
+    """A real-valued operand (target, weight, ...) broadcast to `shape`, cast to `dtype` --
+    or, with keep_type, left in its own type when the kernels read that type directly."""
     x = _asarray(x, name)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
+    if keep_type and x.dtype in KERNEL_TYPES and x.dtype.isnative:
+        dtype = x.dtype
     try:
         b = np.broadcast_shapes(x.shape, shape)
     except ValueError:

@@ -32,11 +32,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                          n_threads=n_threads)
     x = v.prediction(pred, pred_name)
     dtype, shape = x.dtype, x.shape
-    t = v.operand(target, "target", dtype, shape)
-    w = None if weight is None else v.operand(weight, "weight", dtype, shape)
+    # targets and weights stay in their own type: the kernel converts block by block
+    t = v.operand(target, "target", dtype, shape, keep_type=True)
+    w = None if weight is None else v.operand(weight, "weight", dtype, shape, keep_type=True)
     pw = None
     if pos_weight is not None:
-        pw = v.operand(pos_weight, "pos_weight", dtype, shape)
+        pw = v.operand(pos_weight, "pos_weight", dtype, shape, keep_type=True)
     reduction = v.reduction(reduction)
     zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
@@ -72,8 +73,9 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         operands = [t, x, w, pw, loss_arr, grad]
         it_shape, strides = _layout.iteration_layout(
             shape, [None if op is None else op.strides for op in operands], lead=1)
+        types = [0 if op is None else v.type_code(op) for op in operands]
         s, sw, bad = _binary.bce(
-            logits, it_shape, operands, strides, eps=clip, log_min=lmin,
+            logits, it_shape, operands, types, strides, eps=clip, log_min=lmin,
             use_log_min=log_min is not None, smooth=smooth, loss_scale=loss_scale,
             grad_scale=grad_scale, n_threads=nt)
     if bad:

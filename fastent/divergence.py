@@ -28,7 +28,8 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     x = v.prediction(q, pred_name)
     ax, C, row_shape = v.class_axis(x, axis, pred_name)
     dtype = x.dtype
-    t = None if kind == _rowwise.Kind.ENTROPY else v.operand(p, "p", dtype, x.shape)
+    t = None if kind == _rowwise.Kind.ENTROPY else v.operand(p, "p", dtype, x.shape,
+                                                               keep_type=True)
     reduction = v.reduction(reduction)
     zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
@@ -43,7 +44,9 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
                                                          _layout.CLASS_AXIS_OPERANDS)
         s, bad = _rowwise.rowwise(
-            kind, it_shape, C, operands, strides, cstrides, eps=clip, loss_scale=loss_scale,
+            kind, it_shape, C, operands, strides, cstrides,
+            target_type=0 if t is None else v.type_code(t), compute_type=v.type_code(x),
+            eps=clip, loss_scale=loss_scale,
             grad_scale=_api.grad_scale(reduction, loss_scale,
                                        denom if denominator is None else denominator),
             n_threads=nt)

@@ -55,7 +55,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         if ignore_index is not None:
             raise ValueError("ignore_index: only applies to integer class labels, not to "
                              "probability targets")
-        tp = v.operand(t, "target", dtype, x.shape)
+        tp = v.operand(t, "target", dtype, x.shape, keep_type=True)
     else:
         raise TypeError(f"target: dtype {t.dtype} is not supported; pass integer class "
                         f"labels or float probabilities")
@@ -77,7 +77,9 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
                                                          _layout.CLASS_AXIS_OPERANDS)
         s, bad = _rowwise.rowwise(
-            _rowwise.Kind.SOFTMAX, it_shape, C, operands, strides, cstrides, class_weight=cw,
+            _rowwise.Kind.SOFTMAX, it_shape, C, operands, strides, cstrides,
+            target_type=0 if tp is None else v.type_code(tp), compute_type=v.type_code(x),
+            class_weight=cw,
             cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
             smooth=smooth, ignore_index=ignore_index, loss_scale=loss_scale,
             grad_scale=grad_scale, n_threads=nt)

@@ -80,6 +80,42 @@ static int fe_best_isa(int requested)
     return best;
 }
 
+/* Element types an operand may have in memory; the kernels compute in float or double and
+ * convert other types while gathering a block (no full-size cast is ever made). */
+enum { FE_T_F32 = 0, FE_T_F64, FE_T_BOOL, FE_T_I8, FE_T_U8, FE_T_I16, FE_T_U16, FE_T_I32,
+       FE_T_U32, FE_T_I64, FE_T_U64 };
+
+#define FE_GATHER_AS(T)                                                                   \
+    do {                                                                                  \
+        if (dst_itemsize == 4) {                                                          \
+            float *d = (float *)dst;                                                      \
+            for (i = 0; i < n; i++) d[i] = (float)*(const T *)(src + i * stride);         \
+        } else {                                                                          \
+            double *d = (double *)dst;                                                    \
+            for (i = 0; i < n; i++) d[i] = (double)*(const T *)(src + i * stride);        \
+        }                                                                                 \
+    } while (0)
+
+/* Copy n strided elements of type src_type into a contiguous float/double buffer. */
+static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src,
+                                Py_ssize_t n, Py_ssize_t stride, int src_type)
+{
+    Py_ssize_t i;
+    switch (src_type) {
+    case FE_T_F32: FE_GATHER_AS(float); break;
+    case FE_T_F64: FE_GATHER_AS(double); break;
+    case FE_T_BOOL: case FE_T_U8: FE_GATHER_AS(unsigned char); break;
+    case FE_T_I8: FE_GATHER_AS(signed char); break;
+    case FE_T_I16: FE_GATHER_AS(short); break;
+    case FE_T_U16: FE_GATHER_AS(unsigned short); break;
+    case FE_T_I32: FE_GATHER_AS(int); break;
+    case FE_T_U32: FE_GATHER_AS(unsigned int); break;
+    case FE_T_I64: FE_GATHER_AS(long long); break;
+    case FE_T_U64: FE_GATHER_AS(unsigned long long); break;
+    }
+}
+#undef FE_GATHER_AS
+
 /* Copy n elements of `itemsize` bytes from a strided source into a contiguous buffer. */
 static inline void fe_gather(void *dst, const char *src, Py_ssize_t n, Py_ssize_t stride,
                              Py_ssize_t itemsize)
