@@ -30,6 +30,10 @@ cdef extern from "fe_divergence.h" nogil:
                                      double *, double, int *)
     fe_div_f32_fn fe_xent_f32, fe_kl_f32, fe_entropy_f32
     fe_div_f64_fn fe_xent_f64, fe_kl_f64, fe_entropy_f64
+    void fe_div_block_f32(int, Py_ssize_t, Py_ssize_t, const float *, const float *, double,
+                          float *, const double *, double *, float *, int *)
+    void fe_div_block_f64(int, Py_ssize_t, Py_ssize_t, const double *, const double *, double,
+                          double *, const double *, double *, double *, int *)
     int fe_divergence_select(int requested)
 
 cdef extern from "fe_softmax.h" nogil:
@@ -45,6 +49,12 @@ cdef extern from "fe_softmax.h" nogil:
     fe_smx_index_f64_fn fe_smx_index_f64
     fe_smx_prob_f32_fn fe_smx_prob_f32
     fe_smx_prob_f64_fn fe_smx_prob_f64
+    void fe_smx_block_f32(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
+                          const float *, const float *, double, double, float *,
+                          const double *, double *, float *, double *, int *)
+    void fe_smx_block_f64(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
+                          const double *, const double *, double, double, double *,
+                          const double *, double *, double *, double *, int *)
     int fe_softmax_select(int requested)
 
 # What a row computes
@@ -53,6 +63,11 @@ cpdef enum Kind:
     CROSS_ENTROPY = 1  # H(p, q)
     KL = 2             # D(p || q)
     ENTROPY = 3        # H(p)
+
+# Rows of at most SMALL_C classes go through the block kernels: the transcendental functions
+# run over a whole block of rows at once instead of row by row with scalar tails.
+cdef enum:
+    SMALL_C = 128
 
 # Operand slots
 cdef enum:
@@ -131,6 +146,115 @@ cdef inline double _divergence_row(const Rows *R, char *x, char *t, char *g, dou
     return (fe_xent_f64 if R.kind == CROSS_ENTROPY else
             fe_kl_f64 if R.kind == KL else fe_entropy_f64)(
         R.C, <const double *>x, <const double *>t, R.eps, <double *>g, gscale, bad)
+
+
+cdef inline void _start(const Rows *R, Py_ssize_t r, Py_ssize_t *idx, Py_ssize_t *off) noexcept nogil:
+    """Multi-index and byte offsets of row r."""
+    cdef Py_ssize_t d, k
+    for k in range(NOPS):
+        off[k] = 0
+    for d in range(R.ndim - 1, -1, -1):
+        idx[d] = r % R.shape[d]
+        r = r // R.shape[d]
+        for k in range(NOPS):
+            off[k] += idx[d] * R.strides[k][d]
+
+
+cdef inline void _next(const Rows *R, Py_ssize_t *idx, Py_ssize_t *off) noexcept nogil:
+    """Advance to the next row: an odometer over the row axes."""
+    cdef Py_ssize_t d, k
+    for d in range(R.ndim - 1, -1, -1):
+        idx[d] += 1
+        for k in range(NOPS):
+            off[k] += R.strides[k][d]
+        if idx[d] < R.shape[d]:
+            return
+        for k in range(NOPS):
+            off[k] -= R.shape[d] * R.strides[k][d]
+        idx[d] = 0
+
+
+cdef inline bint _ignored(const Rows *R, const char *lab, Py_ssize_t *label) noexcept nogil:
+    """Read a row's label; whether the row counts nowhere (ignore_index)."""
+    if lab == NULL:
+        return False
+    label[0] = (<const Py_ssize_t *>lab)[0]
+    return (R.has_ignore and label[0] == R.ignore_index) or label[0] < 0 or label[0] >= R.C
+
+
+cdef inline void _write_loss(const Rows *R, char *out, double loss) noexcept nogil:
+    if out != NULL:
+        if R.itemsize == 4:
+            (<float *>out)[0] = <float>(loss * R.loss_scale)
+        else:
+            (<double *>out)[0] = loss * R.loss_scale
+
+
+cdef void _small_rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
+                      int *bad_out) noexcept nogil:
+    """One block of short rows: gathered into contiguous buffers, run through one block
+    kernel, results written back row by row."""
+    cdef Py_ssize_t isz = R.itemsize, C = R.C
+    cdef Py_ssize_t r0 = b * R.rows_per_block
+    cdef Py_ssize_t n = min(R.nrows, r0 + R.rows_per_block) - r0
+    cdef Py_ssize_t j, label = 0
+    cdef Py_ssize_t idx[FE_MAXDIM]
+    cdef Py_ssize_t off[NOPS]
+    cdef char *xb = scratch                        # the block's logits / q, contiguous
+    cdef char *tb = xb + FE_BLOCK * isz           # its target distributions
+    cdef char *gb = tb + FE_BLOCK * isz           # its gradient
+    cdef char *zb = gb + FE_BLOCK * isz           # the kernel's scratch
+    cdef Py_ssize_t *lab = <Py_ssize_t *>(zb + FE_BLOCK * isz)
+    cdef Py_ssize_t *out_off = lab + R.rows_per_block
+    cdef Py_ssize_t *grad_off = out_off + R.rows_per_block
+    cdef double *gsc = <double *>(grad_off + R.rows_per_block)
+    cdef double *rws = gsc + R.rows_per_block
+    cdef double *loss = rws + R.rows_per_block
+    cdef double *work = loss + R.rows_per_block
+    cdef double s = 0.0, rw
+    cdef int bad = 0
+    cdef bint ign
+
+    _start(R, r0, idx, off)
+    for j in range(n):
+        rw = 1.0 if R.data[RW] == NULL else (<double *>(R.data[RW] + off[RW]))[0]
+        ign = _ignored(R, NULL if R.data[LAB] == NULL else R.data[LAB] + off[LAB], &label)
+        lab[j] = -1 if ign else label
+        rws[j] = 0.0 if ign else rw
+        gsc[j] = 0.0 if ign else R.grad_scale * rw
+        out_off[j] = off[OUT]
+        grad_off[j] = off[GRAD]
+        fe_gather(xb + j * C * isz, R.data[X] + off[X], C, R.cstride[X], isz)
+        if R.data[TP] != NULL:
+            fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP], R.ttype)
+        _next(R, idx, off)
+    cdef char *g = gb if R.data[GRAD] != NULL else NULL
+    cdef const Py_ssize_t *labp = lab if R.data[LAB] != NULL else NULL
+    cdef const char *tp = tb if R.data[TP] != NULL else NULL
+    cdef int kind = 0 if R.kind == CROSS_ENTROPY else (1 if R.kind == KL else 2)
+    if isz == 4:
+        if R.kind == SOFTMAX:
+            fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>R.cw,
+                             R.cw_sum, R.smooth, <float *>g, gsc, loss, <float *>zb, work, &bad)
+        else:
+            fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, R.eps, <float *>g,
+                             gsc, loss, <float *>zb, &bad)
+    else:
+        if R.kind == SOFTMAX:
+            fe_smx_block_f64(n, C, <double *>xb, labp, <const double *>tp,
+                             <const double *>R.cw, R.cw_sum, R.smooth, <double *>g, gsc, loss,
+                             <double *>zb, work, &bad)
+        else:
+            fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, R.eps,
+                             <double *>g, gsc, loss, <double *>zb, &bad)
+    for j in range(n):
+        loss[j] = rws[j] * loss[j] if rws[j] > 0 else 0.0
+        s += loss[j]
+        _write_loss(R, NULL if R.data[OUT] == NULL else R.data[OUT] + out_off[j], loss[j])
+        if g != NULL:
+            fe_scatter(R.data[GRAD] + grad_off[j], g + j * C * isz, C, R.cstride[GRAD], isz)
+    s_out[0] = s
+    bad_out[0] = bad
 
 
 cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
@@ -285,12 +409,21 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     nt = 1 if R.nrows * C < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
     cdef double[::1] sums = np.empty(nblocks, dtype=np.float64)
     cdef int[::1] bads = np.zeros(nblocks, dtype=np.intc)
-    cdef Py_ssize_t per_thread = 3 * C * R.itemsize
-    cdef char[::1] scratch = np.empty(nt * per_thread, dtype=np.int8)
+    cdef bint small = C <= SMALL_C
+    # row mode: one row of logits, target, gradient; block mode: four blocks and 11 numbers
+    # per row (labels, offsets, scales, losses, the kernel's work)
+    cdef Py_ssize_t per_thread = (4 * FE_BLOCK * R.itemsize + 11 * 8 * R.rows_per_block
+                                  if small else 3 * C * R.itemsize)
+    cdef char[::1] scratch = np.empty(nt * per_thread + 64, dtype=np.int8)
     cdef char *scr = &scratch[0]
+    scr += (64 - (<size_t>scr) % 64) % 64          # aligned for the vector loops
     with nogil:
-        for b in prange(nblocks, schedule='static', num_threads=nt):
-            _rows(&R, b, scr + threadid() * per_thread, &sums[b], &bads[b])
+        if small:
+            for b in prange(nblocks, schedule='static', num_threads=nt):
+                _small_rows(&R, b, scr + threadid() * per_thread, &sums[b], &bads[b])
+        else:
+            for b in prange(nblocks, schedule='static', num_threads=nt):
+                _rows(&R, b, scr + threadid() * per_thread, &sums[b], &bads[b])
     cdef double s = 0.0, cs = 0.0
     cdef int bad = 0
     for b in range(nblocks):      # in block order, compensated

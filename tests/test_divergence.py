@@ -58,13 +58,13 @@ def check(name, p, q, dtype, **kw):
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("given_out", [False, True], ids=["alloc", "out"])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_matrix(rng, dtype, name, reduction, weighted, given_out, n_threads):
-    shape = (300, 211)
+@pytest.mark.parametrize("shape", [(300, 211), (3000, 13)], ids=["rows", "short-rows"])
+def test_matrix(rng, dtype, name, reduction, weighted, given_out, n_threads, shape):
     f, fg, ref, refg = FUNCS[name]
     p, q = dist(rng, shape, dtype, zeros=0.1), dist(rng, shape, dtype, zeros=0.05)
-    w = rng.uniform(0, 2, 300) if weighted else None
+    w = rng.uniform(0, 2, shape[0]) if weighted else None
     kw = dict(reduction=reduction, weight=w, n_threads=n_threads)
-    out = np.empty(300, dtype) if given_out and reduction == "none" else None
+    out = np.empty(shape[0], dtype) if given_out and reduction == "none" else None
     grad_out = np.empty(shape, dtype) if given_out else None
     for lname, ql in layouts(q).items():
         before = ql.copy()
@@ -74,7 +74,7 @@ def test_matrix(rng, dtype, name, reduction, weighted, given_out, n_threads):
                      atol_frac=loss_slack(name, dtype))
         assert_close(grad, oracle(refg, name, p, ql, dtype, **kw), dtype, atol_frac=tol(dtype))
         if reduction == "none":
-            assert loss.shape == (300,) and loss.dtype == dtype
+            assert loss.shape == (shape[0],) and loss.dtype == dtype
             assert out is None or loss is out
         else:
             assert type(loss) is np.float64

@@ -61,12 +61,13 @@ def test_uniform_logits_give_log_c():
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("given_out", [False, True], ids=["alloc", "out"])
 @pytest.mark.parametrize("n_threads", [1, 2])
-def test_matrix(rng, dtype, kind, reduction, weighted, given_out, n_threads):
-    shape = (300, 211)   # > 16 blocks, two threads really run
+@pytest.mark.parametrize("shape", [(300, 211), (3000, 13)], ids=["rows", "short-rows"])
+def test_matrix(rng, dtype, kind, reduction, weighted, given_out, n_threads, shape):
+    # > 16 blocks, two threads really run; long rows and short (block-kernel) rows
     t, x = make(rng, shape, dtype, kind=kind)
-    w = rng.uniform(0, 2, 300) if weighted else None
+    w = rng.uniform(0, 2, shape[0]) if weighted else None
     kw = dict(reduction=reduction, weight=w, n_threads=n_threads)
-    out = np.empty(300, dtype) if given_out and reduction == "none" else None
+    out = np.empty(shape[0], dtype) if given_out and reduction == "none" else None
     grad_out = np.empty(shape, dtype) if given_out else None
     for name, xl in layouts(x).items():
         before = xl.copy()
@@ -75,7 +76,7 @@ def test_matrix(rng, dtype, kind, reduction, weighted, given_out, n_threads):
         assert_close(loss, oracle(ref, t, xl, **kw), dtype)
         assert_close(grad, oracle(refg, t, xl, **kw), dtype, atol_frac=tol(dtype))
         if reduction == "none":
-            assert loss.dtype == dtype and loss.shape == (300,)
+            assert loss.dtype == dtype and loss.shape == (shape[0],)
             assert out is None or loss is out
         else:
             assert type(loss) is np.float64

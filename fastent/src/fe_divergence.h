@@ -17,6 +17,13 @@ typedef double (*fe_div_f32_fn)(Py_ssize_t, const float *, const float *, double
 typedef double (*fe_div_f64_fn)(Py_ssize_t, const double *, const double *, double,
                                 double *, double, int *);
 
+typedef void (*fe_div_block_f32_fn)(int, Py_ssize_t, Py_ssize_t, const float *, const float *,
+                                    double, float *, const double *, double *, float *, int *);
+typedef void (*fe_div_block_f64_fn)(int, Py_ssize_t, Py_ssize_t, const double *,
+                                    const double *, double, double *, const double *, double *,
+                                    double *, int *);
+static fe_div_block_f32_fn fe_div_block_f32;
+static fe_div_block_f64_fn fe_div_block_f64;
 static fe_div_f32_fn fe_xent_f32, fe_kl_f32, fe_entropy_f32;
 static fe_div_f64_fn fe_xent_f64, fe_kl_f64, fe_entropy_f64;
 
@@ -26,7 +33,8 @@ static int fe_divergence_select(int requested)
 #define FE_SET(ISA)                                                                      \
     fe_xent_f32 = fe_xent_row_f32_##ISA; fe_xent_f64 = fe_xent_row_f64_##ISA;            \
     fe_kl_f32 = fe_kl_row_f32_##ISA; fe_kl_f64 = fe_kl_row_f64_##ISA;                    \
-    fe_entropy_f32 = fe_entropy_row_f32_##ISA; fe_entropy_f64 = fe_entropy_row_f64_##ISA;
+    fe_entropy_f32 = fe_entropy_row_f32_##ISA; fe_entropy_f64 = fe_entropy_row_f64_##ISA; \
+    fe_div_block_f32 = fe_div_block_f32_##ISA; fe_div_block_f64 = fe_div_block_f64_##ISA;
 #if FE_MULTI_ISA
     if (isa == FE_ISA_AVX512) { FE_SET(avx512) }
     else if (isa == FE_ISA_AVX2) { FE_SET(avx2) }

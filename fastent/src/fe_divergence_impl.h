@@ -84,3 +84,65 @@ static double FE_FN(entropy_row)(Py_ssize_t C, const REAL *p, const REAL *unused
     if (grad) return FE_FN(entropy_body)(C, p, eps, grad, gscale, bad, 1);
     return FE_FN(entropy_body)(C, p, eps, grad, gscale, bad, 0);
 }
+
+/* A block of R short rows (C small), contiguous: the terms of the row sums over the whole
+ * block in one vector loop (so short rows vectorise like long ones), then the row sums.
+ * kind: 0 cross-entropy, 1 KL, 2 entropy (t unused).  grad (R*C) gets the gradient scaled
+ * by gsc[r]; terms is R*C scratch.                                                         */
+FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *restrict x,
+                                     const REAL *restrict t, double eps_,
+                                     REAL *restrict grad, const double *restrict gsc,
+                                     double *restrict loss, REAL *restrict terms, int *bad,
+                                     const int kind, const int has_grad)
+{
+    const REAL eps = (REAL)eps_, zero = 0, one = 1;
+    const Py_ssize_t n = R * C;
+    int badp = 0, badq = 0;
+    Py_ssize_t r, c, i;
+    FE_PRAGMA(omp simd reduction(|:badp, badq))
+    for (i = 0; i < n; i++) {
+        const REAL xi = x[i];
+        badq |= xi < zero;
+        const REAL xe = xi < eps ? eps : xi;
+        if (kind == 2) {
+            const REAL lp = LOG(xe);
+            terms[i] = xi != zero ? -(xi * lp) : zero;
+            if (has_grad) grad[i] = -(lp + one);
+        } else {
+            const REAL pi = t[i];
+            badp |= pi < zero;
+            if (kind == 1) {
+                const REAL pe = pi < eps ? eps : pi;
+                terms[i] = pi != zero ? pi * LOG(pe / xe) : zero;
+            } else {
+                terms[i] = pi != zero ? -pi * LOG(xe) : zero;
+            }
+            if (has_grad) grad[i] = pi != zero ? -pi / xe : zero;
+        }
+    }
+    for (r = 0; r < R; r++) {
+        double s = 0.0;
+        for (c = 0; c < C; c++)
+            s += (double)terms[r * C + c];
+        loss[r] = s;
+        if (has_grad) {
+            const REAL gs = (REAL)gsc[r];
+            for (c = 0; c < C; c++)
+                grad[r * C + c] *= gs;
+        }
+    }
+    *bad |= badp | (badq << 1);
+}
+
+static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
+                             const REAL *t, double eps, REAL *grad, const double *gsc,
+                             double *loss, REAL *terms, int *bad)
+{
+#define FE_CALL(K, G) FE_FN(div_block_body)(R, C, x, t, eps, grad, gsc, loss, terms, bad, K, G)
+    if (grad) {
+        if (kind == 0) FE_CALL(0, 1); else if (kind == 1) FE_CALL(1, 1); else FE_CALL(2, 1);
+    } else {
+        if (kind == 0) FE_CALL(0, 0); else if (kind == 1) FE_CALL(1, 0); else FE_CALL(2, 0);
+    }
+#undef FE_CALL
+}

@@ -20,6 +20,14 @@ typedef double (*fe_smx_prob_f32_fn)(Py_ssize_t, const float *, const float *, c
 typedef double (*fe_smx_prob_f64_fn)(Py_ssize_t, const double *, const double *,
                                      const double *, double, double *, double, int *);
 
+typedef void (*fe_smx_block_f32_fn)(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
+                                    const float *, const float *, double, double, float *,
+                                    const double *, double *, float *, double *, int *);
+typedef void (*fe_smx_block_f64_fn)(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
+                                    const double *, const double *, double, double, double *,
+                                    const double *, double *, double *, double *, int *);
+static fe_smx_block_f32_fn fe_smx_block_f32;
+static fe_smx_block_f64_fn fe_smx_block_f64;
 static fe_smx_index_f32_fn fe_smx_index_f32;
 static fe_smx_index_f64_fn fe_smx_index_f64;
 static fe_smx_prob_f32_fn fe_smx_prob_f32;
@@ -32,7 +40,9 @@ static int fe_softmax_select(int requested)
     fe_smx_index_f32 = fe_softmax_row_index_f32_##ISA;                                \
     fe_smx_index_f64 = fe_softmax_row_index_f64_##ISA;                                \
     fe_smx_prob_f32 = fe_softmax_row_prob_f32_##ISA;                                  \
-    fe_smx_prob_f64 = fe_softmax_row_prob_f64_##ISA;
+    fe_smx_prob_f64 = fe_softmax_row_prob_f64_##ISA;                                  \
+    fe_smx_block_f32 = fe_softmax_block_f32_##ISA;                                    \
+    fe_smx_block_f64 = fe_softmax_block_f64_##ISA;
 #if FE_MULTI_ISA
     if (isa == FE_ISA_AVX512) { FE_SET(avx512) }
     else if (isa == FE_ISA_AVX2) { FE_SET(avx2) }

@@ -125,3 +125,99 @@ static double FE_FN(softmax_row_prob)(Py_ssize_t C, const REAL *x, const REAL *t
     else      { if (cw) FE_CALL(0, 1); else FE_CALL(0, 0); }
 #undef FE_CALL
 }
+
+/* A block of R short rows (C small), contiguous (x, t, grad: R*C).  The transcendental
+ * functions run over the whole block at once (exp over R*C values, log over R sums), so that
+ * short rows vectorise like long ones.  lab[r] < 0 marks a row that contributes nothing
+ * (ignored); with lab == NULL the targets are the probabilities t.  Writes the row losses
+ * (as the row kernels define them) to loss[r] and, when grad != NULL, the gradient scaled by
+ * gsc[r].  z is R*C scratch, work 4R doubles.                                              */
+static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *restrict x,
+                                 const Py_ssize_t *restrict lab, const REAL *restrict t,
+                                 const REAL *restrict cw, double cw_sum, double smooth,
+                                 REAL *restrict grad, const double *restrict gsc,
+                                 double *restrict loss, REAL *restrict z,
+                                 double *restrict work, int *bad)
+{
+    const Py_ssize_t n = R * C;
+    double *restrict S = work, *restrict A = work + R, *restrict B = work + 2 * R;
+    double *restrict L = work + 3 * R;
+    const REAL keep = (REAL)(1.0 - smooth), share = (REAL)(smooth / (double)C);
+    const REAL zero = 0, one = 1;
+    Py_ssize_t r, c, i;
+    int badt = 0;
+
+    for (r = 0; r < R; r++) {                       /* z = x - row max  (<= 0) */
+        const REAL *xr = x + r * C;
+        REAL m = -(REAL)INFINITY;
+        for (c = 0; c < C; c++)
+            m = xr[c] > m ? xr[c] : m;
+        for (c = 0; c < C; c++)
+            z[r * C + c] = xr[c] - m;
+    }
+    for (r = 0; r < R; r++) {                       /* A = sum a, B = sum a (m - x) */
+        const REAL *zr = z + r * C;
+        double a_sum = 0.0, b = 0.0;
+        if (lab) {
+            if (lab[r] < 0) { A[r] = B[r] = 0.0; continue; }
+            const double hot = (1.0 - smooth) * (cw ? (double)cw[lab[r]] : 1.0);
+            if (hot != 0.0) b = -hot * (double)zr[lab[r]];
+            if (smooth != 0.0) {
+                double bs = 0.0;
+                for (c = 0; c < C; c++) {
+                    const double w = cw ? (double)cw[c] : 1.0;
+                    bs += w != 0.0 ? -w * (double)zr[c] : 0.0;
+                }
+                b += (smooth / (double)C) * bs;
+            }
+            a_sum = hot + (smooth / (double)C) * cw_sum;
+        } else {
+            const REAL *tr = t + r * C;
+            for (c = 0; c < C; c++) {
+                const REAL tc = tr[c];
+                badt |= !((tc >= zero) & (tc <= one));
+                const REAL a = (tc * keep + share) * (cw ? cw[c] : one);
+                a_sum += (double)a;
+                b += a != zero ? -(double)a * (double)zr[c] : 0.0;
+            }
+        }
+        A[r] = a_sum;
+        B[r] = b;
+    }
+    FE_PRAGMA(omp simd)
+    for (i = 0; i < n; i++)                         /* e = exp(z), the whole block */
+        z[i] = EXP(z[i]);
+    for (r = 0; r < R; r++) {
+        double s = 0.0;
+        for (c = 0; c < C; c++)
+            s += (double)z[r * C + c];
+        S[r] = s;
+    }
+    FE_PRAGMA(omp simd)
+    for (r = 0; r < R; r++)                         /* log S, all rows at once */
+        L[r] = log(S[r]);
+    for (r = 0; r < R; r++)
+        loss[r] = A[r] == 0.0 ? 0.0 : A[r] * L[r] + B[r];
+    *bad |= badt;
+    if (!grad)
+        return;
+    for (r = 0; r < R; r++) {                       /* (e A/S - a) * scale */
+        const REAL f = (REAL)(A[r] / S[r]), gs = (REAL)gsc[r];
+        const REAL *er = z + r * C;
+        REAL *gr = grad + r * C;
+        if (lab && lab[r] < 0) {
+            for (c = 0; c < C; c++) gr[c] = zero;
+            continue;
+        }
+        if (lab) {
+            const REAL ht = (REAL)((1.0 - smooth) * (cw ? (double)cw[lab[r]] : 1.0));
+            for (c = 0; c < C; c++)
+                gr[c] = (er[c] * f - (share * (cw ? cw[c] : one) + (c == lab[r] ? ht : zero)))
+                        * gs;
+        } else {
+            const REAL *tr = t + r * C;
+            for (c = 0; c < C; c++)
+                gr[c] = (er[c] * f - (tr[c] * keep + share) * (cw ? cw[c] : one)) * gs;
+        }
+    }
+}
