@@ -8,6 +8,19 @@ and each operand's byte strides.
 """
 
 
+def flat_layout(operands):
+    """The layout of operands that are all C-contiguous (the common case, found without the
+    general search): one axis over every element.  None when one of them is not."""
+    size = None
+    for op in operands:
+        if op is None:
+            continue
+        if not op.flags.c_contiguous:
+            return None
+        size = op.size
+    return (size,), [None if op is None else (op.itemsize,) for op in operands]
+
+
 def iteration_layout(shape, strides, lead=0):
     """Shape and per-operand byte strides of the merged iteration over several operands.
 

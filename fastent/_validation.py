@@ -60,6 +60,8 @@ def operand(x, name, dtype, shape, keep_type=False):
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
     if keep_type and x.dtype in KERNEL_TYPES and x.dtype.isnative:
         dtype = x.dtype
+    if x.shape == tuple(shape):
+        return x.astype(dtype, copy=False)
     try:
         b = np.broadcast_shapes(x.shape, shape)
     except ValueError:

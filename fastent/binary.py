@@ -71,7 +71,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         s, sw, bad = 0.0, 0.0, 0
     else:
         operands = [t, x, w, pw, loss_arr, grad]
-        it_shape, strides = _layout.iteration_layout(
+        it_shape, strides = _layout.flat_layout(operands) or _layout.iteration_layout(
             shape, [None if op is None else op.strides for op in operands], lead=1)
         types = [0 if op is None else v.type_code(op) for op in operands]
         s, sw, bad = _binary.bce(
