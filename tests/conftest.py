@@ -55,3 +55,14 @@ def layouts(a):
     ro.flags.writeable = False
     out["readonly"] = ro
     return out
+
+
+def central_difference(fun, x, h=1e-6):
+    """Gradient of the scalar function `fun` at `x` by central differences."""
+    g = np.empty_like(x)
+    for i in np.ndindex(x.shape):
+        xp, xm = x.copy(), x.copy()
+        xp[i] += h
+        xm[i] -= h
+        g[i] = (fun(xp) - fun(xm)) / (2 * h)
+    return g

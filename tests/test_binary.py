@@ -6,7 +6,7 @@ import pytest
 import fastent as fe
 from fastent import reference as R
 
-from conftest import DTYPES, DTYPE_IDS, assert_close, layouts, tol
+from conftest import central_difference, DTYPES, DTYPE_IDS, assert_close, layouts, tol
 
 FUNCS = {
     "prob": (fe.binary_cross_entropy, fe.binary_cross_entropy_grad,
@@ -137,16 +137,6 @@ def test_keywords(rng, dtype, kind):
 
 
 # ------------------------------------------------------------------ gradients
-def central_difference(fun, x, h):
-    g = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (fun(xp) - fun(xm)) / (2 * h)
-    return g
-
-
 GRAD_CASES = [(kind, kw) for kind in ("prob", "logits") for kw in (
     dict(reduction="mean"), dict(reduction="sum", base=2),
     dict(reduction="mean", weight=[[0.5], [2.0], [0.0]]),

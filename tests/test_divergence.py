@@ -6,7 +6,7 @@ import pytest
 import fastent as fe
 from fastent import reference as R
 
-from conftest import DTYPES, DTYPE_IDS, assert_close, layouts, tol
+from conftest import central_difference, DTYPES, DTYPE_IDS, assert_close, layouts, tol
 
 FUNCS = {
     "cross_entropy": (fe.cross_entropy, fe.cross_entropy_grad, R.cross_entropy,
@@ -187,16 +187,6 @@ def test_thread_count_does_not_change_bits(rng):
 
 
 # ------------------------------------------------------------------ gradients
-def central_difference(fun, x, h=1e-7):
-    g = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (fun(xp) - fun(xm)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("kw", [dict(), dict(reduction="sum", base=2),
                                 dict(weight=[1.0, 0.0, 2.5], axis=0)],
@@ -207,7 +197,7 @@ def test_gradient_matches_finite_differences(rng, name, kw):
     shape = (4, 3) if axis == 0 else (3, 4)
     p, q = dist(rng, shape, np.float64, axis), dist(rng, shape, np.float64, axis) + 0.05
     g = call(fg, name, p, q, **kw)
-    num = central_difference(lambda z: call(f, name, p, z, **kw), q)
+    num = central_difference(lambda z: call(f, name, p, z, **kw), q, h=1e-7)
     np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-8)
 
 

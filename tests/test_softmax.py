@@ -6,7 +6,7 @@ import pytest
 import fastent as fe
 from fastent import reference as R
 
-from conftest import DTYPES, DTYPE_IDS, assert_close, layouts, tol
+from conftest import central_difference, DTYPES, DTYPE_IDS, assert_close, layouts, tol
 
 f, fg = fe.softmax_cross_entropy, fe.softmax_cross_entropy_grad
 ref, refg = R.softmax_cross_entropy, R.softmax_cross_entropy_grad
@@ -162,16 +162,6 @@ def test_matches_pytorch_semantics(rng):
 
 
 # ------------------------------------------------------------------ gradients
-def central_difference(fun, x, h=1e-6):
-    g = np.empty_like(x)
-    for i in np.ndindex(x.shape):
-        xp, xm = x.copy(), x.copy()
-        xp[i] += h
-        xm[i] -= h
-        g[i] = (fun(xp) - fun(xm)) / (2 * h)
-    return g
-
-
 @pytest.mark.parametrize("kind", ["index", "prob"])
 @pytest.mark.parametrize("kw", [dict(), dict(reduction="sum", base=2),
                                 dict(class_weight=[0.5, 2, 1, 3], label_smoothing=0.2),
