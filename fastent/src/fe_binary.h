@@ -30,22 +30,10 @@ typedef double (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *, cons
 static fe_bce_f32_fn fe_bce_prob_f32, fe_bce_logit_f32;
 static fe_bce_f64_fn fe_bce_prob_f64, fe_bce_logit_f64;
 
-static int fe_binary_select(int requested)
-{
-    int isa = fe_best_isa(requested);
-#define FE_SET(ISA)                                                            \
-    fe_bce_prob_f32 = fe_bce_prob_f32_##ISA; fe_bce_logit_f32 = fe_bce_logit_f32_##ISA; \
+#define FE_BINARY_SET(ISA)                                                              \
+    fe_bce_prob_f32 = fe_bce_prob_f32_##ISA; fe_bce_logit_f32 = fe_bce_logit_f32_##ISA;  \
     fe_bce_prob_f64 = fe_bce_prob_f64_##ISA; fe_bce_logit_f64 = fe_bce_logit_f64_##ISA;
-#if FE_MULTI_ISA
-    if (isa == FE_ISA_AVX512) { FE_SET(avx512) }
-    else if (isa == FE_ISA_AVX2) { FE_SET(avx2) }
-    else { FE_SET(base) }
-#else
-    FE_SET(base)
-    isa = FE_ISA_BASELINE;
-#endif
-#undef FE_SET
-    return isa;
-}
+
+static int fe_binary_select(int requested) { FE_SELECT(requested, FE_BINARY_SET); }
 
 #endif /* FE_BINARY_H */

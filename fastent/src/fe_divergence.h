@@ -27,24 +27,12 @@ static fe_div_block_f64_fn fe_div_block_f64;
 static fe_div_f32_fn fe_xent_f32, fe_kl_f32, fe_entropy_f32;
 static fe_div_f64_fn fe_xent_f64, fe_kl_f64, fe_entropy_f64;
 
-static int fe_divergence_select(int requested)
-{
-    int isa = fe_best_isa(requested);
-#define FE_SET(ISA)                                                                      \
+#define FE_DIVERGENCE_SET(ISA)                                                          \
     fe_xent_f32 = fe_xent_row_f32_##ISA; fe_xent_f64 = fe_xent_row_f64_##ISA;            \
     fe_kl_f32 = fe_kl_row_f32_##ISA; fe_kl_f64 = fe_kl_row_f64_##ISA;                    \
     fe_entropy_f32 = fe_entropy_row_f32_##ISA; fe_entropy_f64 = fe_entropy_row_f64_##ISA; \
     fe_div_block_f32 = fe_div_block_f32_##ISA; fe_div_block_f64 = fe_div_block_f64_##ISA;
-#if FE_MULTI_ISA
-    if (isa == FE_ISA_AVX512) { FE_SET(avx512) }
-    else if (isa == FE_ISA_AVX2) { FE_SET(avx2) }
-    else { FE_SET(base) }
-#else
-    FE_SET(base)
-    isa = FE_ISA_BASELINE;
-#endif
-#undef FE_SET
-    return isa;
-}
+
+static int fe_divergence_select(int requested) { FE_SELECT(requested, FE_DIVERGENCE_SET); }
 
 #endif /* FE_DIVERGENCE_H */

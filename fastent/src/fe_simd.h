@@ -80,6 +80,23 @@ static int fe_best_isa(int requested)
     return best;
 }
 
+/* The body of a family's select function: point its dispatch table at the kernels of the
+ * best instruction set this CPU runs, capped by `requested` (-1: no cap), and return it.
+ * SET(ISA) assigns the family's table from the functions with suffix ISA. */
+#if FE_MULTI_ISA
+#  define FE_SELECT(requested, SET)                                                      \
+    do {                                                                                 \
+        const int isa_ = fe_best_isa(requested);                                          \
+        if (isa_ == FE_ISA_AVX512) { SET(avx512) }                                       \
+        else if (isa_ == FE_ISA_AVX2) { SET(avx2) }                                      \
+        else { SET(base) }                                                               \
+        return isa_;                                                                     \
+    } while (0)
+#else
+#  define FE_SELECT(requested, SET)                                                      \
+    do { (void)(requested); SET(base) return FE_ISA_BASELINE; } while (0)
+#endif
+
 /* Element types an operand may have in memory; the kernels compute in float or double and
  * convert other types while gathering a block (no full-size cast is ever made). */
 enum { FE_T_F32 = 0, FE_T_F64, FE_T_BOOL, FE_T_I8, FE_T_U8, FE_T_I16, FE_T_U16, FE_T_I32,

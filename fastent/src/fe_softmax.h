@@ -33,26 +33,14 @@ static fe_smx_index_f64_fn fe_smx_index_f64;
 static fe_smx_prob_f32_fn fe_smx_prob_f32;
 static fe_smx_prob_f64_fn fe_smx_prob_f64;
 
-static int fe_softmax_select(int requested)
-{
-    int isa = fe_best_isa(requested);
-#define FE_SET(ISA)                                                                   \
-    fe_smx_index_f32 = fe_softmax_row_index_f32_##ISA;                                \
-    fe_smx_index_f64 = fe_softmax_row_index_f64_##ISA;                                \
-    fe_smx_prob_f32 = fe_softmax_row_prob_f32_##ISA;                                  \
-    fe_smx_prob_f64 = fe_softmax_row_prob_f64_##ISA;                                  \
-    fe_smx_block_f32 = fe_softmax_block_f32_##ISA;                                    \
+#define FE_SOFTMAX_SET(ISA)                                                             \
+    fe_smx_index_f32 = fe_softmax_row_index_f32_##ISA;                                  \
+    fe_smx_index_f64 = fe_softmax_row_index_f64_##ISA;                                  \
+    fe_smx_prob_f32 = fe_softmax_row_prob_f32_##ISA;                                    \
+    fe_smx_prob_f64 = fe_softmax_row_prob_f64_##ISA;                                    \
+    fe_smx_block_f32 = fe_softmax_block_f32_##ISA;                                      \
     fe_smx_block_f64 = fe_softmax_block_f64_##ISA;
-#if FE_MULTI_ISA
-    if (isa == FE_ISA_AVX512) { FE_SET(avx512) }
-    else if (isa == FE_ISA_AVX2) { FE_SET(avx2) }
-    else { FE_SET(base) }
-#else
-    FE_SET(base)
-    isa = FE_ISA_BASELINE;
-#endif
-#undef FE_SET
-    return isa;
-}
+
+static int fe_softmax_select(int requested) { FE_SELECT(requested, FE_SOFTMAX_SET); }
 
 #endif /* FE_SOFTMAX_H */
