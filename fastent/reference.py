@@ -160,11 +160,13 @@ def _sigmoid(x):
 
 # ----------------------------------------------------------------------------- softmax
 def _log_softmax(x, axis):
-    """x - logsumexp(x) with the row maximum subtracted first; rows of -inf give NaN."""
+    """x - logsumexp(x) with the row maximum subtracted first; rows of -inf give NaN.
+    The maximum contributes exactly 1 to the sum S, so log1p(S - 1) keeps a log-probability
+    near 0 accurate where log(S) would round it."""
     m = np.max(x, axis=axis, keepdims=True, initial=-np.inf)
     with np.errstate(invalid="ignore"):
         z = x - m
-        return z - np.log(np.sum(np.exp(z), axis=axis, keepdims=True))
+        return z - np.log1p(np.sum(np.exp(z), axis=axis, keepdims=True) - 1)
 
 
 def _softmax_setup(target, logits, axis, class_weight):

@@ -73,7 +73,9 @@ def test_matrix(rng, dtype, kind, reduction, weighted, given_out, n_threads, sha
         before = xl.copy()
         loss, grad = f(t, xl, return_grad=True, out=out, grad_out=grad_out, **kw)
         np.testing.assert_array_equal(xl, before, err_msg=f"{name}: input modified")
-        assert_close(loss, oracle(ref, t, xl, **kw), dtype)
+        # a row loss log S - (x_t - m) cancels when it is small: its rounding error is
+        # relative to the size of the terms (the scale of the losses), not to itself
+        assert_close(loss, oracle(ref, t, xl, **kw), dtype, atol_frac=tol(dtype))
         assert_close(grad, oracle(refg, t, xl, **kw), dtype, atol_frac=tol(dtype))
         if reduction == "none":
             assert loss.dtype == dtype and loss.shape == (shape[0],)

@@ -122,6 +122,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *res
     }
     for (r = 0; r < R; r++) {
         double s = 0.0;
+        FE_PRAGMA(omp simd reduction(+:s))
         for (c = 0; c < C; c++)
             s += (double)terms[r * C + c];
         loss[r] = s;

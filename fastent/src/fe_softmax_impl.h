@@ -6,7 +6,9 @@
  * class-weighted, smoothed target), the row loss is
  *     l = -sum_c a_c log_softmax(x)_c = A log S + sum_c a_c (m - x_c),     A = sum_c a_c,
  * a form without cancellation at large logits (x = 1e4 gives the exact loss), and the
- * gradient is  dl/dx_c = e_c A / S - a_c.  A zero a_c contributes 0 (also at x_c = -inf);
+ * gradient is  dl/dx_c = e_c A / S - a_c.  log S is taken as log1p(S - 1): the row maximum
+ * contributes exactly 1 to S, so S - 1 is exact and a loss near 0 keeps its relative
+ * accuracy.  A zero a_c contributes 0 (also at x_c = -inf);
  * a row of -inf, or with a NaN, gives NaN.  S, A and the loss accumulate in double.
  *   index target t:  a_c = (1 - s) w_t [c = t] + (s / C) w_c
  *   probabilities:   a_c = w_c ((1 - s) t_c + s / C)
@@ -77,7 +79,7 @@ static double FE_FN(softmax_row_index)(Py_ssize_t C, const REAL *restrict x, Py_
                 grad[c] = (grad[c] * f - (sh + (c == label ? ht : (REAL)0))) * gs;
         }
     }
-    return A * log(S) + B;
+    return A * log1p(S - 1.0) + B;
 }
 
 /* Probability target t (contiguous row).  Sets *bad when a t_c is outside [0, 1] or NaN.
@@ -113,7 +115,7 @@ FE_INLINE double FE_FN(softmax_prob_body)(Py_ssize_t C, const REAL *restrict x,
             grad[c] = (grad[c] * f - a) * gs;
         }
     }
-    return A * log(S) + B;
+    return A * log1p(S - 1.0) + B;
 }
 
 static double FE_FN(softmax_row_prob)(Py_ssize_t C, const REAL *x, const REAL *t,
@@ -189,13 +191,14 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *restric
         z[i] = EXP(z[i]);
     for (r = 0; r < R; r++) {
         double s = 0.0;
+        FE_PRAGMA(omp simd reduction(+:s))
         for (c = 0; c < C; c++)
             s += (double)z[r * C + c];
         S[r] = s;
     }
     FE_PRAGMA(omp simd)
     for (r = 0; r < R; r++)                         /* log S, all rows at once */
-        L[r] = log(S[r]);
+        L[r] = log1p(S[r] - 1.0);
     for (r = 0; r < R; r++)
         loss[r] = A[r] == 0.0 ? 0.0 : A[r] * L[r] + B[r];
     *bad |= badt;
