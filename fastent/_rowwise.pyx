@@ -216,6 +216,20 @@ cdef void _small_rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
     cdef bint ign
 
     _start(R, r0, idx, off)
+    # rows back to back in memory (the common C-contiguous case): the kernel reads the
+    # logits / distributions and writes the gradient in place, no gather or scatter
+    cdef bint flat = R.ndim == 1
+    cdef bint x_in_place = flat and R.cstride[X] == isz and R.strides[X][0] == C * isz
+    cdef bint t_in_place = (flat and R.data[TP] != NULL and R.ttype == R.ctype
+                            and R.cstride[TP] == isz and R.strides[TP][0] == C * isz)
+    cdef bint g_in_place = (flat and R.data[GRAD] != NULL and R.cstride[GRAD] == isz
+                            and R.strides[GRAD][0] == C * isz)
+    if x_in_place:
+        xb = R.data[X] + off[X]
+    if t_in_place:
+        tb = R.data[TP] + off[TP]
+    if g_in_place:
+        gb = R.data[GRAD] + off[GRAD]
     for j in range(n):
         rw = 1.0 if R.data[RW] == NULL else (<double *>(R.data[RW] + off[RW]))[0]
         ign = _ignored(R, NULL if R.data[LAB] == NULL else R.data[LAB] + off[LAB], &label)
@@ -224,8 +238,9 @@ cdef void _small_rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
         gsc[j] = 0.0 if ign else R.grad_scale * rw
         out_off[j] = off[OUT]
         grad_off[j] = off[GRAD]
-        fe_gather(xb + j * C * isz, R.data[X] + off[X], C, R.cstride[X], isz)
-        if R.data[TP] != NULL:
+        if not x_in_place:
+            fe_gather(xb + j * C * isz, R.data[X] + off[X], C, R.cstride[X], isz)
+        if R.data[TP] != NULL and not t_in_place:
             fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP], R.ttype)
         _next(R, idx, off)
     cdef char *g = gb if R.data[GRAD] != NULL else NULL
@@ -251,7 +266,7 @@ cdef void _small_rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
         loss[j] = rws[j] * loss[j] if rws[j] > 0 else 0.0
         s += loss[j]
         _write_loss(R, NULL if R.data[OUT] == NULL else R.data[OUT] + out_off[j], loss[j])
-        if g != NULL:
+        if g != NULL and not g_in_place:
             fe_scatter(R.data[GRAD] + grad_off[j], g + j * C * isz, C, R.cstride[GRAD], isz)
     s_out[0] = s
     bad_out[0] = bad
