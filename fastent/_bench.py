@@ -335,6 +335,11 @@ def table(rows, threads):
     return "\n".join(lines)
 
 
+def _at(times, threads):
+    """A per-thread-count time, whether the keys are ints or (from JSON) strings."""
+    return times[threads] if threads in times else times[str(threads)]
+
+
 def plot(rows, threads, path):
     try:
         import matplotlib
@@ -347,15 +352,16 @@ def plot(rows, threads, path):
     for fam, mode, dt in keys:
         sel = sorted((r for r in rows if (r["family"], r["mode"], r["dtype"]) == (fam, mode, dt)),
                      key=lambda r: r["elements"])
-        if len(sel) < 2:
-            continue
+        if len(sel) < 3 or len({len(r["shape"]) for r in sel}) > 1 or len(sel[0]["shape"]) > 1:
+            continue           # only the size sweeps (the binary family); shapes are tabled
         n = [r["elements"] for r in sel]
-        line, = ax.loglog(n, [r["elements"] / r["fastent"][threads[-1]] / 1e9 for r in sel],
+        line, = ax.loglog(n, [r["elements"] / _at(r["fastent"], threads[-1]) / 1e9 for r in sel],
                           "-o", label=f"fastent {threads[-1]}t {fam} {mode} {dt}")
         ax.loglog(n, [r["elements"] / r["numpy"] / 1e9 for r in sel], "--",
                   color=line.get_color(), alpha=0.6)
     ax.set_xlabel("elements")
-    ax.set_ylabel("throughput (G elements / s); dashed: NumPy reference")
+    ax.set_ylabel("G elements / s (dashed: NumPy reference)")
+    ax.set_title(f"binary cross-entropy, fastent with {threads[-1]} threads")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=6)
     fig.tight_layout()
