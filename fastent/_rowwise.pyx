@@ -275,10 +275,10 @@ cdef void _small_rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
 cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
                 int *bad_out) noexcept nogil:
     """One block of rows."""
-    cdef Py_ssize_t nd = R.ndim, isz = R.itemsize, C = R.C
+    cdef Py_ssize_t isz = R.itemsize, C = R.C
     cdef Py_ssize_t r0 = b * R.rows_per_block
     cdef Py_ssize_t r1 = min(R.nrows, r0 + R.rows_per_block)
-    cdef Py_ssize_t r, d, k, c, label = 0
+    cdef Py_ssize_t r, k, c, label = 0
     cdef Py_ssize_t idx[FE_MAXDIM]
     cdef Py_ssize_t off[NOPS]
     cdef char *p[NOPS]
@@ -289,23 +289,12 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
     cdef int bad = 0
     cdef bint grad_direct = R.data[GRAD] != NULL and R.cstride[GRAD] == isz
 
-    r = r0
-    for k in range(NOPS):
-        off[k] = 0
-    for d in range(nd - 1, -1, -1):
-        idx[d] = r % R.shape[d]
-        r = r // R.shape[d]
-        for k in range(NOPS):
-            off[k] += idx[d] * R.strides[k][d]
-
+    _start(R, r0, idx, off)
     for r in range(r0, r1):
         for k in range(NOPS):
             p[k] = NULL if R.data[k] == NULL else R.data[k] + off[k]
         rw = 1.0 if p[RW] == NULL else (<double *>p[RW])[0]
-        if p[LAB] != NULL:
-            label = (<Py_ssize_t *>p[LAB])[0]
-        if p[LAB] != NULL and ((R.has_ignore and label == R.ignore_index)
-                               or label < 0 or label >= C):
+        if _ignored(R, p[LAB], &label):
             # ignored row (labels were range-checked before): no loss, zero gradient
             loss = 0.0
             if p[GRAD] != NULL:
@@ -348,21 +337,8 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
                 fe_scatter(R.data[GRAD] + off[GRAD], gs, C, R.cstride[GRAD], isz)
             loss = rw * loss if rw > 0 else 0.0
         s += loss
-        if p[OUT] != NULL:
-            if isz == 4:
-                (<float *>p[OUT])[0] = <float>(loss * R.loss_scale)
-            else:
-                (<double *>p[OUT])[0] = loss * R.loss_scale
-        # next row: odometer over the row axes
-        for d in range(nd - 1, -1, -1):
-            idx[d] += 1
-            for k in range(NOPS):
-                off[k] += R.strides[k][d]
-            if idx[d] < R.shape[d]:
-                break
-            for k in range(NOPS):
-                off[k] -= R.shape[d] * R.strides[k][d]
-            idx[d] = 0
+        _write_loss(R, p[OUT], loss)
+        _next(R, idx, off)
     s_out[0] = s
     bad_out[0] = bad
 
