@@ -9,8 +9,6 @@ cdef extern from "fe_simd.h" nogil:
     int FE_ISA_BASELINE, FE_ISA_AVX2, FE_ISA_AVX512
     int fe_best_isa(int requested)
     int fe_max_threads()
-    void fe_gather(void *dst, const char *src, Py_ssize_t n, Py_ssize_t stride,
-                   Py_ssize_t itemsize)
     void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src, Py_ssize_t n,
                       Py_ssize_t stride, int src_type)
     void fe_scatter(char *dst, const void *src, Py_ssize_t n, Py_ssize_t stride,

@@ -2,14 +2,16 @@
 
 Every public function hands over to this module when one of its array arguments is a Dask
 array.  Reduced values ("mean", "sum") are computed in one pass over the chunks: each chunk
-runs the NumPy kernel with reduction="sum" and yields its float64 totals, which are combined
-with compensation exactly as RunningLoss combines batches, into a lazy 0-d array.  "none"
-and gradients are lazy arrays chunked like the prediction; the gradient of "mean" uses the
+runs the NumPy kernel with reduction="sum" and yields its float64 totals, which are added
+with an exactly rounded sum (math.fsum) into a lazy 0-d array.  "none" and gradients are
+lazy arrays chunked like the prediction; the gradient of "mean" uses the
 global denominator (a cheap pass over the weights or labels only).  A class axis split
 across chunks is rechunked to one chunk along that axis (each row must be whole for its
-softmax or its sum); the other axes keep their chunks.  Dask is optional: without it, this
-module is never imported.
+softmax or its sum); the other axes keep their chunks.  Dask is optional: it is imported
+only when a Dask array arrives.
 """
+import math
+
 import numpy as np
 
 from fastent import _validation as v
@@ -26,15 +28,11 @@ def _imports():
 
 
 def _combine(totals):
-    """Compensated sum of the chunks' Totals."""
+    """Exactly rounded sums (math.fsum) of the chunks' Totals."""
     from fastent._api import Totals
-    from fastent._streaming import _two_sum_add
-    t, w, n = [0.0, 0.0], [0.0, 0.0], 0
-    for part in totals:
-        _two_sum_add(t, part.total)
-        _two_sum_add(w, part.weight)
-        n += part.count
-    return Totals(t[0] + t[1], w[0] + w[1], n)
+    totals = list(totals)
+    return Totals(math.fsum(p.total for p in totals), math.fsum(p.weight for p in totals),
+                  sum(p.count for p in totals))
 
 
 def _finish(totals, reduction, scale, zero_division):
@@ -43,23 +41,6 @@ def _finish(totals, reduction, scale, zero_division):
     if totals.weight > 0:
         return np.float64(totals.total / totals.weight * scale)
     return np.float64(zero_division)
-
-
-def _sum_floats(values):
-    from fastent._streaming import _two_sum_add
-    acc = [0.0, 0.0]
-    for x in values:
-        _two_sum_add(acc, float(x))
-    return acc[0] + acc[1]
-
-
-def _aligned(a, like, da, shape=None):
-    """`a` as a Dask array broadcast to `shape` (default: like's) with like's chunks."""
-    if a is None:
-        return None
-    shape = like.shape if shape is None else shape
-    arr = da.asarray(a)
-    return da.broadcast_to(arr, shape).rechunk(like.chunks if shape == like.shape else None)
 
 
 def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
@@ -94,7 +75,7 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
         row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
 
     def full(a):
-        return None if a is None else _aligned(a, x, da)
+        return None if a is None else da.broadcast_to(da.asarray(a), x.shape).rechunk(x.chunks)
 
     def rows(a):
         if a is None:
@@ -104,7 +85,8 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     # operands as Dask arrays aligned with x (full shape) or with its rows
     t = None
     if target is not None:
-        if class_axis is not None and np.asarray(_dtype_probe(target)).dtype.kind in "biu":
+        dtype_t = getattr(target, "dtype", None) or np.asarray(target).dtype
+        if class_axis is not None and np.dtype(dtype_t).kind in "biu":
             t = rows(target)                      # integer labels: one per row
         else:
             t = full(target)
@@ -151,8 +133,7 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     if want_grad:
         denominator = None
         if reduction == "mean":
-            denominator = _denominator(dask, da, x, t, w, ax, class_axis, family_run,
-                                       options, blocks, block_args)
+            denominator = _denominator(dask, da, x, t, w, ax, class_axis, options, blocks)
 
         def grad_block(tb, xb, wb, pwb, denom=None):
             return call(tb, xb, wb, pwb, reduction=reduction, want_loss=False, want_grad=True,
@@ -162,12 +143,7 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     return loss, grad, None
 
 
-def _dtype_probe(a):
-    """A zero-size view with a's dtype (never computes a Dask array)."""
-    return np.empty(0, dtype=getattr(a, "dtype", None) or np.asarray(a).dtype)
-
-
-def _denominator(dask, da, x, t, w, ax, class_axis, family_run, options, blocks, block_args):
+def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
     """The global denominator of "mean" as a lazy 0-d array, from a pass over the weights
     (elementwise) or the labels and row weights (class axis) only."""
     if class_axis is None:
@@ -196,7 +172,7 @@ def _denominator(dask, da, x, t, w, ax, class_axis, family_run, options, blocks,
             tb = blocks["t"][idx] if labels else None
             wb = blocks["w"][idx] if w is not None else None
             parts.append(dask.delayed(part)(tb, wb))
-    return da.from_delayed(dask.delayed(_sum_floats)(parts), shape=(), dtype=np.float64)
+    return da.from_delayed(dask.delayed(math.fsum)(parts), shape=(), dtype=np.float64)
 
 
 def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):

@@ -18,8 +18,8 @@ cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather,
-                              fe_gather_as, fe_scatter, neumaier_add)
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather_as,
+                              fe_scatter, neumaier_add)
 
 cnp.import_array()
 
@@ -239,7 +239,7 @@ cdef void _small_rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
         out_off[j] = off[OUT]
         grad_off[j] = off[GRAD]
         if not x_in_place:
-            fe_gather(xb + j * C * isz, R.data[X] + off[X], C, R.cstride[X], isz)
+            fe_gather_as(xb + j * C * isz, isz, R.data[X] + off[X], C, R.cstride[X], R.ctype)
         if R.data[TP] != NULL and not t_in_place:
             fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP], R.ttype)
         _next(R, idx, off)
@@ -305,7 +305,7 @@ cdef void _rows(const Rows *R, Py_ssize_t b, char *scratch, double *s_out,
                         (<double *>(p[GRAD] + c * R.cstride[GRAD]))[0] = 0
         else:
             if R.cstride[X] != isz:
-                fe_gather(xs, p[X], C, R.cstride[X], isz)
+                fe_gather_as(xs, isz, p[X], C, R.cstride[X], R.ctype)
                 p[X] = xs
             if p[TP] != NULL and (R.cstride[TP] != isz or R.ttype != R.ctype):
                 fe_gather_as(ts, isz, p[TP], C, R.cstride[TP], R.ttype)

@@ -133,20 +133,6 @@ static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *
 }
 #undef FE_GATHER_AS
 
-/* Copy n elements of `itemsize` bytes from a strided source into a contiguous buffer. */
-static inline void fe_gather(void *dst, const char *src, Py_ssize_t n, Py_ssize_t stride,
-                             Py_ssize_t itemsize)
-{
-    Py_ssize_t i;
-    if (itemsize == 4) {
-        float *d = (float *)dst;
-        for (i = 0; i < n; i++) d[i] = *(const float *)(src + i * stride);
-    } else {
-        double *d = (double *)dst;
-        for (i = 0; i < n; i++) d[i] = *(const double *)(src + i * stride);
-    }
-}
-
 /* Copy n contiguous elements into a strided destination. */
 static inline void fe_scatter(char *dst, const void *src, Py_ssize_t n, Py_ssize_t stride,
                               Py_ssize_t itemsize)
