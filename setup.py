@@ -5,8 +5,12 @@ Switches (environment variables, read at build time):
   FASTENT_DEBUG=1    bounds checking and assertions back on, -O0 -g
 
 The default build runs on any x86-64 CPU: the kernels are compiled for the baseline and,
-under `#pragma GCC target`, for x86-64-v3 and x86-64-v4, and picked at import (src/fe_simd.h).
-Never -ffast-math (it would set flush-to-zero for the whole process) nor -march=native.
+under a target pragma (GCC or clang), for x86-64-v3 and x86-64-v4, and picked at import
+(src/fe_simd.h, src/fe_template.h); elsewhere (aarch64) once, for the build's target.  The
+exp/log maths is fastent's own (src/fe_math.h): no libmvec, the same bits on every path.
+Never -ffast-math (it would set flush-to-zero for the whole process) nor -march=native, and
+-ffp-contract=off: every fma is written out, so every compiler rounds alike.
+The compiler is the one setuptools picks (CC=clang selects clang).
 """
 import os
 import shutil
@@ -68,22 +72,6 @@ class BuildExt(build_ext):
             if _compiles(cc, "int main(void){return 0;}\n", ["-fopenmp-simd"], []):
                 compile_args.append("-fopenmp-simd")
                 macros.append(("FE_OPENMP_SIMD", "1"))
-        libmvec = gcc_like and sys.platform.startswith("linux") and _compiles(
-            cc, """
-            #include <math.h>
-            __attribute__((__simd__("notinbranch"))) extern float logf(float);
-            float x[64];
-            int main(void){
-                #pragma omp simd
-                for (int i = 0; i < 64; i++) x[i] = logf(x[i] + 1.0f);
-                return (int)x[3];
-            }
-            """, ["-O3", "-fopenmp-simd", "-fno-math-errno"], ["-lmvec", "-lm"])
-        if libmvec:
-            macros.append(("FE_HAVE_LIBMVEC", "1"))
-            link_args += ["-lmvec", "-lm"]
-        else:
-            notes.append("libmvec not found: transcendental functions stay scalar")
         for note in notes:
             bar = "*" * 78
             print(f"\n{bar}\nWARNING (fastent build): {note}\n{bar}\n", file=sys.stderr)
@@ -91,17 +79,17 @@ class BuildExt(build_ext):
             ext.extra_compile_args = compile_args
             ext.extra_link_args = link_args
             ext.define_macros = list(ext.define_macros or []) + macros
-        self._write_build_info(cc, compile_args, link_args, macros, openmp, libmvec)
+        self._write_build_info(cc, compile_args, link_args, macros, openmp)
         super().build_extensions()
 
-    def _write_build_info(self, cc, compile_args, link_args, macros, openmp, libmvec):
+    def _write_build_info(self, cc, compile_args, link_args, macros, openmp):
         info = {
             "compiler": " ".join(getattr(cc, "compiler_so", [cc.compiler_type])[:1]),
             "compile_args": compile_args,
             "link_args": link_args,
             "define_macros": [m[0] for m in macros],
             "openmp": openmp,
-            "libmvec": libmvec,
+            "vector_maths": "fastent (src/fe_math.h)",
             "debug": DEBUG,
             "python": sysconfig.get_python_version(),
             "numpy_build": np.__version__,

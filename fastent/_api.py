@@ -6,13 +6,15 @@ import numpy as np
 
 from fastent import _rowwise
 from fastent import _validation as v
+from fastent._exact import ExactSum
 
 
 class Totals(NamedTuple):
-    """What a call adds to a running mean, in nats: total = sum of w * loss, weight = the
-    mean's denominator, count = elements or rows counted."""
-    total: float
-    weight: float
+    """What a call adds to a running mean, as exact sums (fastent._exact.ExactSum): total =
+    the sum of the values "none" returns (w * loss in the unit of `base`), weight = the
+    mean's denominator; count = elements or rows counted."""
+    total: ExactSum
+    weight: ExactSum
     count: int
 
 
@@ -53,14 +55,17 @@ def grad_scale(reduction, loss_scale, denominator):
     return loss_scale / denominator if denominator > 0 else 0.0
 
 
-def reduced(total, denominator, *, reduction, loss_arr, loss_scale, zero_division):
-    """The loss to return: the unreduced array, or a float64 scalar sum or mean."""
+def reduced(total, denominator, *, reduction, loss_arr, zero_division):
+    """The loss to return: the unreduced array, or a float64 scalar: "sum" the correctly
+    rounded exact total, "mean" the quotient of the two correctly rounded exact sums
+    (ExactSum), `zero_division` when the denominator is not positive."""
     if reduction == "none":
         return loss_arr
     if reduction == "sum":
-        return np.float64(total * loss_scale)
-    if denominator > 0:
-        return np.float64(total / denominator * loss_scale)
+        return np.float64(total.value())
+    w = denominator.value()
+    if w > 0:
+        return np.float64(total.value() / w)
     return np.float64(zero_division)
 
 
@@ -69,13 +74,13 @@ def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
     """The O(rows) pass of the class-axis functions: row weights finite and >= 0, labels in
     range, and the denominator of "mean" (counted rows, weighted by the row weight and by
     the class weight of their label).  Returns (row weights as float64 or None,
-    denominator, number of counted rows)."""
+    denominator as an ExactSum, number of counted rows)."""
     rw = None
     if weight is not None:
         rw = np.ascontiguousarray(v.operand(weight, "weight", np.float64, row_shape))
     if labels is None and rw is None:
         n = int(np.prod(row_shape))
-        return None, float(n), n
+        return None, ExactSum.of_value(n), n
     bad_label, bad_weight, denom, count = _rowwise.row_pass(
         n_classes, None if labels is None else labels.reshape(-1),
         None if rw is None else rw.reshape(-1),
@@ -89,4 +94,4 @@ def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
                          f"{tuple(int(i) for i in pos)} is outside [0, {n_classes})"
                          + ("" if ignore_index is None
                             else f" and is not ignore_index={ignore_index}"))
-    return rw, denom, count
+    return rw, ExactSum.of(denom), count

@@ -7,34 +7,37 @@ order, mergeable axes merged; see fastent/_layout.py) with their byte strides.  
 iteration range is cut into blocks of FE_BLOCK elements; OpenMP threads take blocks
 statically; within a block each row segment runs through one vectorised inner loop,
 operands with a non-unit stride being gathered into (and outputs scattered from) a per-thread
-scratch buffer.  Every block stores sum(w*l), sum(w) and its range-check bits; these are
-combined in block order after the parallel loop, so the result does not depend on threads.
+scratch buffer.  Each thread adds the written losses (and the weights) of its segments to
+its own exact sum (src/fe_exact.h); exact sums merge in any order, so the result does not
+depend on threads, blocks or instruction sets.
 """
 
 cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, fe_gather_as,
-                              fe_scatter, neumaier_add)
+from libc.stdlib cimport free, malloc
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_XBLOCK, fe_gather_as,
+                              fe_scatter, fe_xsum, fe_xsum_add_f32, fe_xsum_add_f64,
+                              fe_xsum_init, xsum_threads_state)
 
 cnp.import_array()
 
 cdef extern from "fe_binary.h" nogil:
+    enum: FE_BCE_CLIP, FE_BCE_LOGMIN, FE_BCE_LOGITS
     ctypedef struct fe_bparams:
-        double eps
+        int mode
+        double lo, hi
         double log_min
-        int use_log_min
         double smooth
         double loss_scale
         double grad_scale
-    ctypedef double (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
-                                     const float *, float *, float *, const fe_bparams *,
-                                     double *, int *)
-    ctypedef double (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *,
-                                     const double *, const double *, double *, double *,
-                                     const fe_bparams *, double *, int *)
-    fe_bce_f32_fn fe_bce_prob_f32, fe_bce_logit_f32
-    fe_bce_f64_fn fe_bce_prob_f64, fe_bce_logit_f64
+    ctypedef void (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
+                                   const float *, float *, float *, const fe_bparams *, int *)
+    ctypedef void (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *,
+                                   const double *, const double *, double *, double *,
+                                   const fe_bparams *, int *)
+    fe_bce_f32_fn fe_bce_f32
+    fe_bce_f64_fn fe_bce_f64
     int fe_binary_select(int requested)
 
 # Operand slots, in the order of the inner loops' arguments.
@@ -63,10 +66,11 @@ def select_isa(int requested=-1):
     return fe_binary_select(requested)
 
 
-cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, bint logits,
-                 const fe_bparams *prm, double *s_out, double *sw_out,
+cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, const fe_bparams *prm,
+                 bint want_sum, fe_xsum *total, fe_xsum *wtotal, double *xs,
                  int *bad_out) noexcept nogil:
-    """One block of the flat iteration range, row segment by row segment."""
+    """One block of the flat iteration range, row segment by row segment; the written
+    losses (and weights) are added to this thread's exact sums when `want_sum`."""
     cdef Py_ssize_t nd = L.ndim, last = L.ndim - 1, isz = L.itemsize
     cdef Py_ssize_t inner = L.shape[last]
     cdef Py_ssize_t start = b * FE_BLOCK
@@ -77,7 +81,6 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, bint logits,
     cdef Py_ssize_t off[NOPS]
     cdef void *p[NOPS]
     cdef char *addr
-    cdef double s = 0.0, sw = 0.0, rs, rw = 0.0
     cdef int bad = 0, rb = 0
 
     # multi-index and byte offsets of the first row
@@ -106,19 +109,23 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, bint logits,
         if p[OUT] == NULL:
             p[OUT] = scratch + OUT * FE_BLOCK * isz
         if isz == 4:
-            rs = (fe_bce_logit_f32 if logits else fe_bce_prob_f32)(
-                seg, <const float *>p[T], <const float *>p[X], <const float *>p[W],
-                <const float *>p[PW], <float *>p[OUT], <float *>p[GRAD], prm, &rw, &rb)
+            fe_bce_f32(seg, <const float *>p[T], <const float *>p[X], <const float *>p[W],
+                       <const float *>p[PW], <float *>p[OUT], <float *>p[GRAD], prm, &rb)
+            if want_sum:
+                fe_xsum_add_f32(total, <const float *>p[OUT], seg, xs)
+                if p[W] != NULL:
+                    fe_xsum_add_f32(wtotal, <const float *>p[W], seg, xs)
         else:
-            rs = (fe_bce_logit_f64 if logits else fe_bce_prob_f64)(
-                seg, <const double *>p[T], <const double *>p[X], <const double *>p[W],
-                <const double *>p[PW], <double *>p[OUT], <double *>p[GRAD], prm, &rw, &rb)
+            fe_bce_f64(seg, <const double *>p[T], <const double *>p[X], <const double *>p[W],
+                       <const double *>p[PW], <double *>p[OUT], <double *>p[GRAD], prm, &rb)
+            if want_sum:
+                fe_xsum_add_f64(total, <const double *>p[OUT], seg, xs)
+                if p[W] != NULL:
+                    fe_xsum_add_f64(wtotal, <const double *>p[W], seg, xs)
         for k in range(OUT, NOPS):
             if L.data[k] != NULL and L.strides[k][last] != isz:
                 fe_scatter(L.data[k] + off[k] + col * L.strides[k][last], p[k], seg,
                            L.strides[k][last], isz)
-        s += rs
-        sw += rw
         bad |= rb
         pos += seg
         col = 0
@@ -132,21 +139,21 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, bint logits,
             for k in range(NOPS):
                 off[k] -= L.shape[d] * L.strides[k][d]
             idx[d] = 0
-    s_out[0] = s
-    sw_out[0] = sw
     bad_out[0] = bad
 
 
-def bce(bint logits, tuple shape, list operands, list types, list strides, *, double eps,
-        double log_min, bint use_log_min, double smooth, double loss_scale,
-        double grad_scale, int n_threads):
+def bce(int mode, tuple shape, list operands, list types, list strides, *, double lo,
+        double hi, double log_min, double smooth, double loss_scale, double grad_scale,
+        bint want_sum, int n_threads):
     """Run the binary cross-entropy kernel over an iteration layout.
 
     operands: [target, prediction, weight, pos_weight, out, grad], arrays or None; the
     prediction and the outputs have the computation dtype (float32 or float64), the inputs
     may have any type of `types` (their codes, src/fe_simd.h); strides: their byte strides
     for `shape`.
-    Returns (sum of w*l, sum of w, range-check bits) with both sums in float64.
+    mode: 0 clipped probabilities (lo, hi), 1 PyTorch's log_min, 2 logits.
+    Returns (exact sum of the written losses, exact sum of the weights or None, range-check
+    bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
     """
     cdef Layout L
     cdef fe_bparams prm
@@ -175,33 +182,44 @@ def bce(bint logits, tuple shape, list operands, list types, list strides, *, do
         for d in range(L.ndim):
             L.strides[k][d] = strides[k][d]
 
-    prm.eps = eps
+    prm.mode = mode
+    prm.lo = lo
+    prm.hi = hi
     prm.log_min = log_min
-    prm.use_log_min = use_log_min
     prm.smooth = smooth
     prm.loss_scale = loss_scale
     prm.grad_scale = grad_scale
 
     if L.total == 0:
-        return 0.0, 0.0, 0
+        return None, None, 0
     nblocks = (L.total + FE_BLOCK - 1) // FE_BLOCK
     # below FE_PARALLEL_MIN blocks waking the thread pool costs more than it saves
     nt = 1 if nblocks < FE_PARALLEL_MIN else max(1, min(n_threads, nblocks))
-    cdef double[::1] sums = np.empty(nblocks, dtype=np.float64)
-    cdef double[::1] wsums = np.empty(nblocks, dtype=np.float64)
     cdef int[::1] bads = np.empty(nblocks, dtype=np.intc)
     cdef char[::1] scratch = np.empty(nt * NOPS * FE_BLOCK * L.itemsize, dtype=np.int8)
     cdef char *scr = &scratch[0]
-
+    cdef fe_xsum *sums = <fe_xsum *>malloc(2 * nt * sizeof(fe_xsum))
+    cdef double *xs = <double *>malloc(nt * FE_XBLOCK * sizeof(double))
+    cdef int tid
+    if sums == NULL or xs == NULL:
+        free(sums)
+        free(xs)
+        raise MemoryError()
+    for tid in range(2 * nt):
+        fe_xsum_init(&sums[tid])
     with nogil:
         for b in prange(nblocks, schedule='static', num_threads=nt):
-            _block(&L, b, scr + threadid() * NOPS * FE_BLOCK * L.itemsize, logits, &prm,
-                   &sums[b], &wsums[b], &bads[b])
-
-    cdef double s = 0.0, cs = 0.0, sw = 0.0, cw = 0.0
+            tid = threadid()
+            _block(&L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, &prm, want_sum,
+                   &sums[tid], &sums[nt + tid], xs + tid * FE_XBLOCK, &bads[b])
     cdef int bad = 0
-    for b in range(nblocks):      # in block order, compensated
-        neumaier_add(&s, &cs, sums[b])
-        neumaier_add(&sw, &cw, wsums[b])
+    for b in range(nblocks):
         bad |= bads[b]
-    return s + cs, sw + cw, bad
+    total = wtotal = None
+    if want_sum:
+        total = xsum_threads_state(sums, nt)
+        if L.data[W] != NULL:
+            wtotal = xsum_threads_state(sums + nt, nt)
+    free(sums)
+    free(xs)
+    return total, wtotal, bad

@@ -1,11 +1,12 @@
 # cython: language_level=3
-"""Declarations every kernel family shares: the instruction-set dispatch, the OpenMP shim
-and the strided gather/scatter helpers of src/fe_simd.h, and the compensated sum."""
+"""Declarations every kernel family shares: the instruction-set dispatch, the OpenMP shim,
+the strided gather/scatter helpers of src/fe_simd.h, and the exact sums of src/fe_exact.h
+(the one reduction path: every reduced value of every family goes through them)."""
 
-from libc.math cimport fabs
+from libc.stdlib cimport free, malloc
 
 cdef extern from "fe_simd.h" nogil:
-    int FE_VECMATH, FE_OPENMP, FE_MULTI_ISA
+    int FE_OPENMP, FE_MULTI_ISA
     int FE_ISA_BASELINE, FE_ISA_AVX2, FE_ISA_AVX512
     int fe_best_isa(int requested)
     int fe_max_threads()
@@ -14,20 +15,36 @@ cdef extern from "fe_simd.h" nogil:
     void fe_scatter(char *dst, const void *src, Py_ssize_t n, Py_ssize_t stride,
                     Py_ssize_t itemsize)
 
+cdef extern from "fe_exact.h" nogil:
+    enum: FE_XBLOCK
+    ctypedef struct fe_xsum:
+        double p[48]
+        int n
+        long long pinf, ninf, nan
+        int ovf
+    void fe_xsum_init(fe_xsum *s)
+    void fe_xsum_add(fe_xsum *s, double x)
+    void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
+    double fe_xsum_round(const fe_xsum *s)
+    void fe_xsum_add_f32(fe_xsum *s, const float *v, Py_ssize_t n, double *r)
+    void fe_xsum_add_f64(fe_xsum *s, const double *v, Py_ssize_t n, double *r)
+
 # Elements per reduction block.  The partition of the data into blocks depends on the
-# iteration shape only, and block sums are combined in block order, so every thread count
-# gives the same bits.
+# iteration shape only; sums are exact, so neither blocks nor threads change a bit.
 cdef enum:
     FE_BLOCK = 2048
     FE_MAXDIM = 64
     FE_PARALLEL_MIN = 16   # blocks: smaller calls run on one thread
 
 
-cdef inline void neumaier_add(double *s, double *c, double x) noexcept nogil:
-    """s + c += x, Neumaier's compensated summation (the combination of block sums)."""
-    cdef double t = s[0] + x
-    if fabs(s[0]) >= fabs(x):
-        c[0] += (s[0] - t) + x
-    else:
-        c[0] += (x - t) + s[0]
-    s[0] = t
+cdef inline tuple xsum_state(const fe_xsum *s):
+    """The exact sum as fastent._exact.ExactSum's state: (partials, +inf, -inf, NaN, overflow)."""
+    return (tuple([s.p[i] for i in range(s.n)]), s.pinf, s.ninf, s.nan, s.ovf)
+
+
+cdef inline tuple xsum_threads_state(fe_xsum *sums, int nt):
+    """Merge per-thread exact sums (order is irrelevant: they are exact) into the state."""
+    cdef int k
+    for k in range(1, nt):
+        fe_xsum_merge(&sums[0], &sums[k])
+    return xsum_state(&sums[0])

@@ -9,7 +9,7 @@ import sys
 from fastent import _binary, _rowwise, _runtime
 
 ISA_NAMES = ("baseline", "avx2", "avx512")
-_FAMILIES = (_binary, _rowwise)
+_FAMILIES = (_runtime, _binary, _rowwise)
 
 
 def _requested_isa():
@@ -62,8 +62,9 @@ def show_config(file=None):
         f"  debug build       {BUILD_INFO.get('debug', '?')}",
         f"  OpenMP            {'on' if _runtime.OPENMP else 'off'}",
         f"  threads           {_runtime.max_threads()}",
-        f"  vector maths      {'libmvec' if _runtime.VECMATH else 'scalar libm'}",
-        f"  SIMD kernels      {isa()} (CPU best: {ISA_NAMES[_runtime.best_isa(-1)]}; "
+        f"  vector maths      fastent's own exp/log/log1p (src/fe_math.h), vectorised by "
+        f"the compiler; the same bits on every path",
+        f"  SIMD kernels      {isa()} ({'multi-ISA build' if _runtime.MULTI_ISA else 'one ISA: the build target'}; CPU best: {ISA_NAMES[_runtime.best_isa(-1)]}; "
         f"FASTENT_SIMD={os.environ.get('FASTENT_SIMD', '') or 'unset'})",
     ]
     print("\n".join(lines), file=out)

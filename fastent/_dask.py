@@ -2,8 +2,9 @@
 
 Every public function hands over to this module when one of its array arguments is a Dask
 array.  Reduced values ("mean", "sum") are computed in one pass over the chunks: each chunk
-runs the NumPy kernel with reduction="sum" and yields its float64 totals, which are added
-with an exactly rounded sum (math.fsum) into a lazy 0-d array.  "none" and gradients are
+runs the NumPy kernel with reduction="sum" and yields its exact sums (fastent._exact), which
+are added exactly and rounded once into a lazy 0-d array: any chunking gives the bits of the
+NumPy call.  "none" and gradients are
 lazy arrays chunked like the prediction; the gradient of "mean" uses the
 global denominator (a cheap pass over the weights or labels only).  A class axis split
 across chunks is rechunked to one chunk along that axis (each row must be whole for its
@@ -15,6 +16,7 @@ import math
 import numpy as np
 
 from fastent import _validation as v
+from fastent._exact import ExactSum
 
 
 def is_dask(*arrays):
@@ -28,19 +30,28 @@ def _imports():
 
 
 def _combine(totals):
-    """Exactly rounded sums (math.fsum) of the chunks' Totals."""
+    """The chunks' Totals added exactly (their exact sums merged)."""
     from fastent._api import Totals
-    totals = list(totals)
-    return Totals(math.fsum(p.total for p in totals), math.fsum(p.weight for p in totals),
-                  sum(p.count for p in totals))
+    total, weight, count = ExactSum(), ExactSum(), 0
+    for p in totals:
+        total.add(p.total)
+        weight.add(p.weight)
+        count += p.count
+    return Totals(total, weight, count)
 
 
-def _finish(totals, reduction, scale, zero_division):
-    if reduction == "sum":
-        return np.float64(totals.total * scale)
-    if totals.weight > 0:
-        return np.float64(totals.total / totals.weight * scale)
-    return np.float64(zero_division)
+def _exact_value(parts):
+    """The correctly rounded value of exact sums added together."""
+    s = ExactSum()
+    for p in parts:
+        s.add(p)
+    return s.value()
+
+
+def _finish(totals, reduction, zero_division):
+    from fastent import _api
+    return _api.reduced(totals.total, totals.weight, reduction=reduction, loss_arr=None,
+                        zero_division=zero_division)
 
 
 def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
@@ -120,10 +131,10 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     loss = grad = None
     if want_loss and reduction != "none":
         parts = [dask.delayed(lambda *a: call(*a, reduction="sum", want_loss=True,
-                                              want_grad=False)[2])(*block_args(idx))
+                                              want_grad=False, totals=True)[2])(*block_args(idx))
                  for idx in np.ndindex(blocks["x"].shape)]
         totals = dask.delayed(_combine)(parts)
-        loss = da.from_delayed(dask.delayed(_finish)(totals, reduction, scale, zero_division),
+        loss = da.from_delayed(dask.delayed(_finish)(totals, reduction, zero_division),
                                shape=(), dtype=np.float64)
     elif want_loss:
         def none_block(tb, xb, wb, pwb):
@@ -149,8 +160,12 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
     if class_axis is None:
         if w is None:
             return da.from_array(np.float64(x.size), chunks=())
-        parts = [dask.delayed(lambda wb: float(np.sum(wb, dtype=np.float64)))(wb)
-                 for wb in blocks["w"].ravel()]
+        from fastent import _runtime
+        dt = x.dtype
+        parts = [dask.delayed(lambda wb, shape: ExactSum.of(_runtime.exact_sum(
+                     np.broadcast_to(wb, shape), dt)))(wb, tuple(c[i] for c, i in
+                                                            zip(x.chunks, idx)))
+                 for idx, wb in np.ndenumerate(blocks["w"])]
     else:
         from fastent import _api
         C = x.shape[ax]
@@ -172,7 +187,7 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
             tb = blocks["t"][idx] if labels else None
             wb = blocks["w"][idx] if w is not None else None
             parts.append(dask.delayed(part)(tb, wb))
-    return da.from_delayed(dask.delayed(math.fsum)(parts), shape=(), dtype=np.float64)
+    return da.from_delayed(dask.delayed(_exact_value)(parts), shape=(), dtype=np.float64)
 
 
 def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):

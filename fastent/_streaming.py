@@ -1,14 +1,16 @@
 """RunningLoss: the mean of a loss over data that arrives in batches.
 
-Each update runs the kernel once with reduction="sum" and adds its float64 totals to
-compensated (Neumaier) running sums, so that any split of the data into batches, merged in
-any order, gives the one-shot mean to within a few ulp.
+Each update runs the kernel once and adds its exact sums (fastent._exact.ExactSum: the
+values "none" would return, and the mean's weights) to the accumulator's exact sums, so
+that any split of the data into batches, merged in any order, gives the one-shot result to
+the bit.
 """
 import math
 
 import numpy as np
 
 from fastent import binary, divergence, softmax
+from fastent._exact import ExactSum
 
 # name -> (family module's _run adapter, "elements" or "rows")
 _LOSSES = {
@@ -38,7 +40,8 @@ _OPTIONS = {
 _DEFAULTS = dict(base="e", eps="auto", log_min=None, label_smoothing=0.0, pos_weight=None,
                  zero_division=np.nan, n_threads=None, axis=-1, class_weight=None,
                  ignore_index=None)
-_COMMON = dict(reduction="sum", out=None, grad_out=None, want_loss=True, want_grad=False)
+_COMMON = dict(reduction="sum", out=None, grad_out=None, want_loss=True, want_grad=False,
+               totals=True)
 
 
 def _binary_kw(kw, logits=False):
@@ -60,17 +63,6 @@ def _dist_kw(kw):
     d = {k: kw.get(k, _DEFAULTS[k]) for k in ("axis", "base", "eps", "zero_division",
                                               "n_threads")}
     return dict(d, weight=kw.get("weight"), **_COMMON)
-
-
-def _two_sum_add(acc, x):
-    """acc = [sum, compensation] += x (Neumaier)."""
-    s, c = acc
-    t = s + x
-    if abs(s) >= abs(x):
-        c += (s - t) + x
-    else:
-        c += (x - t) + s
-    acc[0], acc[1] = t, c
 
 
 def _same(a, b):
@@ -117,16 +109,16 @@ class RunningLoss:
     # -- accumulation ---------------------------------------------------------------
     def reset(self):
         """Forget every batch."""
-        self._total = [0.0, 0.0]
-        self._weight = [0.0, 0.0]
+        self._total = ExactSum()
+        self._weight = ExactSum()
         self._count = 0
         return self
 
     def update(self, target, prediction, weight=None):
         """Add a batch; returns self."""
         totals = _LOSSES[self.loss](target, prediction, weight=weight, **self.options)[2]
-        _two_sum_add(self._total, totals.total)
-        _two_sum_add(self._weight, totals.weight)
+        self._total.add(totals.total)
+        self._weight.add(totals.weight)
         self._count += totals.count
         return self
 
@@ -138,9 +130,8 @@ class RunningLoss:
                 _same(self.options[k], other.options[k]) for k in self.options):
             raise ValueError(f"other: cannot merge {other!r} into {self!r}: "
                              f"the loss or its options differ")
-        for acc, (s, c) in ((self._total, other._total), (self._weight, other._weight)):
-            _two_sum_add(acc, s)
-            _two_sum_add(acc, c)
+        self._total.add(other._total)
+        self._weight.add(other._weight)
         self._count += other._count
         return self
 
@@ -148,12 +139,12 @@ class RunningLoss:
     @property
     def total(self):
         """Sum of weight * loss over everything added, in the unit of `base`."""
-        return np.float64((self._total[0] + self._total[1]) * self._scale)
+        return np.float64(self._total.value())
 
     @property
     def weight(self):
         """The mean's denominator: summed weights (class weights of labels included)."""
-        return np.float64(self._weight[0] + self._weight[1])
+        return np.float64(self._weight.value())
 
     @property
     def count(self):
@@ -162,22 +153,23 @@ class RunningLoss:
 
     def result(self):
         """The weighted mean, as the one-shot call with reduction="mean" gives it."""
-        w = self._weight[0] + self._weight[1]
-        if w > 0:
-            return np.float64((self._total[0] + self._total[1]) / w * self._scale)
-        return np.float64(self.options.get("zero_division", np.nan))
+        from fastent import _api
+        return _api.reduced(self._total, self._weight, reduction="mean", loss_arr=None,
+                            zero_division=self.options.get("zero_division", np.nan))
 
     def _mean_nats(self):
         if self.loss != "softmax_cross_entropy":
             raise TypeError(f"perplexity and bits_per_token apply to softmax_cross_entropy, "
                             f"not {self.loss}")
-        w = self._weight[0] + self._weight[1]
-        return (self._total[0] + self._total[1]) / w if w > 0 else math.nan
+        w = self._weight.value()
+        return self._total.value() / w / self._scale if w > 0 else math.nan
 
     def perplexity(self):
-        """exp of the mean cross-entropy in nats (whatever `base`); +inf only when the mean
-        itself exceeds log(max float)."""
+        """exp of the mean cross-entropy in nats (whatever `base`); NaN when nothing was
+        counted or the mean is NaN; +inf only when the mean itself exceeds log(max float)."""
         m = self._mean_nats()
+        if math.isnan(m):
+            return np.float64(math.nan)
         return np.float64(math.exp(m) if m < 709.78 else math.inf)
 
     def bits_per_token(self):
@@ -190,10 +182,10 @@ class RunningLoss:
                 f"count={self.count}, weight={float(self.weight):.6g})")
 
     def __getstate__(self):
-        return {"loss": self.loss, "options": self.options, "total": list(self._total),
-                "weight": list(self._weight), "count": self._count}
+        return {"loss": self.loss, "options": self.options, "total": self._total.state(),
+                "weight": self._weight.state(), "count": self._count}
 
     def __setstate__(self, state):
         self.__init__(state["loss"], **state["options"])
-        self._total, self._weight = list(state["total"]), list(state["weight"])
+        self._total, self._weight = ExactSum(*state["total"]), ExactSum(*state["weight"])
         self._count = state["count"]

@@ -149,6 +149,22 @@ def clip_eps(eps, dtype):
     return e
 
 
+def clip_bounds(eps, dtype):
+    """The clip bounds [lo, hi] of a probability for clipping threshold `eps` (a float from
+    clip_eps), as values of the computation dtype: eps and 1 - eps rounded to the dtype,
+    except that with eps > 0 both logs stay finite whatever the dtype: an eps that rounds to
+    0 (below the smallest subnormal) takes the smallest positive value, and a 1 - eps that
+    rounds to 1 (eps below the resolution next to 1) takes the largest value below 1."""
+    dt = np.dtype(dtype).type
+    lo, hi = dt(eps), dt(1.0 - eps)
+    if eps > 0:
+        if lo == 0:
+            lo = np.finfo(dt).smallest_subnormal
+        if hi == 1:
+            hi = np.nextafter(dt(1), dt(0))
+    return float(lo), float(hi)
+
+
 def real(value, name):
     """A real number (not a bool), as a float."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):

@@ -5,8 +5,9 @@ kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _binary, _dask, _layout
+from fastent import _api, _binary, _dask, _layout, _runtime
 from fastent import _validation as v
+from fastent._exact import ExactSum
 
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_grad",
@@ -19,9 +20,10 @@ _TARGET_RANGE = "targets must lie in [0, 1] (NaN refused)"
 
 def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_min,
          pos_weight, label_smoothing, zero_division, out, grad_out, n_threads,
-         want_loss, want_grad, denominator=None):
+         want_loss, want_grad, denominator=None, totals=False):
     """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
-    `denominator` replaces the mean's denominator of the gradient (Dask: the global one)."""
+    `denominator` replaces the mean's denominator of the gradient (Dask: the global one);
+    `totals`: the exact sums are wanted whatever the reduction (RunningLoss, Dask)."""
     if _dask.is_dask(target, pred, weight, pos_weight):
         return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
                          reduction=reduction, weight=weight, want_loss=want_loss,
@@ -44,12 +46,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     smooth = v.fraction(label_smoothing, "label_smoothing")
     nt = v.n_threads(n_threads)
     if log_min is None:
-        clip = v.clip_eps(eps, dtype)
+        lo, hi = v.clip_bounds(v.clip_eps(eps, dtype), dtype)
         lmin = 0.0
     else:
         if eps != "auto":
             raise ValueError("eps: cannot be combined with log_min (log_min replaces clipping)")
-        clip, lmin = 0.0, v.real(log_min, "log_min")
+        lo, hi, lmin = 0.0, 1.0, v.real(log_min, "log_min")
         if not lmin <= 0:
             raise ValueError(f"log_min: must be None or a number <= 0, got {log_min!r}")
     if pos_weight is not None:  # small (one value per class): checked here, whole
@@ -64,20 +66,22 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     grad_scale = loss_scale
     if want_grad and reduction == "mean":
         if denominator is None:
-            denominator = float(x.size) if w is None else float(np.sum(w, dtype=np.float64))
+            denominator = float(x.size) if w is None else ExactSum.of(
+                _runtime.exact_sum(np.broadcast_to(w, shape), dtype)).value()
         grad_scale = _api.grad_scale(reduction, loss_scale, denominator)
 
+    mode = 2 if logits else (0 if log_min is None else 1)
     if x.size == 0:
-        s, sw, bad = 0.0, 0.0, 0
+        s, sw, bad = None, None, 0
     else:
         operands = [t, x, w, pw, loss_arr, grad]
         it_shape, strides = _layout.flat_layout(operands) or _layout.iteration_layout(
             shape, [None if op is None else op.strides for op in operands], lead=1)
         types = [0 if op is None else v.type_code(op) for op in operands]
         s, sw, bad = _binary.bce(
-            logits, it_shape, operands, types, strides, eps=clip, log_min=lmin,
-            use_log_min=log_min is not None, smooth=smooth, loss_scale=loss_scale,
-            grad_scale=grad_scale, n_threads=nt)
+            mode, it_shape, operands, types, strides, lo=lo, hi=hi, log_min=lmin,
+            smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
+            want_sum=want_loss and reduction != "none" or totals, n_threads=nt)
     if bad:
         if bad & 1:
             raise v.first_bad(pred_name, x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)
@@ -85,11 +89,13 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
             raise v.first_bad("target", t, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
         raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
 
+    total = ExactSum.of(s)
+    wtotal = ExactSum.of_value(x.size) if w is None else ExactSum.of(sw)
     loss = None
     if want_loss:
-        loss = _api.reduced(s, sw, reduction=reduction, loss_arr=loss_arr,
-                            loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad, _api.Totals(float(s), float(sw), int(x.size))
+        loss = _api.reduced(total, wtotal, reduction=reduction, loss_arr=loss_arr,
+                            zero_division=zero_division)
+    return loss, grad, _api.Totals(total, wtotal, int(x.size))
 
 
 _DOC_KEYWORDS = """

@@ -6,6 +6,7 @@ import numpy as np
 
 from fastent import _api, _dask, _layout, _rowwise
 from fastent import _validation as v
+from fastent._exact import ExactSum
 
 __all__ = ["cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
            "entropy", "entropy_grad"]
@@ -14,7 +15,7 @@ _NEGATIVE = "probabilities must be non-negative"
 
 
 def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, grad_out,
-         n_threads, want_loss, want_grad, denominator=None):
+         n_threads, want_loss, want_grad, denominator=None, totals=False):
     """p: the reference distribution (None for entropy); q: the prediction.  Returns (loss
     or None, grad or None, Totals); `denominator` replaces the mean's denominator of the
     gradient (Dask)."""
@@ -34,11 +35,12 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
     clip = v.clip_eps(eps, dtype)
+    lo = v.clip_bounds(clip, dtype)[0] if clip > 0 else 0.0
     nt = v.n_threads(n_threads)
     rw, denom, count = _api.row_pass(row_shape, C, weight)
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=row_shape, pred=x)
-    s, bad = 0.0, 0
+    s, bad = None, 0
     if x.size:
         operands = [x, t, None, rw, loss_arr, grad]
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
@@ -46,21 +48,22 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
         s, bad = _rowwise.rowwise(
             kind, it_shape, C, operands, strides, cstrides,
             target_type=0 if t is None else v.type_code(t), compute_type=v.type_code(x),
-            eps=clip, loss_scale=loss_scale,
+            lo=lo, loss_scale=loss_scale,
             grad_scale=_api.grad_scale(reduction, loss_scale,
-                                       denom if denominator is None else denominator),
-            n_threads=nt)
+                                       denom.value() if denominator is None else denominator),
+            want_sum=want_loss and reduction != "none" or totals, n_threads=nt)
     elif loss_arr is not None:
         loss_arr[...] = 0          # rows over an empty class axis: an empty sum
     if bad & 1:
         raise v.first_bad("p", t, lambda a: a < 0, _NEGATIVE)
     if bad & 2:
         raise v.first_bad(pred_name, x, lambda a: a < 0, _NEGATIVE)
+    total = ExactSum.of(s)
     loss = None
     if want_loss:
-        loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
-                            loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad, _api.Totals(float(s), float(denom), int(count))
+        loss = _api.reduced(total, denom, reduction=reduction, loss_arr=loss_arr,
+                            zero_division=zero_division)
+    return loss, grad, _api.Totals(total, denom, int(count))
 
 
 _DOC = """

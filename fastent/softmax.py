@@ -8,6 +8,7 @@ import numpy as np
 
 from fastent import _api, _dask, _layout, _rowwise
 from fastent import _validation as v
+from fastent._exact import ExactSum
 
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad"]
 
@@ -16,7 +17,7 @@ _TARGET_RANGE = "probabilities must lie in [0, 1] (NaN refused)"
 
 def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
          label_smoothing, base, zero_division, out, grad_out, n_threads, want_loss,
-         want_grad, denominator=None):
+         want_grad, denominator=None, totals=False):
     """Validate, run the O(rows) pass and the kernel; returns (loss or None, grad or None,
     Totals).  `denominator` replaces the mean's denominator of the gradient (Dask)."""
     if _dask.is_dask(target, logits, weight):
@@ -69,9 +70,9 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=row_shape, pred=x)
     grad_scale = _api.grad_scale(reduction, loss_scale,
-                                 denom if denominator is None else denominator)
+                                 denom.value() if denominator is None else denominator)
 
-    s, bad = 0.0, 0
+    s, bad = None, 0
     if nrows:
         operands = [x, tp, labels, rw, loss_arr, grad]
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
@@ -82,15 +83,17 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
             class_weight=cw,
             cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
             smooth=smooth, ignore_index=ignore_index, loss_scale=loss_scale,
-            grad_scale=grad_scale, n_threads=nt)
+            grad_scale=grad_scale, want_sum=want_loss and reduction != "none" or totals,
+            n_threads=nt)
     if bad:
         raise v.first_bad("target", tp, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
 
+    total = ExactSum.of(s)
     loss = None
     if want_loss:
-        loss = _api.reduced(s, denom, reduction=reduction, loss_arr=loss_arr,
-                            loss_scale=loss_scale, zero_division=zero_division)
-    return loss, grad, _api.Totals(float(s), float(denom), int(count))
+        loss = _api.reduced(total, denom, reduction=reduction, loss_arr=loss_arr,
+                            zero_division=zero_division)
+    return loss, grad, _api.Totals(total, denom, int(count))
 
 
 def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,

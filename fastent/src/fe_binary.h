@@ -1,38 +1,36 @@
 /*
- * fe_binary.h -- the binary cross-entropy family's inner loops, built for float and double
- * and for each instruction set, and the dispatch table the Cython driver calls through.
+ * fe_binary.h -- the binary cross-entropy family's loops, built for float and double and for
+ * each instruction set, and the dispatch table the Cython driver calls through.
  */
 #ifndef FE_BINARY_H
 #define FE_BINARY_H
 
-#include "fe_simd.h"
+#include "fe_terms.h"
+
+enum { FE_BCE_CLIP = 0, FE_BCE_LOGMIN = 1, FE_BCE_LOGITS = 2 };
 
 typedef struct {
-    double eps;         /* probabilities clipped to [eps, 1 - eps] (eps mode)            */
+    int mode;           /* FE_BCE_CLIP, FE_BCE_LOGMIN (PyTorch), FE_BCE_LOGITS           */
+    double lo, hi;      /* clip bounds of p (clip mode)                                  */
     double log_min;     /* lower clamp of each log (log_min mode)                        */
-    int use_log_min;
     double smooth;      /* label smoothing: t -> t (1 - smooth) + smooth / 2             */
     double loss_scale;  /* written loss = w l * loss_scale  (1 / ln base)                */
     double grad_scale;  /* written grad = w dl * grad_scale (1 / ln base, / sum w)       */
 } fe_bparams;
 
-typedef double (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
-                                const float *, float *, float *, const fe_bparams *, double *,
-                                int *);
-typedef double (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *, const double *,
-                                const double *, double *, double *, const fe_bparams *, double *,
-                                int *);
+typedef void (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
+                              const float *, float *, float *, const fe_bparams *, int *);
+typedef void (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *, const double *,
+                              const double *, double *, double *, const fe_bparams *, int *);
 
 #define FE_TEMPLATE "fe_binary_impl.h"
 #include "fe_template.h"
 #undef FE_TEMPLATE
 
-static fe_bce_f32_fn fe_bce_prob_f32, fe_bce_logit_f32;
-static fe_bce_f64_fn fe_bce_prob_f64, fe_bce_logit_f64;
+static fe_bce_f32_fn fe_bce_f32;
+static fe_bce_f64_fn fe_bce_f64;
 
-#define FE_BINARY_SET(ISA)                                                              \
-    fe_bce_prob_f32 = fe_bce_prob_f32_##ISA; fe_bce_logit_f32 = fe_bce_logit_f32_##ISA;  \
-    fe_bce_prob_f64 = fe_bce_prob_f64_##ISA; fe_bce_logit_f64 = fe_bce_logit_f64_##ISA;
+#define FE_BINARY_SET(ISA) fe_bce_f32 = fe_bce_f32_##ISA; fe_bce_f64 = fe_bce_f64_##ISA;
 
 static int fe_binary_select(int requested) { FE_SELECT(requested, FE_BINARY_SET); }
 

@@ -1,14 +1,13 @@
 /*
- * fe_simd.h -- vector maths and instruction-set dispatch shared by every kernel family.
+ * fe_simd.h -- instruction-set dispatch, the OpenMP shim and the strided gather/scatter
+ * helpers shared by every kernel family.
  *
- * Vectorised exp/log without -ffast-math: glibc declares the libmvec variants only under
- * __FAST_MATH__, so we declare them here.  GCC then calls _ZGVbN4v_logf (SSE2),
- * _ZGVdN8v_logf (AVX2) or _ZGVeN16v_logf (AVX-512) from loops marked `omp simd`.  libmvec
- * keeps IEEE semantics for inf, NaN and subnormals; errno is never set (-fno-math-errno).
- *
- * Each family's inner loops are compiled three times (baseline x86-64, x86-64-v3,
- * x86-64-v4) by including its *_impl.h under `#pragma GCC target`; fe_select_isa() picks one
- * at import from the CPU's features, or the one FASTENT_SIMD forces.
+ * Each family's loops are compiled three times on x86-64 (baseline, x86-64-v3 = AVX2 + FMA,
+ * x86-64-v4 = AVX-512) by including its *_impl.h under a target pragma (GCC or clang, see
+ * fe_template.h); FE_SELECT picks one at import from the CPU's features, or the one
+ * FASTENT_SIMD forces.  Elsewhere (aarch64, other compilers) the loops are compiled once,
+ * for the target of the build.  The maths is fastent's own (fe_math.h): every path gives
+ * the same bits.
  */
 #ifndef FE_SIMD_H
 #define FE_SIMD_H
@@ -17,26 +16,17 @@
 #include <stddef.h>
 #include <Python.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__GLIBC__) \
-    && defined(FE_HAVE_LIBMVEC)
-#  define FE_VECMATH 1
-#  define FE_VDECL __attribute__((__simd__("notinbranch")))
-FE_VDECL extern float expf(float);
-FE_VDECL extern float logf(float);
-FE_VDECL extern double exp(double);
-FE_VDECL extern double log(double);
-#  if __GLIBC_PREREQ(2, 35)
-FE_VDECL extern float log1pf(float);
-FE_VDECL extern double log1p(double);
-#  endif
-#else
-#  define FE_VECMATH 0
-#endif
-
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+/* Several instruction sets in one build: GCC and clang on x86-64 (fe_template.h). */
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
 #  define FE_MULTI_ISA 1
 #else
 #  define FE_MULTI_ISA 0
+#endif
+
+#if defined(_MSC_VER) && !defined(__clang__)
+#  define FE_RESTRICT __restrict
+#else
+#  define FE_RESTRICT restrict
 #endif
 
 #if defined(__GNUC__)

@@ -1,24 +1,15 @@
 /*
- * fe_softmax.h -- softmax cross-entropy row kernels, built for float and double and for each
- * instruction set, and the dispatch table the Cython driver calls through.
+ * fe_softmax.h -- the softmax cross-entropy block kernel, built for float and double and for
+ * each instruction set, and the dispatch table the Cython driver calls through.
  */
 #ifndef FE_SOFTMAX_H
 #define FE_SOFTMAX_H
 
-#include "fe_simd.h"
+#include "fe_terms.h"
 
 #define FE_TEMPLATE "fe_softmax_impl.h"
 #include "fe_template.h"
 #undef FE_TEMPLATE
-
-typedef double (*fe_smx_index_f32_fn)(Py_ssize_t, const float *, Py_ssize_t, const float *,
-                                      double, double, float *, double);
-typedef double (*fe_smx_index_f64_fn)(Py_ssize_t, const double *, Py_ssize_t, const double *,
-                                      double, double, double *, double);
-typedef double (*fe_smx_prob_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
-                                     double, float *, double, int *);
-typedef double (*fe_smx_prob_f64_fn)(Py_ssize_t, const double *, const double *,
-                                     const double *, double, double *, double, int *);
 
 typedef void (*fe_smx_block_f32_fn)(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                                     const float *, const float *, double, double, float *,
@@ -28,16 +19,8 @@ typedef void (*fe_smx_block_f64_fn)(Py_ssize_t, Py_ssize_t, const double *, cons
                                     const double *, double *, double *, double *, int *);
 static fe_smx_block_f32_fn fe_smx_block_f32;
 static fe_smx_block_f64_fn fe_smx_block_f64;
-static fe_smx_index_f32_fn fe_smx_index_f32;
-static fe_smx_index_f64_fn fe_smx_index_f64;
-static fe_smx_prob_f32_fn fe_smx_prob_f32;
-static fe_smx_prob_f64_fn fe_smx_prob_f64;
 
 #define FE_SOFTMAX_SET(ISA)                                                             \
-    fe_smx_index_f32 = fe_softmax_row_index_f32_##ISA;                                  \
-    fe_smx_index_f64 = fe_softmax_row_index_f64_##ISA;                                  \
-    fe_smx_prob_f32 = fe_softmax_row_prob_f32_##ISA;                                    \
-    fe_smx_prob_f64 = fe_softmax_row_prob_f64_##ISA;                                    \
     fe_smx_block_f32 = fe_softmax_block_f32_##ISA;                                      \
     fe_smx_block_f64 = fe_softmax_block_f64_##ISA;
 

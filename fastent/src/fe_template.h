@@ -1,7 +1,9 @@
 /*
  * fe_template.h -- instantiates the family file named by FE_TEMPLATE for each instruction
- * set: the x86-64 baseline always, and (GCC on x86-64) x86-64-v3 (AVX2, FMA) and x86-64-v4
- * (AVX-512) under `#pragma GCC target`.  Function x becomes fe_x_f32_base, fe_x_f64_avx2, ...
+ * set: the x86-64 baseline always, and (GCC or clang on x86-64) x86-64-v3 (AVX2, FMA) and
+ * x86-64-v4 (AVX-512) under `#pragma GCC target` or clang's `#pragma clang attribute`
+ * (the feature lists below are those of the two x86-64 micro-architecture levels).
+ * Function x becomes fe_x_f32_base, fe_x_f64_avx2, ...
  * No include guard on purpose.
  */
 #define FE_CAT_(a, b, c) fe_##a##_##b##_##c
@@ -12,7 +14,19 @@
 #include "fe_template_dtypes.h"
 #undef FE_ISA
 
-#if FE_MULTI_ISA
+#if FE_MULTI_ISA && defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave"))), apply_to = function)
+#define FE_ISA avx2
+#include "fe_template_dtypes.h"
+#undef FE_ISA
+#pragma clang attribute pop
+
+#pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"))), apply_to = function)
+#define FE_ISA avx512
+#include "fe_template_dtypes.h"
+#undef FE_ISA
+#pragma clang attribute pop
+#elif FE_MULTI_ISA
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 #define FE_ISA avx2

@@ -1,0 +1,211 @@
+/*
+ * fe_exact.h -- exact sums: the one reduction path of every kernel family.
+ *
+ * A `fe_xsum` holds the exact sum of every finite value added to it as a Shewchuk
+ * expansion (non-overlapping doubles of increasing magnitude whose exact sum is the
+ * total), and counts the +inf, -inf and NaN values apart.  Its value is the correctly
+ * rounded double of the exact total (IEEE specials: an inf gives inf, inf - inf and NaN give
+ * NaN), so any split of the values into blocks, threads, batches or chunks, added and merged
+ * in any order, rounds to the same bits.
+ *
+ * Blocks of values are added by error-free extraction (Rump, Ogita & Oishi, "Accurate
+ * floating-point summation part I", SIAM J. Sci. Comput. 31(1), 2008, ExtractVector):
+ * with sigma = 2^k >= 2^13 max|v| (13 bits of headroom for the <= 4096 values of a block),
+ * q = (sigma + v) - sigma and v - q are exact, the q are multiples of ulp(sigma)/2 and their
+ * sum is exact in any order; the remainders v - q are at most ulp(sigma) and go through the
+ * same step with a smaller sigma until none is left.  Each level is a plain vector loop, so
+ * an exact block sum costs a few vector operations per value (one level for values within
+ * 2^40 of the block's largest, which is the common case for losses).  Values at or above
+ * 2^1000 (where sigma would overflow) are added one by one (Shewchuk's grow-expansion); an
+ * exact total beyond the double range rounds to +-inf.
+ * The final rounding is that of CPython's math.fsum (Shewchuk, "Adaptive precision
+ * floating-point arithmetic and fast robust geometric predicates", 1997; Python's
+ * mathmodule.c msum), written anew here.
+ */
+#ifndef FE_EXACT_H
+#define FE_EXACT_H
+
+#include <float.h>
+#include <math.h>
+#include <stddef.h>
+#include <string.h>
+#include "fe_simd.h"
+
+#define FE_XSUM_MAX 48          /* finite doubles never need more than 40 partials */
+#define FE_XBLOCK 4096          /* most values added by one extraction */
+
+typedef struct {
+    double p[FE_XSUM_MAX];
+    int n;
+    long long pinf, ninf, nan;  /* counts of +inf, -inf, NaN added */
+    int ovf;                    /* +1 / -1: a partial overflowed to +-inf */
+} fe_xsum;
+
+static inline void fe_xsum_init(fe_xsum *s) { memset(s, 0, sizeof(*s)); }
+
+/* Shewchuk's Compress: the same exact total in non-adjacent partials, at most one per 54
+ * bits of the double range (so never more than 40).  Only reached by pathological
+ * sequences: grow-expansion alone keeps a handful of partials. */
+static void fe_xsum_compress(fe_xsum *s)
+{
+    double g[FE_XSUM_MAX];
+    int m = s->n, bottom = m - 1, top = 0, i;
+    double Q = s->p[m - 1];
+    for (i = m - 2; i >= 0; i--) {
+        const double sum = Q + s->p[i], q = s->p[i] - (sum - Q);
+        if (q != 0.0) { g[bottom--] = sum; Q = q; }
+        else Q = sum;
+    }
+    g[bottom] = Q;
+    for (i = bottom + 1; i < m; i++) {
+        const double sum = g[i] + Q, q = Q - (sum - g[i]);
+        if (q != 0.0) s->p[top++] = q;
+        Q = sum;
+    }
+    s->p[top++] = Q;
+    s->n = top;
+}
+
+/* Add one double exactly (grow-expansion with zero elimination). */
+static void fe_xsum_add(fe_xsum *s, double x)
+{
+    int i, j;
+    if (!isfinite(x)) {
+        if (x != x) s->nan++;
+        else if (x > 0) s->pinf++;
+        else s->ninf++;
+        return;
+    }
+    if (x == 0.0)
+        return;
+    for (i = j = 0; j < s->n; j++) {
+        double y = s->p[j], hi, lo;
+        if (fabs(x) < fabs(y)) { double t = x; x = y; y = t; }
+        hi = x + y;
+        lo = y - (hi - x);
+        if (lo != 0.0)
+            s->p[i++] = lo;
+        x = hi;
+    }
+    if (!isfinite(x)) {             /* the exact total left the double range */
+        s->ovf = x > 0 ? 1 : -1;
+        s->n = 0;
+        return;
+    }
+    if (x != 0.0 || i == 0)
+        s->p[i++] = x;
+    s->n = i;
+    if (s->n >= FE_XSUM_MAX - 1)
+        fe_xsum_compress(s);
+}
+
+/* a += b */
+static void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
+{
+    int j;
+    for (j = 0; j < b->n; j++)
+        fe_xsum_add(a, b->p[j]);
+    a->pinf += b->pinf;
+    a->ninf += b->ninf;
+    a->nan += b->nan;
+    if (b->ovf && !a->ovf)
+        a->ovf = b->ovf;
+}
+
+/* The correctly rounded double of the exact total (round half to even), IEEE specials. */
+static double fe_xsum_round(const fe_xsum *s)
+{
+    double hi = 0.0, lo = 0.0, yr;
+    int n = s->n;
+    if (s->nan || (s->pinf && s->ninf))
+        return NAN;
+    if (s->pinf) return INFINITY;
+    if (s->ninf) return -INFINITY;
+    if (s->ovf) return s->ovf > 0 ? INFINITY : -INFINITY;
+    if (n > 0) {
+        hi = s->p[--n];
+        /* sum from the top down until the sum is inexact */
+        while (n > 0) {
+            double x = hi, y = s->p[--n];
+            hi = x + y;
+            yr = hi - x;
+            lo = y - yr;
+            if (lo != 0.0)
+                break;
+        }
+        /* half-way case: the remaining partials decide the direction of the rounding */
+        if (n > 0 && ((lo < 0.0 && s->p[n - 1] < 0.0) || (lo > 0.0 && s->p[n - 1] > 0.0))) {
+            double y = lo * 2.0, x = hi + y;
+            yr = x - hi;
+            if (y == yr)
+                hi = x;
+        }
+    }
+    return hi;
+}
+
+/* Extraction levels over n <= FE_XBLOCK values held as doubles in r (overwritten with the
+ * remainders), max|r| = amax (finite, < 2^1000).  Adds the exact level sums to s. */
+static void fe_xsum_extract(fe_xsum *s, double *r, Py_ssize_t n, double amax)
+{
+    Py_ssize_t i;
+    while (amax > 0.0) {
+        /* sigma = 2^(e + 14) where 2^e <= amax < 2^(e+1): 2^13 >= n + 2 headroom */
+        double sigma, t = 0.0, m = 0.0;
+        {
+            int e;
+            frexp(amax, &e);                    /* amax = f 2^e, f in [0.5, 1) */
+            sigma = ldexp(1.0, e + 13);
+        }
+        FE_PRAGMA(omp simd reduction(+:t) reduction(max:m))
+        for (i = 0; i < n; i++) {
+            const double q = (sigma + r[i]) - sigma;
+            const double rem = r[i] - q;
+            t += q;                             /* exact in any order */
+            r[i] = rem;
+            const double a = fabs(rem);
+            m = a > m ? a : m;
+        }
+        fe_xsum_add(s, t);
+        amax = m;
+    }
+}
+
+/* Add n values (float or double, contiguous) exactly; r: FE_XBLOCK doubles of scratch.
+ * Non-finite values are counted apart, values >= 2^1000 added one by one, the rest by
+ * extraction, FE_XBLOCK values at a time. */
+#define FE_XSUM_ADD_ARRAY(NAME, T)                                                          \
+static void NAME(fe_xsum *s, const T *v, Py_ssize_t n, double *r)                           \
+{                                                                                           \
+    Py_ssize_t i0, i, m;                                                                    \
+    for (i0 = 0; i0 < n; i0 += FE_XBLOCK) {                                                 \
+        double amax = 0.0;                                                                  \
+        m = n - i0 < FE_XBLOCK ? n - i0 : FE_XBLOCK;                                        \
+        FE_PRAGMA(omp simd reduction(max:amax))                                             \
+        for (i = 0; i < m; i++) {                                                           \
+            const double a = fabs((double)v[i0 + i]);                                       \
+            r[i] = (double)v[i0 + i];                                                       \
+            amax = a > amax ? a : amax;           /* NaN skipped here, caught below */      \
+        }                                                                                   \
+        int odd = !(amax < 0x1p1000);                                                       \
+        if (!odd) {                                                                         \
+            FE_PRAGMA(omp simd reduction(|:odd))                                            \
+            for (i = 0; i < m; i++)                                                         \
+                odd |= r[i] != r[i];                                                        \
+        }                                                                                   \
+        if (odd) {                        /* inf, NaN or huge: those one by one */         \
+            amax = 0.0;                                                                     \
+            for (i = 0; i < m; i++) {                                                       \
+                const double a = fabs(r[i]);                                                \
+                if (!(a < 0x1p1000)) { fe_xsum_add(s, r[i]); r[i] = 0.0; }                 \
+                else if (a > amax) amax = a;                                                \
+            }                                                                               \
+        }                                                                                   \
+        fe_xsum_extract(s, r, m, amax);                                                     \
+    }                                                                                       \
+}
+FE_XSUM_ADD_ARRAY(fe_xsum_add_f32, float)
+FE_XSUM_ADD_ARRAY(fe_xsum_add_f64, double)
+#undef FE_XSUM_ADD_ARRAY
+
+#endif /* FE_EXACT_H */

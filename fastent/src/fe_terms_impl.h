@@ -1,0 +1,241 @@
+/*
+ * fe_terms_impl.h -- every loss and gradient term of fastent, once, as a scalar inline
+ * function of one element (or of one row's sums).  Included by fe_terms.h for float and
+ * double; the loops of every family (elementwise, rows, short rows in blocks) call these and
+ * nothing else, so an element or a row gives the same bits wherever it sits, on any thread
+ * and any instruction set.  No include guard on purpose.
+ *
+ * Expects REAL, FE_T(x) (the name of term x for this dtype) and EXP, LOG, LOG1P, LOGRATIO
+ * (fastent's own maths, src/fe_math.h).
+ */
+
+/* ---- binary cross-entropy on probabilities ------------------------------------------ *
+ * Clipped: pc = min(max(p, lo), hi) with lo, hi the clip bounds (eps and 1 - eps, moved to
+ * the nearest values of the dtype that keep both logs finite when eps > 0).
+ *   l = -[t log pc + (1-t) log1p(-pc)]        (a zero coefficient contributes 0: 0 log 0 = 0)
+ *   dl/dp = (pc - t) / (pc (1 - pc)); where pc (1 - pc) is 0 (eps = 0 only), the split form
+ *           -t/pc + (1-t)/(1-pc) with zero coefficients dropped.                            */
+FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g)
+{
+    const REAL zero = 0, one = 1, u = one - t;
+    REAL pc = p < lo ? lo : p;
+    pc = pc > hi ? hi : pc;
+    pc = p != p ? p : pc;                               /* NaN propagates */
+    const REAL a = t > zero ? t * LOG(pc) : zero;
+    const REAL b = u > zero ? u * LOG1P(-pc) : zero;
+    const REAL d = pc * (one - pc);
+    const REAL split = (t > zero ? -t / pc : zero) + (u > zero ? u / (one - pc) : zero);
+    *g = d > zero ? (pc - t) / d : split;
+    *g = pc != pc ? pc : *g;
+    return -(a + b);
+}
+
+/* PyTorch's ATen kernel, operation for operation (log_min = m, eps = float32(1e-12)):
+ *   l = (t - 1) max(log1p(-p), m) - t max(log p, m);  dl/dp = (p - t) / max((1 - p) p, eps) */
+FE_INLINE REAL FE_T(bce_prob_logmin)(REAL t, REAL p, REAL lmin, REAL *g)
+{
+    const REAL one = 1, tiny = (REAL)1e-12f;
+    REAL a = LOG(p), b = LOG1P(-p);
+    a = a < lmin ? lmin : a;
+    b = b < lmin ? lmin : b;
+    REAL d = (one - p) * p;
+    d = d < tiny ? tiny : d;
+    *g = (p - t) / d;
+    return (t - one) * b - t * a;
+}
+
+/* ---- binary cross-entropy on logits ------------------------------------------------- *
+ * With e = exp(-|x|) <= 1 and L = log1p(e): softplus(x) = max(x, 0) + L,
+ * sigma(x) = 1/(1+e) for x >= 0, e/(1+e) below; c = pos_weight:
+ *   l = c t softplus(-x) + (1-t) softplus(x)             (a zero coefficient contributes 0)
+ *   dl/dx = (1-t) sigma(x) - c t sigma(-x)
+ * not sigma(x) - t, which cancels for hard labels: the two-term form is accurate at every x.
+ * x = +-inf gives the exact limits, NaN propagates.                                        */
+FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g)
+{
+    const REAL zero = 0, one = 1, u = one - t;
+    const REAL ax = x < zero ? -x : x;
+    const REAL e = EXP(-ax);
+    const REAL L = LOG1P(e);
+    const REAL sp_pos = (x > zero ? x : zero) + L;       /* softplus(x)  */
+    const REAL sp_neg = (x < zero ? -x : zero) + L;      /* softplus(-x) */
+    const REAL r = one / (one + e);
+    const REAL sig_pos = x >= zero ? r : e * r;         /* sigma(x)     */
+    const REAL sig_neg = x >= zero ? e * r : r;         /* sigma(-x)    */
+    const REAL tc = t * c;
+    REAL l = (tc > zero ? tc * sp_neg : zero) + (u > zero ? u * sp_pos : zero);
+    *g = u * sig_pos - tc * sig_neg;
+    l = x != x ? x : l;
+    *g = x != x ? x : *g;
+    return l;
+}
+
+/* ---- softmax cross-entropy ----------------------------------------------------------- *
+ * Per row with m = max x (NaN skipped; a NaN reaches S through exp), z_c = x_c - m <= 0,
+ * e_c = exp(z_c), S = sum e_c, class coefficients a_c (class-weighted, smoothed target) and
+ * A = sum a_c, B = sum a_c (m - x_c) (in double):
+ *   l = -sum a_c log_softmax(x)_c = A log S + B
+ * a form without cancellation at large logits.  log S = log1p(S - 1): the row maximum
+ * contributes exactly 1 to S, so S - 1 is exact and a small loss keeps its relative
+ * accuracy.  A row with a NaN gives NaN (also when A = 0: 0 * NaN), a row of -inf too.
+ *   dl/dx_c = e_c A / S - a_c  (then times the row's gradient scale: (e f - a) first, so a
+ *   gradient that is 0 stays 0).                                                           */
+FE_INLINE double FE_T(softmax_loss)(double A, double S, double B)
+{
+    return A * fe_log1p(S - 1.0) + B;
+}
+
+FE_INLINE REAL FE_T(softmax_grad)(REAL e, REAL f, REAL a, REAL gs)
+{
+    return (e * f - a) * gs;
+}
+
+/* a_c of a probability target t_c: w_c ((1 - s) t_c + s/C)  (keep = 1 - s, share = s/C) */
+FE_INLINE REAL FE_T(softmax_coef)(REAL t, REAL keep, REAL share, REAL w)
+{
+    return (t * keep + share) * w;
+}
+
+/* a_c (m - x_c) in double (exact difference of two floats), 0 where a_c = 0 (also at
+ * x_c = -inf: a masked class) */
+FE_INLINE double FE_T(softmax_bterm)(REAL a, REAL x, REAL m)
+{
+    return a != (REAL)0 ? (double)a * ((double)m - (double)x) : 0.0;
+}
+
+/* ---- distributions -------------------------------------------------------------------- *
+ * p the reference, q the prediction; pe, qe raised to at least lo (eps, or the smallest
+ * positive value when eps is below it; 0 when eps = 0).  A zero p contributes 0 to the
+ * value and the gradient unless q is NaN (NaN propagates, as SciPy's xlogy(0, nan)).
+ *   cross-entropy  -p log qe            d/dq = -p / qe
+ *   KL             p log(pe / qe)       d/dq = -p / qe     (log ratio: fe_logratio)
+ *   entropy        -p log pe            d/dp = -(log pe + 1)
+ * With eps = 0 these are SciPy's xlogy, rel_entr and entr: +inf where p > 0 = q.           */
+FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g)
+{
+    const REAL zero = 0;
+    const REAL qe = q < lo ? lo : q;
+    const int skip = (p == zero) & (q == q);
+    *g = skip ? zero : -p / qe;
+    return skip ? zero : -p * LOG(qe);
+}
+
+FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g)
+{
+    const REAL zero = 0, one = 1, inf = (REAL)INFINITY;
+    const REAL qe = q < lo ? lo : q, pe = p < lo ? lo : p;
+    const int regular = (pe > zero) & (pe < inf) & (qe > zero) & (qe < inf);
+    REAL L = LOGRATIO(regular ? pe : one, regular ? qe : one);
+    L = qe == zero ? inf : L;                          /* p > 0 = q          */
+    L = qe == inf ? -inf : L;
+    L = pe == inf ? (qe == inf ? (REAL)NAN : inf) : L;
+    L = (pe != pe) | (qe != qe) ? pe + qe : L;
+    const int skip = (p == zero) & (q == q);
+    *g = skip ? zero : -p / qe;
+    return skip ? zero : p * L;
+}
+
+FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g)
+{
+    const REAL zero = 0, one = 1;
+    const REAL pe = p < lo ? lo : p;
+    const REAL lp = LOG(pe);
+    *g = -(lp + one);
+    return p == zero ? zero : -(p * lp);
+}
+
+/* ---- row sums in a fixed order ---------------------------------------------------------- *
+ * Every row sum of every family: element c goes to lane c mod FE_LANES (in the order of c),
+ * the lanes are added in one fixed tree.  The same bits for any vector width, for a row
+ * alone or inside a block, for any C.                                                      */
+FE_INLINE double FE_T(lanes_fold)(const double *acc)
+{
+    double l[FE_LANES];
+    int j, w;
+    for (j = 0; j < FE_LANES; j++)
+        l[j] = acc[j];
+    for (w = FE_LANES / 2; w >= 1; w /= 2)
+        for (j = 0; j < w; j++)
+            l[j] = l[j] + l[j + w];
+    return l[0];
+}
+
+/* sum of v[0..C) in the fixed order */
+FE_INLINE double FE_T(rowsum)(Py_ssize_t C, const REAL *restrict v)
+{
+    double acc[FE_LANES] = {0};
+    Py_ssize_t c0, j;
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
+        FE_PRAGMA(omp simd)
+        for (j = 0; j < FE_LANES; j++)
+            acc[j] += (double)v[c0 + j];
+    }
+    for (j = 0; c0 + j < C; j++)
+        acc[j] += (double)v[c0 + j];
+    return FE_T(lanes_fold)(acc);
+}
+
+/* sum of d[0..C) (doubles) in the fixed order */
+FE_INLINE double FE_T(rowsum_d)(Py_ssize_t C, const double *restrict d)
+{
+    double acc[FE_LANES] = {0};
+    Py_ssize_t c0, j;
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
+        FE_PRAGMA(omp simd)
+        for (j = 0; j < FE_LANES; j++)
+            acc[j] += d[c0 + j];
+    }
+    for (j = 0; c0 + j < C; j++)
+        acc[j] += d[c0 + j];
+    return FE_T(lanes_fold)(acc);
+}
+
+/* Softmax row sums with labels and label smoothing: sum_c w_c (m - x_c) (w = 1 without
+ * class weights; a zero weight contributes 0, also at x_c = -inf), in the fixed order. */
+FE_INLINE double FE_T(softmax_smooth_sum)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL m,
+                                          const REAL *FE_RESTRICT cw)
+{
+    double acc[FE_LANES] = {0};
+    Py_ssize_t c0, j;
+#define FE_TERM(c) (cw ? FE_T(softmax_bterm)(cw[c], x[c], m) : (double)m - (double)x[c])
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
+        FE_PRAGMA(omp simd)
+        for (j = 0; j < FE_LANES; j++)
+            acc[j] += FE_TERM(c0 + j);
+    }
+    for (j = 0; c0 + j < C; j++)
+        acc[j] += FE_TERM(c0 + j);
+#undef FE_TERM
+    return FE_T(lanes_fold)(acc);
+}
+
+/* Softmax row sums with a probability target: A = sum a_c, B = sum a_c (m - x_c), in the
+ * fixed order; *bad |= 1 when a t_c is outside [0, 1] or NaN. */
+FE_INLINE void FE_T(softmax_prob_sums)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL m,
+                                       const REAL *FE_RESTRICT t, const REAL *FE_RESTRICT cw,
+                                       REAL keep, REAL share, double *A, double *B, int *bad)
+{
+    double accA[FE_LANES] = {0}, accB[FE_LANES] = {0};
+    const REAL zero = 0, one = 1;
+    int badt = 0;
+    Py_ssize_t c0, j;
+#define FE_TERM(c)                                                                         \
+    do {                                                                                   \
+        const REAL tc = t[c];                                                              \
+        const REAL a = FE_T(softmax_coef)(tc, keep, share, cw ? cw[c] : one);              \
+        badt |= !((tc >= zero) & (tc <= one));                                             \
+        accA[j] += (double)a;                                                              \
+        accB[j] += FE_T(softmax_bterm)(a, x[c], m);                                        \
+    } while (0)
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
+        FE_PRAGMA(omp simd reduction(|:badt))
+        for (j = 0; j < FE_LANES; j++)
+            FE_TERM(c0 + j);
+    }
+    for (j = 0; c0 + j < C; j++)
+        FE_TERM(c0 + j);
+#undef FE_TERM
+    *A = FE_T(lanes_fold)(accA);
+    *B = FE_T(lanes_fold)(accB);
+    *bad |= badt;
+}
