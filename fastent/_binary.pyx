@@ -17,8 +17,7 @@ import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_XBLOCK, fe_gather_as,
-                              fe_scatter, fe_xsum, fe_xsum_add_f32, fe_xsum_add_f64,
-                              fe_xsum_init, xsum_threads_state)
+                              fe_scatter, fe_xsum, fe_xsum_init, xsum_threads_state)
 
 cnp.import_array()
 
@@ -32,10 +31,11 @@ cdef extern from "fe_binary.h" nogil:
         double loss_scale
         double grad_scale
     ctypedef void (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
-                                   const float *, float *, float *, const fe_bparams *, int *)
+                                   const float *, float *, float *, const fe_bparams *, int *,
+                                   fe_xsum *, fe_xsum *, double *)
     ctypedef void (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *,
                                    const double *, const double *, double *, double *,
-                                   const fe_bparams *, int *)
+                                   const fe_bparams *, int *, fe_xsum *, fe_xsum *, double *)
     fe_bce_f32_fn fe_bce_f32
     fe_bce_f64_fn fe_bce_f64
     int fe_binary_select(int requested)
@@ -110,18 +110,12 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, const fe_bparams 
             p[OUT] = scratch + OUT * FE_BLOCK * isz
         if isz == 4:
             fe_bce_f32(seg, <const float *>p[T], <const float *>p[X], <const float *>p[W],
-                       <const float *>p[PW], <float *>p[OUT], <float *>p[GRAD], prm, &rb)
-            if want_sum:
-                fe_xsum_add_f32(total, <const float *>p[OUT], seg, xs)
-                if p[W] != NULL:
-                    fe_xsum_add_f32(wtotal, <const float *>p[W], seg, xs)
+                       <const float *>p[PW], <float *>p[OUT], <float *>p[GRAD], prm, &rb,
+                       total if want_sum else NULL, wtotal, xs)
         else:
             fe_bce_f64(seg, <const double *>p[T], <const double *>p[X], <const double *>p[W],
-                       <const double *>p[PW], <double *>p[OUT], <double *>p[GRAD], prm, &rb)
-            if want_sum:
-                fe_xsum_add_f64(total, <const double *>p[OUT], seg, xs)
-                if p[W] != NULL:
-                    fe_xsum_add_f64(wtotal, <const double *>p[W], seg, xs)
+                       <const double *>p[PW], <double *>p[OUT], <double *>p[GRAD], prm, &rb,
+                       total if want_sum else NULL, wtotal, xs)
         for k in range(OUT, NOPS):
             if L.data[k] != NULL and L.strides[k][last] != isz:
                 fe_scatter(L.data[k] + off[k] + col * L.strides[k][last], p[k], seg,

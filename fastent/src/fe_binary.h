@@ -6,6 +6,7 @@
 #define FE_BINARY_H
 
 #include "fe_terms.h"
+#include "fe_exact.h"
 
 enum { FE_BCE_CLIP = 0, FE_BCE_LOGMIN = 1, FE_BCE_LOGITS = 2 };
 
@@ -19,9 +20,11 @@ typedef struct {
 } fe_bparams;
 
 typedef void (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
-                              const float *, float *, float *, const fe_bparams *, int *);
+                              const float *, float *, float *, const fe_bparams *, int *,
+                              fe_xsum *, fe_xsum *, double *);
 typedef void (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *, const double *,
-                              const double *, double *, double *, const fe_bparams *, int *);
+                              const double *, double *, double *, const fe_bparams *, int *,
+                              fe_xsum *, fe_xsum *, double *);
 
 #define FE_TEMPLATE "fe_binary_impl.h"
 #include "fe_template.h"

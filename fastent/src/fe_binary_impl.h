@@ -51,9 +51,12 @@ FE_INLINE void FE_FN(bce_body)(
     *bad = badp | (badt << 1) | (badw << 2);
 }
 
-/* Entry point: one specialised loop per (mode, weights?, gradient?, pos_weight?). */
+/* Entry point: one specialised loop per (mode, weights?, gradient?, pos_weight?); then,
+ * when `total` is given, the written losses (and the weights, to `wtotal`) are added to the
+ * exact sums, in this instruction set (xs: FE_XBLOCK doubles of scratch). */
 static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
-                       const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad)
+                       const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
+                       fe_xsum *total, fe_xsum *wtotal, double *xs)
 {
 #define FE_CALL(M, HW, HG, PW) FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW)
 #define FE_MODE(M, PW)                                                                   \
@@ -68,4 +71,9 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
     }
 #undef FE_MODE
 #undef FE_CALL
+    if (total) {
+        FE_XADD(total, out, n, xs);
+        if (w && wtotal)
+            FE_XADD(wtotal, w, n, xs);
+    }
 }

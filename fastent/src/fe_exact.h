@@ -146,7 +146,8 @@ static double fe_xsum_round(const fe_xsum *s)
 
 /* Extraction levels over n <= FE_XBLOCK values held as doubles in r (overwritten with the
  * remainders), max|r| = amax (finite, < 2^1000).  Adds the exact level sums to s. */
-static void fe_xsum_extract(fe_xsum *s, double *r, Py_ssize_t n, double amax)
+FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
+                               double amax)
 {
     Py_ssize_t i;
     while (amax > 0.0) {
@@ -173,27 +174,23 @@ static void fe_xsum_extract(fe_xsum *s, double *r, Py_ssize_t n, double amax)
 
 /* Add n values (float or double, contiguous) exactly; r: FE_XBLOCK doubles of scratch.
  * Non-finite values are counted apart, values >= 2^1000 added one by one, the rest by
- * extraction, FE_XBLOCK values at a time. */
+ * extraction, FE_XBLOCK values at a time.  Inline: a kernel calls it, so that it runs in
+ * the kernel's instruction set. */
 #define FE_XSUM_ADD_ARRAY(NAME, T)                                                          \
-static void NAME(fe_xsum *s, const T *v, Py_ssize_t n, double *r)                           \
+FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE_RESTRICT r) \
 {                                                                                           \
     Py_ssize_t i0, i, m;                                                                    \
     for (i0 = 0; i0 < n; i0 += FE_XBLOCK) {                                                 \
-        double amax = 0.0;                                                                  \
+        double amax = 0.0, chk = 0.0;                                                       \
         m = n - i0 < FE_XBLOCK ? n - i0 : FE_XBLOCK;                                        \
-        FE_PRAGMA(omp simd reduction(max:amax))                                             \
+        FE_PRAGMA(omp simd reduction(max:amax) reduction(+:chk))                            \
         for (i = 0; i < m; i++) {                                                           \
-            const double a = fabs((double)v[i0 + i]);                                       \
-            r[i] = (double)v[i0 + i];                                                       \
-            amax = a > amax ? a : amax;           /* NaN skipped here, caught below */      \
+            const double x = (double)v[i0 + i], a = fabs(x);                                \
+            r[i] = x;                                                                       \
+            amax = a > amax ? a : amax;                                                     \
+            chk += x * 0.0;                       /* NaN when an x is inf or NaN */         \
         }                                                                                   \
-        int odd = !(amax < 0x1p1000);                                                       \
-        if (!odd) {                                                                         \
-            FE_PRAGMA(omp simd reduction(|:odd))                                            \
-            for (i = 0; i < m; i++)                                                         \
-                odd |= r[i] != r[i];                                                        \
-        }                                                                                   \
-        if (odd) {                        /* inf, NaN or huge: those one by one */         \
+        if (!(amax < 0x1p1000) || chk != chk) {   /* inf, NaN or huge: one by one */        \
             amax = 0.0;                                                                     \
             for (i = 0; i < m; i++) {                                                       \
                 const double a = fabs(r[i]);                                                \

@@ -247,48 +247,51 @@ FE_MATH_INLINE double fe_log1p(double x)
  *                              mp, mq in [1, 2) read from the bits (subnormals scaled),
  *                              so the quotient can neither overflow nor underflow.
  * Either way one division and one log core, selected lane by lane. */
-FE_MATH_INLINE float fe_frexpf_(float x, float *e)       /* x = m 2^e, m in [1, 2) */
+/* x > 0 as m 2^e, m in [1, 2): the bits of x scaled out of the subnormal range first */
+FE_MATH_INLINE uint32_t fe_normbitsf_(float x)
 {
-    const int sub = x < 0x1p-126f;
-    const float xs = sub ? x * 0x1p23f : x;
-    const uint32_t b = fe_f2u(xs);
-    *e = (float)((int32_t)(b >> 23) - 127) - (sub ? 23.0f : 0.0f);
-    return fe_u2f((b & 0x007fffffu) | 0x3f800000u);
+    return fe_f2u(x < 0x1p-126f ? x * 0x1p23f : x);
 }
 
 FE_MATH_INLINE float fe_logratiof(float p, float q)
 {
-    const int near = (p >= 0.5f * q) & (p <= 2.0f * q);
-    float ep, eq;
-    const float mp = fe_frexpf_(p, &ep), mq = fe_frexpf_(q, &eq);
-    const float v = (near ? p - q : mp) / (near ? q : mq);
-    const float u = near ? 1.0f + v : v;
+    /* near: p in [q/2, 2q], as a float flag (int flags mixed with float lanes keep GCC
+     * from vectorising) */
+    const float nf = p >= 0.5f * q ? (p <= 2.0f * q ? 1.0f : 0) : 0;
+    const uint32_t bp = fe_normbitsf_(p), bq = fe_normbitsf_(q);
+    const float mp = fe_u2f((bp & 0x007fffffu) | 0x3f800000u);
+    const float mq = fe_u2f((bq & 0x007fffffu) | 0x3f800000u);
+    const float k = ((float)((int32_t)(bp >> 23) - (int32_t)(bq >> 23))
+                     - (p < 0x1p-126f ? 23.0f : 0.0f)) + (q < 0x1p-126f ? 23.0f : 0.0f);
+    const float v = (nf != 0 ? p - q : mp) / (nf != 0 ? q : mq);
+    const float u = nf != 0 ? 1.0f + v : v;
     const float b = u - 1.0f;
-    const float c = near ? ((1.0f - (u - b)) + (v - b)) / u : 0.0f;
-    return fe_logf_core(u, c, near ? 0.0f : ep - eq);
+    const float c = nf != 0 ? ((1.0f - (u - b)) + (v - b)) / u : 0.0f;
+    return fe_logf_core(u, c, nf != 0 ? 0.0f : k);
 }
 
-FE_MATH_INLINE double fe_frexp_(double x, double *e)
+FE_MATH_INLINE uint64_t fe_normbits_(double x)
 {
-    const int sub = x < 0x1p-1022;
-    const double xs = sub ? x * 0x1p52 : x;
-    const uint64_t b = fe_d2u(xs);
-    /* (double)(exponent field) without int64 -> double conversion */
-    *e = (fe_u2d(0x4330000000000000ull + (b >> 52)) - (0x1p52 + 1023.0))
-         - (sub ? 52.0 : 0.0);
-    return fe_u2d((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    return fe_d2u(x < 0x1p-1022 ? x * 0x1p52 : x);
 }
 
 FE_MATH_INLINE double fe_logratio(double p, double q)
 {
-    const int near = (p >= 0.5 * q) & (p <= 2.0 * q);
-    double ep, eq;
-    const double mp = fe_frexp_(p, &ep), mq = fe_frexp_(q, &eq);
-    const double v = (near ? p - q : mp) / (near ? q : mq);
-    const double u = near ? 1.0 + v : v;
+    /* near: p in [q/2, 2q], as a double flag (int flags mixed with double lanes keep GCC
+     * from vectorising) */
+    const double nf = p >= 0.5 * q ? (p <= 2.0 * q ? 1.0 : 0) : 0;
+    const uint64_t bp = fe_normbits_(p), bq = fe_normbits_(q);
+    const double mp = fe_u2d((bp & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    const double mq = fe_u2d((bq & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    /* exponent fields as doubles without int64 -> double conversion (2^52 + e as bits) */
+    const double ep = fe_u2d(0x4330000000000000ull + (bp >> 52));
+    const double eq = fe_u2d(0x4330000000000000ull + (bq >> 52));
+    const double k = ((ep - eq) - (p < 0x1p-1022 ? 52.0 : 0.0)) + (q < 0x1p-1022 ? 52.0 : 0.0);
+    const double v = (nf != 0 ? p - q : mp) / (nf != 0 ? q : mq);
+    const double u = nf != 0 ? 1.0 + v : v;
     const double b = u - 1.0;
-    const double c = near ? ((1.0 - (u - b)) + (v - b)) / u : 0.0;
-    return fe_log_core(u, c, near ? 0.0 : ep - eq);
+    const double c = nf != 0 ? ((1.0 - (u - b)) + (v - b)) / u : 0.0;
+    return fe_log_core(u, c, nf != 0 ? 0.0 : k);
 }
 
 #endif /* FE_MATH_H */

@@ -2,15 +2,19 @@
 #define REAL float
 #define FE_DT f32
 #define EXP fe_expf
+#define FE_XADD fe_xsum_add_f32
 #include FE_TEMPLATE
 #undef REAL
 #undef FE_DT
 #undef EXP
+#undef FE_XADD
 
 #define REAL double
 #define FE_DT f64
 #define EXP fe_exp
+#define FE_XADD fe_xsum_add_f64
 #include FE_TEMPLATE
 #undef REAL
 #undef FE_DT
 #undef EXP
+#undef FE_XADD

@@ -115,24 +115,29 @@ FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g)
 {
     const REAL zero = 0;
     const REAL qe = q < lo ? lo : q;
-    const int skip = (p == zero) & (q == q);
-    *g = skip ? zero : -p / qe;
-    return skip ? zero : -p * LOG(qe);
+    const REAL val = -p * LOG(qe), gv = -p / qe;
+    *g = p == zero ? (q == q ? zero : q) : gv;
+    return p == zero ? (q == q ? zero : q) : val;
 }
 
 FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g)
 {
     const REAL zero = 0, one = 1, inf = (REAL)INFINITY;
     const REAL qe = q < lo ? lo : q, pe = p < lo ? lo : p;
-    const int regular = (pe > zero) & (pe < inf) & (qe > zero) & (qe < inf);
-    REAL L = LOGRATIO(regular ? pe : one, regular ? qe : one);
+    /* the log ratio of the finite positive values; the selects below set the others
+     * (conditions as nested selects: int flags combined with & keep GCC from vectorising) */
+    REAL pr = pe > zero ? pe : one, qr = qe > zero ? qe : one;
+    pr = pr < inf ? pr : one;
+    qr = qr < inf ? qr : one;
+    REAL L = LOGRATIO(pr, qr);
     L = qe == zero ? inf : L;                          /* p > 0 = q          */
     L = qe == inf ? -inf : L;
     L = pe == inf ? (qe == inf ? (REAL)NAN : inf) : L;
-    L = (pe != pe) | (qe != qe) ? pe + qe : L;
-    const int skip = (p == zero) & (q == q);
-    *g = skip ? zero : -p / qe;
-    return skip ? zero : p * L;
+    L = pe != pe ? pe : L;
+    L = qe != qe ? qe : L;
+    const REAL val = p * L, gv = -p / qe;
+    *g = p == zero ? (q == q ? zero : q) : gv;
+    return p == zero ? (q == q ? zero : q) : val;
 }
 
 FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g)
