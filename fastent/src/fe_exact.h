@@ -30,6 +30,7 @@
 #include <stddef.h>
 #include <string.h>
 #include "fe_simd.h"
+#include "fe_math.h"
 
 #define FE_XSUM_MAX 48          /* finite doubles never need more than 40 partials */
 #define FE_XBLOCK 4096          /* most values added by one extraction */
@@ -152,7 +153,11 @@ FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
     Py_ssize_t i;
     while (amax > 0.0) {
         /* sigma = 2^(e + 14) where 2^e <= amax < 2^(e+1): 2^13 >= n + 2 headroom */
-        double sigma, t = 0.0, m = 0.0;
+        double sigma, t = 0.0;
+        uint64_t m = 0;         /* max |remainder| as bits: for doubles >= 0 the order of
+                                 * the bits is the order of the values, and an integer max
+                                 * vectorises with every compiler (a double max needs
+                                 * -ffast-math with clang) */
         {
             int e;
             frexp(amax, &e);                    /* amax = f 2^e, f in [0.5, 1) */
@@ -164,11 +169,11 @@ FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
             const double rem = r[i] - q;
             t += q;                             /* exact in any order */
             r[i] = rem;
-            const double a = fabs(rem);
+            const uint64_t a = fe_d2u(rem) & 0x7fffffffffffffffull;
             m = a > m ? a : m;
         }
         fe_xsum_add(s, t);
-        amax = m;
+        amax = fe_u2d(m);
     }
 }
 
@@ -181,15 +186,18 @@ FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE
 {                                                                                           \
     Py_ssize_t i0, i, m;                                                                    \
     for (i0 = 0; i0 < n; i0 += FE_XBLOCK) {                                                 \
-        double amax = 0.0, chk = 0.0;                                                       \
+        double amax, chk = 0.0;                                                             \
+        uint64_t mb = 0;                          /* max |x| as bits (fe_xsum_extract) */   \
         m = n - i0 < FE_XBLOCK ? n - i0 : FE_XBLOCK;                                        \
-        FE_PRAGMA(omp simd reduction(max:amax) reduction(+:chk))                            \
+        FE_PRAGMA(omp simd reduction(max:mb) reduction(+:chk))                              \
         for (i = 0; i < m; i++) {                                                           \
-            const double x = (double)v[i0 + i], a = fabs(x);                                \
+            const double x = (double)v[i0 + i];                                             \
+            const uint64_t a = fe_d2u(x) & 0x7fffffffffffffffull;                           \
             r[i] = x;                                                                       \
-            amax = a > amax ? a : amax;                                                     \
+            mb = a > mb ? a : mb;                 /* NaN too: caught just below */          \
             chk += x * 0.0;                       /* NaN when an x is inf or NaN */         \
         }                                                                                   \
+        amax = fe_u2d(mb);                                                                  \
         if (!(amax < 0x1p1000) || chk != chk) {   /* inf, NaN or huge: one by one */        \
             amax = 0.0;                                                                     \
             for (i = 0; i < m; i++) {                                                       \

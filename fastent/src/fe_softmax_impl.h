@@ -3,7 +3,7 @@
  * R*C), for one (dtype, instruction set); see fe_template.h.  No include guard on purpose.
  * The maths is in fe_terms_impl.h (softmax_loss, softmax_grad, softmax_coef, the row sums);
  * this file only orders the passes:
- *   1. per row: m = max x (+0 for a zero maximum of either sign), z = x - m
+ *   1. per row: m = max x (fe_terms_impl.h: rowmax), z = x - m
  *   2. the whole block at once: e = exp(z)      (short rows vectorise like long ones)
  *   3. per row: S = sum e, A, B in the fixed order; loss = A log1p(S - 1) + B
  *   4. the whole block: gradient (e A/S - a) * scale
@@ -31,11 +31,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     for (r = 0; r < R; r++) {                          /* 1. z = x - max */
         const REAL *xr = x + r * C;
         REAL *zr = z + r * C;
-        REAL m = -(REAL)INFINITY;
-        FE_PRAGMA(omp simd reduction(max:m))
-        for (c = 0; c < C; c++)
-            m = xr[c] > m ? xr[c] : m;
-        m = m + zero;
+        const REAL m = FE_T(rowmax)(C, xr);
         M[r] = m;
         FE_PRAGMA(omp simd)
         for (c = 0; c < C; c++)

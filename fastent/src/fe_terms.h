@@ -14,8 +14,29 @@
 #define FE_TX(x, dt) FE_T_(x, dt)
 #define FE_T(x) FE_TX(x, FE_DT)
 
+/* order-preserving integer keys of floats (fe_terms_impl.h: rowmax); the map is its own
+ * inverse on the magnitude bits */
+FE_INLINE int32_t fe_key_f32(float x)
+{
+    const int32_t b = (int32_t)fe_f2u(x);
+    return b ^ ((b >> 31) & 0x7fffffff);
+}
+FE_INLINE float fe_val_f32(int32_t k) { return fe_u2f((uint32_t)(k ^ ((k >> 31) & 0x7fffffff))); }
+FE_INLINE int64_t fe_key_f64(double x)
+{
+    const int64_t b = (int64_t)fe_d2u(x);
+    return b ^ (int64_t)((uint64_t)(b >> 63) >> 1);
+}
+FE_INLINE double fe_val_f64(int64_t k)
+{
+    return fe_u2d((uint64_t)(k ^ (int64_t)((uint64_t)(k >> 63) >> 1)));
+}
+
 #define REAL float
 #define FE_DT f32
+#define FE_KEY int32_t
+#define FE_KEY_OF fe_key_f32
+#define FE_VAL_OF fe_val_f32
 #define EXP fe_expf
 #define LOG fe_logf
 #define LOG1P fe_log1pf
@@ -27,9 +48,15 @@
 #undef LOG
 #undef LOG1P
 #undef LOGRATIO
+#undef FE_KEY
+#undef FE_KEY_OF
+#undef FE_VAL_OF
 
 #define REAL double
 #define FE_DT f64
+#define FE_KEY int64_t
+#define FE_KEY_OF fe_key_f64
+#define FE_VAL_OF fe_val_f64
 #define EXP fe_exp
 #define LOG fe_log
 #define LOG1P fe_log1p
@@ -41,5 +68,8 @@
 #undef LOG
 #undef LOG1P
 #undef LOGRATIO
+#undef FE_KEY
+#undef FE_KEY_OF
+#undef FE_VAL_OF
 
 #endif /* FE_TERMS_H */

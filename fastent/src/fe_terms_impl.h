@@ -149,6 +149,25 @@ FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g)
     return p == zero ? zero : -(p * lp);
 }
 
+/* Row maximum, as the maximum of order-preserving integer keys of the values (a floating
+ * max reduction does not vectorise with clang without -ffast-math): key(x) = bits of x for
+ * x >= +0, bits with the magnitude bits flipped for negative x, compared as signed.  -0
+ * ranks below +0 (the result is +0 when both occur); a NaN with the sign bit clear ranks
+ * above +inf and becomes the maximum, then every z is NaN and so is the row, as it must be
+ * (with the sign bit set it ranks lowest, and exp(NaN - m) makes the row NaN anyway).
+ * An empty or all -inf row gives -inf. */
+FE_INLINE REAL FE_T(rowmax)(Py_ssize_t C, const REAL *FE_RESTRICT x)
+{
+    FE_KEY k = FE_KEY_OF(-(REAL)INFINITY);
+    Py_ssize_t c;
+    FE_PRAGMA(omp simd reduction(max:k))
+    for (c = 0; c < C; c++) {
+        const FE_KEY kc = FE_KEY_OF(x[c]);
+        k = kc > k ? kc : k;
+    }
+    return FE_VAL_OF(k);
+}
+
 /* ---- row sums in a fixed order ---------------------------------------------------------- *
  * Every row sum of every family: element c goes to lane c mod FE_LANES (in the order of c),
  * the lanes are added in one fixed tree.  The same bits for any vector width, for a row
