@@ -7,6 +7,8 @@ conventions as fastent (truth first, gradient with respect to the prediction, 0 
 float64 reductions) but do no input validation.  Computation happens in the prediction's
 dtype, as in fastent.
 """
+import math
+
 import numpy as np
 
 __all__ = [
@@ -37,24 +39,42 @@ def _eps(eps, dtype):
     return float(np.finfo(dtype).eps) if eps == "auto" else float(eps)
 
 
-def _mul0(a, b):
-    """a * b, but 0 wherever a == 0 (so 0 * inf = 0: the 0 log 0 = 0 convention)."""
+def _mul0(a, b, nan_from=None):
+    """a * b, but 0 wherever a == 0 (so 0 * inf = 0: the 0 log 0 = 0 convention), except
+    where `nan_from` (the prediction) is NaN: a NaN prediction propagates."""
     with np.errstate(invalid="ignore"):
-        return np.where(a == 0, 0, a * b).astype(np.result_type(a, b), copy=False)
+        zero = a == 0
+        if nan_from is not None:
+            zero = zero & ~np.isnan(nan_from)
+        return np.where(zero, 0, a * b).astype(np.result_type(a, b), copy=False)
 
 
-def _reduce(loss, w, reduction, inv_ln, zero_division):
-    """Apply weights (w may be None), the reduction and the base to a loss array.
-    Weights are the per-element (per-row) weights, zero where nothing is counted."""
+def _fsum(a):
+    """The correctly rounded float64 sum of an array's values (math.fsum) with IEEE
+    specials: an inf gives inf, inf - inf and NaN give NaN."""
+    a = np.asarray(a, np.float64).ravel()
+    if np.isnan(a).any() or (np.isposinf(a).any() and np.isneginf(a).any()):
+        return np.float64(np.nan)
+    if np.isinf(a).any():
+        return np.float64(a[np.isinf(a)][0])
+    return np.float64(math.fsum(a))
+
+
+def _reduce(loss, w, reduction, inv_ln, zero_division, count=None):
+    """Apply weights (w may be None), the base and the reduction to a loss array: "none"
+    is w * l / ln(base) in the dtype, "sum" the exactly rounded sum of those values, "mean"
+    that sum over the exactly rounded sum of the weights (or `count`)."""
     if w is not None:
         loss = _mul0(w, loss)
+    values = (loss * loss.dtype.type(inv_ln)).astype(loss.dtype, copy=False)
     if reduction == "none":
-        return (loss * loss.dtype.type(inv_ln)).astype(loss.dtype, copy=False)
-    total = np.sum(loss, dtype=np.float64)
+        return values
+    total = _fsum(values)
     if reduction == "sum":
-        return np.float64(total * inv_ln)
-    count = loss.size if w is None else np.sum(w, dtype=np.float64)
-    return np.float64(total / count * inv_ln) if count > 0 else np.float64(zero_division)
+        return total
+    if count is None:
+        count = loss.size if w is None else _fsum(w)
+    return np.float64(total / count) if count > 0 else np.float64(zero_division)
 
 
 def _grad_scale(w, shape, reduction, inv_ln):
@@ -192,11 +212,10 @@ def _softmax_reduce(loss, weight, row_count, reduction, base, zero_division, dt)
     """"mean" divides by sum(weight * row_count): class_weight[label] of counted rows
     (PyTorch) for labels, 1 per row for probabilities."""
     rw = _weights(weight, loss.shape, dt)
-    if reduction != "mean":
-        return _reduce(loss, rw, reduction, _inv_ln(base), zero_division)
-    total = np.sum(loss if rw is None else _mul0(rw, loss), dtype=np.float64)
-    count = np.sum(row_count if rw is None else rw * row_count, dtype=np.float64)
-    return np.float64(total / count * _inv_ln(base)) if count > 0 else np.float64(zero_division)
+    count = None
+    if reduction == "mean":
+        count = _fsum(row_count if rw is None else np.asarray(rw, np.float64) * row_count)
+    return _reduce(loss, rw, reduction, _inv_ln(base), zero_division, count)
 
 
 def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
@@ -287,7 +306,7 @@ def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     """H(p, q) = -sum p log q per row, q raised to at least eps; 0 log 0 = 0."""
     p, q, qc, e, dt = _dist_parts(p, q, axis, eps)
     with np.errstate(divide="ignore"):
-        return _row_reduce(-_mul0(p, np.log(qc)), axis, weight, reduction, base,
+        return _row_reduce(-_mul0(p, np.log(qc), q), axis, weight, reduction, base,
                            zero_division, dt)
 
 
@@ -296,18 +315,35 @@ def cross_entropy_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e"
     """d/dq H(p, q) = -p / q at the clipped q (0 where p = 0)."""
     p, q, qc, e, dt = _dist_parts(p, q, axis, eps)
     with np.errstate(divide="ignore"):
-        return _row_grad(-_mul0(p, 1 / qc), axis, weight, reduction, base, dt)
+        return _row_grad(-_mul0(p, 1 / qc, q), axis, weight, reduction, base, dt)
+
+
+def _log_ratio(p, q):
+    """log(p / q) for p, q > 0 without overflow, underflow or cancellation, computed in
+    float64 (float32 inputs are exact there): log1p((p - q) / q) when p is within a factor 2
+    of q (p - q exact), log(p / q) when the quotient is a normal number, else
+    log p - log q.  What scipy.special.rel_entr computes at its best, everywhere."""
+    p = np.asarray(p, np.float64)
+    q = np.asarray(q, np.float64)
+    with np.errstate(all="ignore"):
+        r = p / q
+        near = (p >= 0.5 * q) & (p <= 2 * q)
+        normal = np.isfinite(r) & (r >= np.finfo(np.float64).tiny)
+        return np.where(near, np.log1p((p - q) / q),
+                        np.where(normal, np.log(r), np.log(p) - np.log(q)))
 
 
 def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
                   zero_division=np.nan):
     """D(p || q) = sum p log(p / q) per row, p and q raised to at least eps inside the log;
-    with eps=0 exactly scipy.special.rel_entr summed."""
+    with eps=0 scipy.special.rel_entr's conventions summed (+inf where p > 0 = q, 0 where
+    p = 0 unless q is NaN), the log ratio computed without overflow or cancellation."""
     p, q, qc, e, dt = _dist_parts(p, q, axis, eps)
     pc = np.maximum(p, e) if e > 0 else p
     with np.errstate(divide="ignore", invalid="ignore"):
-        return _row_reduce(_mul0(p, np.log(pc / qc)), axis, weight, reduction, base,
-                           zero_division, dt)
+        terms = np.where(p == 0, np.where(np.isnan(q), np.nan, 0.0),
+                         p.astype(np.float64) * _log_ratio(pc, qc)).astype(dt)
+        return _row_reduce(terms, axis, weight, reduction, base, zero_division, dt)
 
 
 def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",

@@ -135,7 +135,7 @@ FE_MATH_INLINE float fe_log1pf(float x)
     const float b = u - 1.0f;                        /* TwoSum(1, x): u + c = 1 + x exactly */
     const float c = (1.0f - (u - b)) + (x - b);
     const float res = fe_logf_core(u, c / u, 0.0f);
-    return fe_logf_special(u, x != x ? x : res);
+    return fe_logf_special(u, x != x || x == 0.0f ? x : res);   /* keeps -0 */
 }
 
 /* ------------------------------------------------------------------------------------ */
@@ -233,7 +233,7 @@ FE_MATH_INLINE double fe_log1p(double x)
     const double b = u - 1.0;
     const double c = (1.0 - (u - b)) + (x - b);
     const double res = fe_log_core(u, c / u, 0.0);
-    return fe_log_special(u, x != x ? x : res);
+    return fe_log_special(u, x != x || x == 0.0 ? x : res);     /* keeps -0 */
 }
 
 /* ------------------------------------------------------------------------------------ */

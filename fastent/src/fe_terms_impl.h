@@ -57,13 +57,16 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g)
     const REAL ax = x < zero ? -x : x;
     const REAL e = EXP(-ax);
     const REAL L = LOG1P(e);
-    const REAL sp_pos = (x > zero ? x : zero) + L;       /* softplus(x)  */
-    const REAL sp_neg = (x < zero ? -x : zero) + L;      /* softplus(-x) */
+    /* the softplus values and their weighted sum in double: for float32 this keeps a soft
+     * label's loss within 2 ulp (three float roundings would not) */
+    const double sp_pos = (double)(x > zero ? x : zero) + (double)L;    /* softplus(x)  */
+    const double sp_neg = (double)(x < zero ? -x : zero) + (double)L;   /* softplus(-x) */
     const REAL r = one / (one + e);
     const REAL sig_pos = x >= zero ? r : e * r;         /* sigma(x)     */
     const REAL sig_neg = x >= zero ? e * r : r;         /* sigma(-x)    */
     const REAL tc = t * c;
-    REAL l = (tc > zero ? tc * sp_neg : zero) + (u > zero ? u * sp_pos : zero);
+    REAL l = (REAL)((tc > zero ? (double)tc * sp_neg : 0.0)
+                    + (u > zero ? (double)u * sp_pos : 0.0));
     *g = u * sig_pos - tc * sig_neg;
     l = x != x ? x : l;
     *g = x != x ? x : *g;

@@ -1,0 +1,415 @@
+"""The kernel layer's promises: fastent's own maths within 1 ulp, the same bytes on every
+instruction set, for any slice, position and batching; exact sums; IEEE specials in sums;
+clipping that always clips; SciPy's rel_entr accuracy for KL with eps=0."""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastent as fe
+from fastent import _config, _runtime, reference
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+mpmath = pytest.importorskip("mpmath")
+
+
+def _isas():
+    best = _runtime.best_isa(-1)
+    return [name for level, name in enumerate(_config.ISA_NAMES) if level <= best]
+
+
+@pytest.fixture(params=_isas())
+def isa(request):
+    """Run a test on each instruction set this CPU has; restore the default after."""
+    _config._set_isa(request.param)
+    yield request.param
+    _config._set_isa(None)
+
+
+# ---------------------------------------------------------------------------- the maths
+def _ulp32(ref):
+    a = np.abs(ref).astype(np.float32)
+    return np.maximum(np.spacing(a).astype(np.float64), 2.0 ** -149)
+
+
+def _float32_sweep():
+    """Every binade of float32 densely: 2^20 random bit patterns and a regular grid of
+    2^20 more, both signs."""
+    rng = np.random.default_rng(7)
+    bits = np.concatenate([rng.integers(0, 0x7F800000, 2 ** 20, dtype=np.uint32),
+                           np.arange(0, 0x7F800000, 0x7F800000 // 2 ** 20, dtype=np.uint32)])
+    x = bits.view(np.float32)
+    return np.concatenate([x, -x])
+
+
+@pytest.mark.parametrize("name,ref", [("exp", np.exp), ("log", np.log), ("log1p", np.log1p)])
+def test_float32_maths_within_one_ulp(isa, name, ref):
+    x = _float32_sweep()
+    with np.errstate(all="ignore"):
+        want = ref(x.astype(np.float64))          # float64 libm: exact to far below a float32 ulp
+        got = _runtime.vecmath(name, x).astype(np.float64)
+    finite = np.isfinite(want) & (np.abs(want) <= np.finfo(np.float32).max)
+    err = np.abs(got[finite] - want[finite]) / _ulp32(want[finite])
+    assert err.max() <= 1.0, (name, x[finite][err.argmax()], err.max())
+    # the specials are those of C99 Annex F: inf, -inf, NaN exactly where libm has them
+    spec = ~finite
+    with np.errstate(over="ignore"):
+        w32 = want[spec].astype(np.float32)       # correctly rounded: inf beyond the range
+    assert np.array_equal(got[spec].astype(np.float32), w32, equal_nan=True)
+
+
+@pytest.mark.parametrize("name,f", [("exp", mpmath.exp), ("log", mpmath.log),
+                                    ("log1p", mpmath.log1p)])
+def test_float64_maths_within_one_ulp(isa, name, f):
+    rng = np.random.default_rng(11)
+    if name == "exp":
+        x = np.concatenate([rng.uniform(-745, 709.7, 3000), rng.uniform(-1, 1, 1000),
+                            rng.uniform(-1e-8, 1e-8, 300)])
+    else:
+        b = rng.integers(0, 0x7FF0000000000000, 3000, dtype=np.uint64).view(np.float64)
+        x = np.concatenate([b, rng.uniform(0, 2, 1000), 1 + rng.uniform(-1e-6, 1e-6, 300)])
+        if name == "log1p":
+            x = np.concatenate([x, rng.uniform(-1, 0, 500), rng.uniform(-1e-9, 1e-9, 200)])
+    got = _runtime.vecmath(name, x)
+    mpmath.mp.prec = 113
+    worst = 0.0
+    for xi, yi in zip(x.tolist(), got.tolist()):
+        r = f(mpmath.mpf(xi))
+        rf = float(r)
+        if rf == 0 or not math.isfinite(rf):
+            assert yi == rf
+            continue
+        u = math.ulp(rf) if abs(rf) >= 2.2250738585072014e-308 else 2.0 ** -1074
+        worst = max(worst, float(abs(mpmath.mpf(yi) - r) / u))
+    assert worst <= 1.0, (name, worst)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_maths_specials(dtype):
+    x = np.array([0.0, -0.0, np.inf, -np.inf, np.nan, -1.0, 1.0, -2.0], dtype)
+    want = {"exp": [1, 1, np.inf, 0, np.nan, None, None, None],
+            "log": [-np.inf, -np.inf, np.inf, np.nan, np.nan, np.nan, 0, np.nan],
+            "log1p": [0, -0.0, np.inf, np.nan, np.nan, -np.inf, None, np.nan]}
+    for name, w in want.items():
+        got = _runtime.vecmath(name, x)
+        for xi, gi, wi in zip(x, got, w):
+            if wi is not None:
+                assert (np.isnan(gi) and np.isnan(wi)) or (gi == wi and np.signbit(gi)
+                                                           == np.signbit(wi)), (name, xi, gi)
+
+
+# ------------------------------------------------------------------ the same bytes
+def test_every_instruction_set_gives_the_same_bytes():
+    """Each FASTENT_SIMD path the CPU runs, in its own process: the fingerprint of every
+    function (loss "none"/"sum"/"mean" and gradient, float32/float64, edge inputs)."""
+    prints = {}
+    for name in _isas():
+        env = dict(os.environ, FASTENT_SIMD=name)
+        out = subprocess.run([sys.executable, os.path.join(HERE, "fingerprint.py")],
+                             env=env, capture_output=True, text=True, timeout=300, check=True)
+        prints[name] = json.loads(out.stdout)
+    first = prints[_isas()[0]]
+    assert len(first) > 200
+    for name, fp in prints.items():
+        assert fp == first, (name, [k for k in first if fp[k] != first[k]][:5])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [2, 10, 16, 17, 128, 129, 1000])
+def test_softmax_row_alone_gives_the_batch_bytes(isa, dtype, C):
+    rng = np.random.default_rng(C)
+    x = rng.normal(scale=4, size=(37, C)).astype(dtype)
+    y = rng.integers(0, C, 37)
+    t = rng.random((37, C)).astype(dtype)
+    for target in (y, t):
+        loss, grad = fe.softmax_cross_entropy(target, x, reduction="none", return_grad=True,
+                                              label_smoothing=0.05)     # "none": unscaled
+        for r in (0, 5, 36):
+            lr, gr = fe.softmax_cross_entropy(target[r:r + 1], x[r:r + 1], reduction="none",
+                                              return_grad=True, label_smoothing=0.05)
+            assert lr.tobytes() == loss[r:r + 1].tobytes()
+            assert gr.tobytes() == grad[r:r + 1].tobytes()
+        # ("mean" divides the gradient by the batch's denominator: compare "sum" gradients)
+        g_sum = fe.softmax_cross_entropy_grad(target, x, reduction="sum")
+        for r in (0, 36):
+            g1 = fe.softmax_cross_entropy_grad(target[r:r + 1], x[r:r + 1], reduction="sum")
+            assert g1.tobytes() == g_sum[r:r + 1].tobytes()
+        # strided and transposed layouts of the same rows
+        xt = np.asfortranarray(x)
+        assert fe.softmax_cross_entropy(target if target.ndim == 1 else np.asfortranarray(target),
+                                        xt, reduction="none", label_smoothing=0.05
+                                        ).tobytes() == loss.tobytes()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("fn", ["logits", "prob", "kl", "xent", "entropy"])
+def test_element_and_slice_bytes_do_not_depend_on_position(isa, dtype, fn):
+    rng = np.random.default_rng(3)
+    n = 4099
+    if fn in ("logits", "prob"):
+        x = (rng.normal(scale=8, size=n) if fn == "logits" else rng.random(n)).astype(dtype)
+        t = rng.random(n).astype(dtype)
+        f = (fe.binary_cross_entropy_with_logits if fn == "logits"
+             else fe.binary_cross_entropy)
+        full = f(t, x, reduction="none")
+        grad = f(t, x, reduction="sum", return_grad=True)[1]
+        for lo, hi in ((0, 1), (1, 2), (13, 14), (5, 4099), (2047, 2050)):
+            assert f(t[lo:hi], x[lo:hi], reduction="none").tobytes() == full[lo:hi].tobytes()
+            assert (f(t[lo:hi], x[lo:hi], reduction="sum", return_grad=True)[1].tobytes()
+                    == grad[lo:hi].tobytes())
+        # a weight broadcast from (C,) gives the bytes of the same weight materialised
+        x2, t2 = x[:4096].reshape(1024, 4), t[:4096].reshape(1024, 4)
+        w = np.array([0.5, 1.0, 2.0, 3.0], dtype)
+        assert (f(t2, x2, weight=w, reduction="none").tobytes()
+                == f(t2, x2, weight=np.ascontiguousarray(np.broadcast_to(w, x2.shape)),
+                     reduction="none").tobytes())
+    else:
+        q = rng.random((301, 33)).astype(dtype)
+        p = rng.random((301, 33)).astype(dtype)
+        f = {"kl": fe.kl_divergence, "xent": fe.cross_entropy,
+             "entropy": lambda p_, q_, **kw: fe.entropy(q_, **kw)}[fn]
+        full = f(p, q, reduction="none")
+        for lo, hi in ((0, 1), (100, 101), (7, 301)):
+            assert f(p[lo:hi], q[lo:hi], reduction="none").tobytes() == full[lo:hi].tobytes()
+
+
+# ------------------------------------------------------------------------ exact sums
+def _all_calls(dtype, rng, n_rows=2003):
+    x = rng.normal(scale=5, size=(n_rows, 7)).astype(dtype)
+    t = (rng.random((n_rows, 7)) > 0.5).astype(dtype)
+    p = rng.random((n_rows, 7)).astype(dtype)
+    lab = rng.integers(0, 7, n_rows)
+    w = rng.random(n_rows)
+    return {
+        "bce": (fe.binary_cross_entropy, t, p, {}),
+        "bce_logits": (fe.binary_cross_entropy_with_logits, t, x, {}),
+        "softmax": (fe.softmax_cross_entropy, lab, x, {"weight": w}),
+        "softmax_prob": (fe.softmax_cross_entropy, p, x, {}),
+        "cross_entropy": (fe.cross_entropy, p, p[::-1].copy(), {}),
+        "kl_divergence": (fe.kl_divergence, p, p[::-1].copy(), {"base": 2}),
+        "entropy": (lambda a, b, **kw: fe.entropy(b, **kw), None, p, {}),
+    }
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sum_is_the_exactly_rounded_sum_of_none(dtype):
+    rng = np.random.default_rng(5)
+    for name, (f, a, b, kw) in _all_calls(dtype, rng).items():
+        none = f(a, b, reduction="none", **kw)
+        s = f(a, b, reduction="sum", **kw)
+        assert s == math.fsum(none.astype(np.float64).ravel()), name
+        assert type(s) is np.float64
+
+
+def test_sum_of_200003_float32_elements_is_exact():
+    rng = np.random.default_rng(9)
+    x = rng.normal(scale=3, size=200003).astype(np.float32)
+    t = rng.random(200003).astype(np.float32)
+    for nt in (1, 2):
+        none = fe.binary_cross_entropy_with_logits(t, x, reduction="none", n_threads=nt)
+        s = fe.binary_cross_entropy_with_logits(t, x, reduction="sum", n_threads=nt)
+        m = fe.binary_cross_entropy_with_logits(t, x, reduction="mean", n_threads=nt)
+        assert s == math.fsum(none.astype(np.float64))
+        assert m == s / 200003
+
+
+@pytest.mark.parametrize("values", [
+    [1e300, 1e-300, -1e300],                      # exact total far below the terms
+    [1e-300, 1e300, -1e300, 3.0],                 # huge cancellation
+    [0.1] * 10 + [-1.0],
+    [2.0 ** -1074] * 5 + [1.0, -1.0],             # subnormals survive
+])
+def test_exact_sum_state(values):
+    from fastent._exact import ExactSum
+    s = ExactSum.of(_runtime.exact_sum(np.array(values), np.float64))
+    assert s.value() == math.fsum(values)
+    # split anywhere, merged in any order: the same exact state rounds to the same bits
+    a = ExactSum.of(_runtime.exact_sum(np.array(values[:2]), np.float64))
+    b = ExactSum.of(_runtime.exact_sum(np.array(values[2:]), np.float64))
+    assert b.add(a).value() == math.fsum(values)
+
+
+def test_exact_sum_beyond_the_float64_range_is_inf():
+    """A sum whose exact partial totals leave the float64 range rounds to +-inf (where
+    math.fsum raises OverflowError)."""
+    from fastent._exact import ExactSum
+    assert ExactSum.of(_runtime.exact_sum(np.array([1e308, 1e308]), np.float64)).value() \
+        == np.inf
+
+
+def test_running_loss_over_random_splits_equals_the_one_shot_call():
+    rng = np.random.default_rng(13)
+    for dtype in (np.float32, np.float64):
+        for name, (f, a, b, kw) in _all_calls(dtype, rng, n_rows=3001).items():
+            whole = f(a, b, reduction="mean", **kw)
+            cuts = np.sort(rng.choice(np.arange(1, 3001), size=9, replace=False))
+            parts = []
+            for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, 3001]):
+                acc = fe.RunningLoss(name.replace("_prob", "").replace("bce_logits",
+                                     "binary_cross_entropy_with_logits").replace(
+                    "bce", "binary_cross_entropy").replace("softmax", "softmax_cross_entropy"),
+                    **{k: v for k, v in kw.items() if k != "weight"})
+                wa = {"weight": kw["weight"][lo:hi]} if "weight" in kw else {}
+                acc.update(None if a is None else a[lo:hi], b[lo:hi], **wa)
+                parts.append(acc)
+            order = rng.permutation(len(parts))
+            total = parts[order[0]]
+            for i in order[1:]:
+                total.merge(parts[i])
+            assert total.result() == whole, (name, dtype, total.result(), whole)
+
+
+def test_running_loss_batches_of_1000_rows():
+    rng = np.random.default_rng(17)
+    x = rng.normal(size=(20000, 50)).astype(np.float32)
+    y = rng.integers(0, 50, 20000)
+    acc = fe.RunningLoss("softmax_cross_entropy")
+    for lo in range(0, 20000, 1000):
+        acc.update(y[lo:lo + 1000], x[lo:lo + 1000])
+    assert acc.result() == fe.softmax_cross_entropy(y, x)
+    assert acc.total == fe.softmax_cross_entropy(y, x, reduction="sum")
+
+
+@pytest.mark.parametrize("chunks", [333, 1000, (500, 3)])
+def test_dask_any_chunking_gives_the_numpy_bytes(chunks):
+    da = pytest.importorskip("dask.array")
+    rng = np.random.default_rng(19)
+    x = rng.normal(size=(2000, 6))
+    y = rng.integers(0, 6, 2000)
+    t = rng.random((2000, 6))
+    w = rng.random(2000)
+    dx = da.from_array(x, chunks=chunks)
+    dy = da.from_array(y, chunks=chunks if isinstance(chunks, int) else chunks[0])
+    dt = da.from_array(t, chunks=chunks)
+    for red in ("sum", "mean"):
+        assert (fe.softmax_cross_entropy(dy, dx, reduction=red, weight=w).compute()
+                == fe.softmax_cross_entropy(y, x, reduction=red, weight=w))
+        assert (fe.binary_cross_entropy_with_logits(dt, dx, reduction=red).compute()
+                == fe.binary_cross_entropy_with_logits(t, x, reduction=red))
+        assert (fe.kl_divergence(dt, dt[::-1], reduction=red).compute()
+                == fe.kl_divergence(t, t[::-1], reduction=red))
+    g = fe.binary_cross_entropy_with_logits_grad(dt, dx, weight=dt).compute()
+    assert g.tobytes() == fe.binary_cross_entropy_with_logits_grad(t, x, weight=t).tobytes()
+
+
+# -------------------------------------------------------------- IEEE specials in sums
+def test_an_infinite_term_gives_an_infinite_sum():
+    p = np.array([0.0, 0.5, 0.5])
+    t = np.array([1.0, 1.0, 0.0])
+    for red in ("sum", "mean"):
+        assert fe.binary_cross_entropy(t, p, eps=0, reduction=red) == np.inf
+        assert fe.softmax_cross_entropy([0, 1], [[-np.inf, 0.0], [0.0, 1.0]],
+                                        reduction=red) == np.inf
+        assert fe.kl_divergence([[1.0, 0.0], [0.5, 0.5]], [[0.0, 1.0], [0.5, 0.5]], eps=0,
+                                reduction=red) == np.inf
+    acc = fe.RunningLoss("binary_cross_entropy", eps=0)
+    acc.update(t[:1], p[:1]).update(t[1:], p[1:])
+    assert acc.result() == np.inf
+    da = pytest.importorskip("dask.array")
+    assert fe.binary_cross_entropy(da.from_array(t, chunks=1), da.from_array(p, chunks=1),
+                                   eps=0).compute() == np.inf
+
+
+def test_nan_rows_give_nan_on_every_row_length():
+    for C in (10, 200):
+        x = np.zeros((3, C))
+        x[1, 3] = np.nan
+        t = np.zeros((3, C))
+        t[0, 0] = t[2, 0] = 1.0                # row 1: an all-zero probability target
+        loss = fe.softmax_cross_entropy(t, x, reduction="none")
+        assert np.isnan(loss[1]) and np.isfinite(loss[[0, 2]]).all(), C
+        assert np.isnan(fe.softmax_cross_entropy(t, x, reduction="sum"))
+
+
+# ------------------------------------------------------------------ clipping, rel_entr
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("eps", [1e-12, 1e-20, 1e-50, 1e-320])
+def test_clipping_always_clips(dtype, eps):
+    p = np.array([0.0, 1.0, 0.0, 1.0], dtype)
+    t = np.array([1.0, 0.0, 0.0, 1.0], dtype)
+    loss, grad = fe.binary_cross_entropy(t, p, eps=eps, reduction="none", return_grad=True)
+    assert np.isfinite(loss).all(), loss
+    # the gradient (about 1/eps) is finite wherever 1/eps is a number of the dtype
+    lo = max(eps, float(np.finfo(dtype).smallest_subnormal))
+    representable = 1 / lo < float(np.finfo(dtype).max)
+    assert np.isfinite(grad).all() == representable, grad
+    q = np.array([[0.0, 1.0]], dtype)
+    for f in (fe.cross_entropy, fe.kl_divergence):
+        v, g = f([[1.0, 0.0]], q, eps=eps, return_grad=True)
+        assert np.isfinite(v), f
+        assert np.isfinite(g).all() == representable
+    h, g = fe.entropy(q, eps=eps, return_grad=True)
+    assert np.isfinite(h) and np.isfinite(g).all()
+
+
+def _kl_exact(p, q):
+    mpmath.mp.prec = 200
+    return float(mpmath.mpf(p) * mpmath.log(mpmath.mpf(p) / mpmath.mpf(q)))
+
+
+@pytest.mark.parametrize("p,q", [
+    (1.0, 1e-310),                 # the quotient overflows in p / q
+    (1e-300, 1e-310),
+    (1e300, 1e-300),               # SciPy gh-20710 kind: huge ratio
+    (1e-200, 1e100),               # and a tiny one: p log(p / q) ~ -9.21e-198
+    (0.3, 0.3 + 1e-15),            # nearly equal: no cancellation
+    (0.7, 0.7 * (1 - 2 ** -40)),
+    (5e-324, 1.0),
+])
+def test_kl_eps0_has_rel_entr_accuracy(p, q):
+    want = _kl_exact(p, q)
+    for f in (fe.kl_divergence, reference.kl_divergence):
+        got = float(f([[p]], [[q]], eps=0, reduction="sum"))
+        assert got == pytest.approx(want, rel=4e-16, abs=0), (f, got, want)
+
+
+def test_kl_float32_huge_ratio():
+    got = fe.kl_divergence(np.array([[1.0]], np.float32), np.array([[1e-40]], np.float32),
+                           eps=0, reduction="none")
+    assert got[0] == np.float32(_kl_exact(1.0, float(np.float32(1e-40))))
+
+
+def test_nan_prediction_propagates_where_the_target_is_zero():
+    for f in (fe.kl_divergence, fe.cross_entropy, reference.kl_divergence,
+              reference.cross_entropy):
+        v = f([[0.0, 1.0]], [[np.nan, 1.0]], reduction="none")
+        assert np.isnan(v[0]), f
+
+
+# --------------------------------------------------------- float32 per-element losses
+def test_float32_bce_with_logits_within_2_ulp():
+    rng = np.random.default_rng(23)
+    x = np.concatenate([rng.normal(scale=10, size=200000), rng.uniform(-1e-3, 1e-3, 20000),
+                        rng.uniform(-90, 90, 20000)]).astype(np.float32)
+    for tval in (0.0, 1.0, 0.3):
+        t = np.full_like(x, tval)
+        got = fe.binary_cross_entropy_with_logits(t, x, reduction="none").astype(np.float64)
+        xd, td = x.astype(np.float64), np.float64(np.float32(tval))
+        want = td * np.logaddexp(0, -xd) + (1 - td) * np.logaddexp(0, xd)
+        nz = want > 0
+        err = np.abs(got[nz] - want[nz]) / _ulp32(want[nz])
+        assert err.max() <= 2.0, (tval, x[nz][err.argmax()], err.max())
+
+
+def test_float32_bce_and_divergences_within_2_ulp():
+    rng = np.random.default_rng(29)
+    p = rng.random(100000).astype(np.float32)
+    for tval in (0.0, 1.0):
+        t = np.full_like(p, tval)
+        got = fe.binary_cross_entropy(t, p, reduction="none").astype(np.float64)
+        pc = np.clip(p, np.finfo(np.float32).eps, 1 - np.finfo(np.float32).eps).astype(
+            np.float64)
+        want = -np.log(pc) if tval else -np.log1p(-pc)
+        nz = want > 0
+        assert (np.abs(got[nz] - want[nz]) / _ulp32(want[nz])).max() <= 2.0
+    q = rng.random((5000, 1)).astype(np.float32)
+    pp = rng.random((5000, 1)).astype(np.float32)
+    got = fe.kl_divergence(pp, q, eps=0, reduction="none").astype(np.float64)
+    want = pp[:, 0].astype(np.float64) * np.log(pp[:, 0].astype(np.float64)
+                                                / q[:, 0].astype(np.float64))
+    nz = want != 0
+    assert (np.abs(got[nz] - want[nz]) / _ulp32(want[nz])).max() <= 2.0
