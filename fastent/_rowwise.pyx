@@ -199,7 +199,7 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
     cdef double *gsc = <double *>(grad_off + rpb)
     cdef double *rws = gsc + rpb
     cdef double *loss = rws + rpb
-    cdef double *work = loss + rpb                 # 4 rpb doubles
+    cdef double *work = loss + rpb                 # 5 rpb + 2 bsz doubles
     cdef double rw
     cdef int bad = 0
     cdef bint ign
@@ -319,9 +319,11 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     nblocks = (R.nrows + R.rows_per_block - 1) // R.rows_per_block
     nt = 1 if R.nrows * C < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
     cdef int[::1] bads = np.zeros(nblocks, dtype=np.intc)
-    # four buffers of a block's elements, and 10 numbers per row (labels, offsets, scales,
-    # losses, the kernel's work), 64-byte aligned for the vector loops
-    cdef Py_ssize_t per_thread = 4 * R.rows_per_block * C * R.itemsize + 10 * 8 * R.rows_per_block
+    # four buffers of a block's elements, two of doubles (the kernel's element terms) and
+    # 11 numbers per row (labels, offsets, scales, losses, the kernel's work), 64-byte
+    # aligned for the vector loops
+    cdef Py_ssize_t per_thread = (4 * R.rows_per_block * C * R.itemsize
+                                  + 2 * R.rows_per_block * C * 8 + 11 * 8 * R.rows_per_block)
     per_thread = (per_thread + 63) // 64 * 64
     cdef char[::1] scratch = np.empty(nt * per_thread + 64, dtype=np.int8)
     cdef char *scr = &scratch[0]

@@ -32,8 +32,8 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
         }
         if (has_grad) grad[i] = g;
     }
+    FE_T(rowsums)(R, C, terms, loss);
     for (r = 0; r < R; r++) {
-        loss[r] = FE_T(rowsum)(C, terms + r * C);
         if (has_grad) {
             const REAL gs = (REAL)gsc[r];
             REAL *gr = grad + r * C;

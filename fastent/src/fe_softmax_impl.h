@@ -1,18 +1,21 @@
 /*
  * fe_softmax_impl.h -- softmax cross-entropy of a block of R rows of C logits (contiguous,
  * R*C), for one (dtype, instruction set); see fe_template.h.  No include guard on purpose.
- * The maths is in fe_terms_impl.h (softmax_loss, softmax_grad, softmax_coef, the row sums);
- * this file only orders the passes:
- *   1. per row: m = max x (fe_terms_impl.h: rowmax), z = x - m
- *   2. the whole block at once: e = exp(z)      (short rows vectorise like long ones)
- *   3. per row: S = sum e, A, B in the fixed order; loss = A log1p(S - 1) + B
- *   4. the whole block: gradient (e A/S - a) * scale
+ * The maths is in fe_terms_impl.h (softmax_loss, softmax_grad, softmax_coef, softmax_bterm,
+ * rowmax, rowsums); this file only orders the passes, each a vector loop:
+ *   1. per row: m = max x, z = x - m
+ *   2. the whole block: e = exp(z)                (short rows vectorise like long ones)
+ *   3. probability targets: the terms a_c and a_c (m - x_c) of every element
+ *   4. row sums S = sum e, A = sum a, B = sum a (m - x) in the fixed order (rowsums: across
+ *      rows for short rows); loss = A log1p(S - 1) + B, all rows at once
+ *   5. the gradient (e A/S - a) * scale
  * A row's bits are the same in any block, at any position, for any R.
  *   index target:  lab[r] is the label, < 0 for a row that counts nowhere (ignore_index:
  *                  loss 0, gradient 0); a_c = (1 - s) w_t [c = t] + (s / C) w_c
  *   probabilities: t (R*C); a_c = w_c ((1 - s) t_c + s / C)
  * (w: class weights, 1 when not given; s: label smoothing).  loss[r] gets the row loss,
- * grad (R*C, may be NULL) the gradient times gsc[r]; z is R*C scratch, work 4R doubles.
+ * grad (R*C, may be NULL) the gradient times gsc[r]; z is R*C scratch, work 5R + 2RC
+ * doubles.
  */
 static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                  const Py_ssize_t *FE_RESTRICT lab, const REAL *FE_RESTRICT t,
@@ -22,11 +25,14 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                                  double *FE_RESTRICT work, int *bad)
 {
     const Py_ssize_t n = R * C;
-    double *FE_RESTRICT S = work, *FE_RESTRICT A = work + R;
-    REAL *FE_RESTRICT M = (REAL *)(work + 2 * R);
+    double *FE_RESTRICT S = work, *FE_RESTRICT A = work + R, *FE_RESTRICT B = work + 2 * R;
+    REAL *FE_RESTRICT M = (REAL *)(work + 3 * R);
+    double *FE_RESTRICT ta = work + 5 * R, *FE_RESTRICT tb = ta + n;   /* element terms */
     const REAL keep = (REAL)(1.0 - smooth), share = (REAL)(smooth / (double)C);
+    const double dshare = smooth / (double)C;
     const REAL zero = 0, one = 1;
     Py_ssize_t r, c, i;
+    int badt = 0;
 
     for (r = 0; r < R; r++) {                          /* 1. z = x - max */
         const REAL *xr = x + r * C;
@@ -40,26 +46,52 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     FE_PRAGMA(omp simd)
     for (i = 0; i < n; i++)                            /* 2. e = exp(z) */
         z[i] = EXP(z[i]);
-    for (r = 0; r < R; r++) {                          /* 3. row sums and loss */
-        const REAL *xr = x + r * C;
-        double Ar, B;
-        if (lab) {
-            if (lab[r] < 0) { S[r] = 1.0; A[r] = 0.0; loss[r] = 0.0; continue; }
-            const double hot = (1.0 - smooth) * (cw ? (double)cw[lab[r]] : 1.0);
-            Ar = hot + (smooth / (double)C) * cw_sum;
-            B = hot != 0.0 ? hot * ((double)M[r] - (double)xr[lab[r]]) : 0.0;
-            if (smooth != 0.0)
-                B += (smooth / (double)C) * FE_T(softmax_smooth_sum)(C, xr, M[r], cw);
-        } else {
-            FE_T(softmax_prob_sums)(C, xr, M[r], t + r * C, cw, keep, share, &Ar, &B, bad);
+    if (!lab) {                                        /* 3. probability terms */
+        for (r = 0; r < R; r++) {
+            const REAL *xr = x + r * C, *tr = t + r * C, m = M[r];
+            double *ar = ta + r * C, *br = tb + r * C;
+            FE_PRAGMA(omp simd reduction(|:badt))
+            for (c = 0; c < C; c++) {
+                const REAL tc = tr[c];
+                const REAL a = FE_T(softmax_coef)(tc, keep, share, cw ? cw[c] : one);
+                badt |= !((tc >= zero) & (tc <= one));
+                ar[c] = (double)a;
+                br[c] = FE_T(softmax_bterm)(a, xr[c], m);
+            }
         }
-        S[r] = FE_T(rowsum)(C, z + r * C);
-        A[r] = Ar;
-        loss[r] = FE_T(softmax_loss)(Ar, S[r], B);
+        *bad |= badt;
+        FE_T(rowsums_d)(R, C, ta, A);
+        FE_T(rowsums_d)(R, C, tb, B);
+    } else {                                           /* 3. label terms */
+        if (smooth != 0.0) {                           /* sum_c w_c (m - x_c) */
+            for (r = 0; r < R; r++) {
+                const REAL *xr = x + r * C, m = M[r];
+                double *br = tb + r * C;
+                FE_PRAGMA(omp simd)
+                for (c = 0; c < C; c++)
+                    br[c] = FE_T(softmax_bterm)(cw ? cw[c] : one, xr[c], m);
+            }
+            FE_T(rowsums_d)(R, C, tb, B);
+        }
+        for (r = 0; r < R; r++) {
+            const Py_ssize_t lr = lab[r] < 0 ? 0 : lab[r];
+            const double hot = lab[r] < 0 ? 0.0 : (1.0 - smooth) * (cw ? (double)cw[lr] : 1.0);
+            const double bs = smooth != 0.0 ? dshare * B[r] : 0.0;
+            A[r] = lab[r] < 0 ? 0.0 : hot + dshare * cw_sum;
+            B[r] = lab[r] < 0 ? 0.0
+                 : (hot != 0.0 ? hot * ((double)M[r] - (double)x[r * C + lr]) : 0.0) + bs;
+        }
     }
+    FE_T(rowsums)(R, C, z, S);                         /* 4. S, and the losses */
+    FE_PRAGMA(omp simd)
+    for (r = 0; r < R; r++)
+        loss[r] = FE_T(softmax_loss)(A[r], S[r], B[r]);
+    if (lab)
+        for (r = 0; r < R; r++)
+            loss[r] = lab[r] < 0 ? 0.0 : loss[r];
     if (!grad)
         return;
-    for (r = 0; r < R; r++) {                          /* 4. gradient */
+    for (r = 0; r < R; r++) {                          /* 5. gradient */
         const REAL f = (REAL)(A[r] / S[r]), gs = (REAL)gsc[r];
         const REAL *er = z + r * C;
         REAL *gr = grad + r * C;

@@ -188,7 +188,7 @@ FE_INLINE double FE_T(lanes_fold)(const double *acc)
 }
 
 /* sum of v[0..C) in the fixed order */
-FE_INLINE double FE_T(rowsum)(Py_ssize_t C, const REAL *restrict v)
+FE_INLINE double FE_T(rowsum)(Py_ssize_t C, const REAL *FE_RESTRICT v)
 {
     double acc[FE_LANES] = {0};
     Py_ssize_t c0, j;
@@ -203,7 +203,7 @@ FE_INLINE double FE_T(rowsum)(Py_ssize_t C, const REAL *restrict v)
 }
 
 /* sum of d[0..C) (doubles) in the fixed order */
-FE_INLINE double FE_T(rowsum_d)(Py_ssize_t C, const double *restrict d)
+FE_INLINE double FE_T(rowsum_d)(Py_ssize_t C, const double *FE_RESTRICT d)
 {
     double acc[FE_LANES] = {0};
     Py_ssize_t c0, j;
@@ -217,52 +217,48 @@ FE_INLINE double FE_T(rowsum_d)(Py_ssize_t C, const double *restrict d)
     return FE_T(lanes_fold)(acc);
 }
 
-/* Softmax row sums with labels and label smoothing: sum_c w_c (m - x_c) (w = 1 without
- * class weights; a zero weight contributes 0, also at x_c = -inf), in the fixed order. */
-FE_INLINE double FE_T(softmax_smooth_sum)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL m,
-                                          const REAL *FE_RESTRICT cw)
-{
-    double acc[FE_LANES] = {0};
-    Py_ssize_t c0, j;
-#define FE_TERM(c) (cw ? FE_T(softmax_bterm)(cw[c], x[c], m) : (double)m - (double)x[c])
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
-        FE_PRAGMA(omp simd)
-        for (j = 0; j < FE_LANES; j++)
-            acc[j] += FE_TERM(c0 + j);
-    }
-    for (j = 0; c0 + j < C; j++)
-        acc[j] += FE_TERM(c0 + j);
-#undef FE_TERM
-    return FE_T(lanes_fold)(acc);
+/* The fixed-order sums of R rows of C values (R*C, contiguous): out[r] = rowsum(row r).
+ * Short rows (C <= FE_LANES) are summed across rows, FE_SHORT_CHUNK rows at a time: lane j
+ * of every row in one vector (the values transposed, 0 + v as rowsum's accumulators start,
+ * missing lanes +0), then the same tree as lanes_fold, each level one vector loop over the
+ * rows.  The same bits as rowsum, row by row, without per-row scalar work. */
+#define FE_SHORT_CHUNK 256
+#define FE_ROWSUMS(NAME, ONE_ROW, T)                                                       \
+FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,                    \
+                    double *FE_RESTRICT out)                                               \
+{                                                                                          \
+    Py_ssize_t r0, r, j, n, w;                                                             \
+    if (C > FE_LANES) {                                                                    \
+        for (r = 0; r < R; r++)                                                            \
+            out[r] = ONE_ROW(C, v + r * C);                                                \
+        return;                                                                            \
+    }                                                                                      \
+    double lane[FE_LANES][FE_SHORT_CHUNK];                                                 \
+    for (r0 = 0; r0 < R; r0 += FE_SHORT_CHUNK) {                                           \
+        n = R - r0 < FE_SHORT_CHUNK ? R - r0 : FE_SHORT_CHUNK;                             \
+        const T *vr = v + r0 * C;                                                          \
+        for (j = 0; j < FE_LANES; j++) {                                                   \
+            double *l = lane[j];                                                           \
+            if (j < C) {                                                                   \
+                FE_PRAGMA(omp simd)                                                        \
+                for (r = 0; r < n; r++) l[r] = 0.0 + (double)vr[r * C + j];                \
+            } else {                                                                       \
+                FE_PRAGMA(omp simd)                                                        \
+                for (r = 0; r < n; r++) l[r] = 0.0;                                        \
+            }                                                                              \
+        }                                                                                  \
+        for (w = FE_LANES / 2; w >= 1; w /= 2)                                             \
+            for (j = 0; j < w; j++) {                                                      \
+                double *a = lane[j];                                                       \
+                const double *b = lane[j + w];                                             \
+                FE_PRAGMA(omp simd)                                                        \
+                for (r = 0; r < n; r++) a[r] = a[r] + b[r];                                \
+            }                                                                              \
+        FE_PRAGMA(omp simd)                                                                \
+        for (r = 0; r < n; r++) out[r0 + r] = lane[0][r];                                  \
+    }                                                                                      \
 }
+FE_ROWSUMS(FE_T(rowsums), FE_T(rowsum), REAL)
+FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
+#undef FE_ROWSUMS
 
-/* Softmax row sums with a probability target: A = sum a_c, B = sum a_c (m - x_c), in the
- * fixed order; *bad |= 1 when a t_c is outside [0, 1] or NaN. */
-FE_INLINE void FE_T(softmax_prob_sums)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL m,
-                                       const REAL *FE_RESTRICT t, const REAL *FE_RESTRICT cw,
-                                       REAL keep, REAL share, double *A, double *B, int *bad)
-{
-    double accA[FE_LANES] = {0}, accB[FE_LANES] = {0};
-    const REAL zero = 0, one = 1;
-    int badt = 0;
-    Py_ssize_t c0, j;
-#define FE_TERM(c)                                                                         \
-    do {                                                                                   \
-        const REAL tc = t[c];                                                              \
-        const REAL a = FE_T(softmax_coef)(tc, keep, share, cw ? cw[c] : one);              \
-        badt |= !((tc >= zero) & (tc <= one));                                             \
-        accA[j] += (double)a;                                                              \
-        accB[j] += FE_T(softmax_bterm)(a, x[c], m);                                        \
-    } while (0)
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
-        FE_PRAGMA(omp simd reduction(|:badt))
-        for (j = 0; j < FE_LANES; j++)
-            FE_TERM(c0 + j);
-    }
-    for (j = 0; c0 + j < C; j++)
-        FE_TERM(c0 + j);
-#undef FE_TERM
-    *A = FE_T(lanes_fold)(accA);
-    *B = FE_T(lanes_fold)(accB);
-    *bad |= badt;
-}
