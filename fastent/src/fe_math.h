@@ -20,7 +20,8 @@
  *        in two and the reduction done with fma (exact products); exp(r) = 1 + p, p = r + r^2 Q(r)
  *        with Q a minimax polynomial (Sollya fpminimax, relative error 2^-28.8 for float,
  *        2^-58 for double: degree 6 and 11 overall); the scale 2^n applied as two factors
- *        2^n1 2^n2 (n1 + n2 = n), the first as fma(p, 2^n1, 2^n1) so that
+ *        2^n1 2^n2 (n1 + n2 = n, from the bits of the shifted x log2(e)), the first as
+ *        fma(p, 2^n1, 2^n1) so that
  *        1 + p is never rounded on its own, and subnormal results round once more at most and overflow and
  *        underflow happen by plain IEEE arithmetic, x clamped beforehand so n stays small.
  *        The integer n is read from the bits of x log2(e) + 1.5 2^52 (the "shifter" trick).
@@ -68,8 +69,7 @@ FE_MATH_INLINE float fe_expf(float x)
     const float c2 = 0x1.fffffap-2f, c3 = 0x1.555492p-3f, c4 = 0x1.555a26p-5f,
                 c5 = 0x1.12397cp-7f, c6 = 0x1.694c86p-10f;
     float xc = x > 89.0f ? 89.0f : x;              /* exp(89) overflows, exp(-104) is 0 */
-    xc = xc < -104.0f ? -104.0f : xc;
-    xc = x != x ? 0.0f : xc;                       /* NaN: keep the integers defined    */
+    xc = xc < -104.0f ? -104.0f : xc;              /* (a NaN stays NaN: selected below)  */
     const float z = fmaf(xc, log2e, shifter);
     const float n = z - shifter;                   /* round(x / ln2), exactly           */
     float r = fmaf(-n, ln2_hi, xc);
@@ -79,14 +79,12 @@ FE_MATH_INLINE float fe_expf(float x)
     q = fmaf(q, r, c3);
     q = fmaf(q, r, c2);
     const float p = fmaf(r * r, q, r);             /* exp(r) - 1                        */
-    /* 2^n as 2^n1 2^n2: n in [-151, 129], n1 = round(n/2) */
-    const float z1 = fmaf(n, 0.5f, shifter);
-    const float n1 = z1 - shifter;
-    const float z2 = (n - n1) + shifter;
-    const int32_t i1 = (int32_t)(fe_f2u(z1) - fe_f2u(shifter));
-    const int32_t i2 = (int32_t)(fe_f2u(z2) - fe_f2u(shifter));
-    const float s1 = fe_u2f((uint32_t)(i1 + 127) << 23);
-    const float s2 = fe_u2f((uint32_t)(i2 + 127) << 23);
+    /* 2^n as 2^n1 2^n2 with n1 = floor(n/2), n in [-151, 129]: integer operations only
+     * (n is in the low bits of z) */
+    const int32_t k = (int32_t)(fe_f2u(z) - fe_f2u(shifter));
+    const int32_t k1 = k >> 1;
+    const float s1 = fe_u2f(((uint32_t)k1 + 127u) << 23);
+    const float s2 = fe_u2f(((uint32_t)k - (uint32_t)k1 + 127u) << 23);
     const float res = fmaf(p, s1, s1) * s2;        /* (1 + p) 2^n1, one rounding       */
     return x != x ? x + x : res;
 }
@@ -129,6 +127,16 @@ FE_MATH_INLINE float fe_logf(float x)
     return fe_logf_special(x, fe_logf_core(x, 0.0f, 0.0f));
 }
 
+/* log1p(x) for a caller that already has u = 1 + x (rounded) and ru = 1 / u: the division
+ * of the correction is a product (the softplus of the logits needs 1 / (1 + e) anyway). */
+FE_MATH_INLINE float fe_log1pf_ur(float x, float u, float ru)
+{
+    const float b = u - 1.0f;
+    const float c = (1.0f - (u - b)) + (x - b);
+    const float res = fe_logf_core(u, c * ru, 0.0f);
+    return fe_logf_special(u, x != x || x == 0.0f ? x : res);
+}
+
 FE_MATH_INLINE float fe_log1pf(float x)
 {
     const float u = 1.0f + x;
@@ -155,12 +163,12 @@ FE_MATH_INLINE double fe_exp(double x)
                  c10 = 0x1.28adf7a193ac5p-22, c11 = 0x1.ad92c7da7197p-26;
     double xc = x > 710.0 ? 710.0 : x;             /* exp(710) overflows, exp(-746) is 0 */
     xc = xc < -746.0 ? -746.0 : xc;
-    xc = x != x ? 0.0 : xc;
     const double z = fma(xc, log2e, shifter);
     const double n = z - shifter;
     double r = fma(-n, ln2_hi, xc);
     r = fma(-n, ln2_lo, r);
-    double q = fma(c11, r, c10);
+    double q = fma(c11, r, c10);              /* Horner: Estrin's scheme is 20% faster but
+                                               * its roundings bring the error to 0.995 ulp */
     q = fma(q, r, c9);
     q = fma(q, r, c8);
     q = fma(q, r, c7);
@@ -170,13 +178,12 @@ FE_MATH_INLINE double fe_exp(double x)
     q = fma(q, r, c3);
     q = fma(q, r, c2);
     const double p = fma(r * r, q, r);
-    const double z1 = fma(n, 0.5, shifter);
-    const double n1 = z1 - shifter;
-    const double z2 = (n - n1) + shifter;
-    const int64_t i1 = (int64_t)(fe_d2u(z1) - fe_d2u(shifter));
-    const int64_t i2 = (int64_t)(fe_d2u(z2) - fe_d2u(shifter));
-    const double s1 = fe_u2d((uint64_t)(i1 + 1023) << 52);
-    const double s2 = fe_u2d((uint64_t)(i2 + 1023) << 52);
+    /* 2^n1 2^n2, n1 = floor(n/2) from the bits of z, biased so that the shift is logical
+     * (AVX2 has no 64-bit arithmetic shift) */
+    const uint64_t kb = fe_d2u(z) - fe_d2u(shifter) + 2048;     /* n + 2048 >= 0 */
+    const uint64_t k1b = kb >> 1;                               /* n1 + 1024     */
+    const double s1 = fe_u2d((k1b - 1024 + 1023) << 52);
+    const double s2 = fe_u2d(((kb - k1b) - 1024 + 1023) << 52);
     const double res = fma(p, s1, s1) * s2;
     return x != x ? x + x : res;
 }
@@ -225,6 +232,14 @@ FE_MATH_INLINE double fe_log_special(double u, double res)
 FE_MATH_INLINE double fe_log(double x)
 {
     return fe_log_special(x, fe_log_core(x, 0.0, 0.0));
+}
+
+FE_MATH_INLINE double fe_log1p_ur(double x, double u, double ru)
+{
+    const double b = u - 1.0;
+    const double c = (1.0 - (u - b)) + (x - b);
+    const double res = fe_log_core(u, c * ru, 0.0);
+    return fe_log_special(u, x != x || x == 0.0 ? x : res);
 }
 
 FE_MATH_INLINE double fe_log1p(double x)

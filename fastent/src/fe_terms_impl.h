@@ -56,12 +56,12 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g)
     const REAL zero = 0, one = 1, u = one - t;
     const REAL ax = x < zero ? -x : x;
     const REAL e = EXP(-ax);
-    const REAL L = LOG1P(e);
+    const REAL r = one / (one + e);
+    const REAL L = LOG1P_UR(e, one + e, r);             /* log1p(e), sharing 1/(1+e) */
     /* the softplus values and their weighted sum in double: for float32 this keeps a soft
      * label's loss within 2 ulp (three float roundings would not) */
     const double sp_pos = (double)(x > zero ? x : zero) + (double)L;    /* softplus(x)  */
     const double sp_neg = (double)(x < zero ? -x : zero) + (double)L;   /* softplus(-x) */
-    const REAL r = one / (one + e);
     const REAL sig_pos = x >= zero ? r : e * r;         /* sigma(x)     */
     const REAL sig_neg = x >= zero ? e * r : r;         /* sigma(-x)    */
     const REAL tc = t * c;
