@@ -4,8 +4,8 @@
 The Python layer (fastent/binary.py) hands over the prediction, target, weights, pos_weight,
 loss output and gradient output, all of one iteration shape (axes in the prediction's memory
 order, mergeable axes merged; see fastent/_layout.py) with their byte strides.  The flat
-iteration range is cut into blocks of FE_BLOCK elements; OpenMP threads take blocks
-statically; within a block each row segment runs through one vectorised inner loop,
+iteration range is cut into blocks of FE_BLOCK elements; OpenMP threads take blocks as they
+come free (one thread: no OpenMP region at all); within a block each row segment runs through one vectorised inner loop,
 operands with a non-unit stride being gathered into (and outputs scattered from) a per-thread
 scratch buffer.  Each thread adds the written losses (and the weights) of its segments to
 its own exact sum (src/fe_exact.h); exact sums merge in any order, so the result does not
@@ -202,10 +202,14 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, doubl
     for tid in range(2 * nt):
         fe_xsum_init(&sums[tid])
     with nogil:
-        for b in prange(nblocks, schedule='static', num_threads=nt):
-            tid = threadid()
-            _block(&L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, &prm, want_sum,
-                   &sums[tid], &sums[nt + tid], xs + tid * FE_XBLOCK, &bads[b])
+        if nt == 1:     # no OpenMP region at all: small calls, forked children
+            for b in range(nblocks):
+                _block(&L, b, scr, &prm, want_sum, &sums[0], &sums[1], xs, &bads[b])
+        else:           # blocks handed out as threads come free: a late thread costs little
+            for b in prange(nblocks, schedule='dynamic', num_threads=nt):
+                tid = threadid()
+                _block(&L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, &prm, want_sum,
+                       &sums[tid], &sums[nt + tid], xs + tid * FE_XBLOCK, &bads[b])
     cdef int bad = 0
     for b in range(nblocks):
         bad |= bads[b]

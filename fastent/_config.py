@@ -6,7 +6,7 @@ the default is the best this CPU supports.
 import os
 import sys
 
-from fastent import _binary, _rowwise, _runtime
+from fastent import _binary, _rowwise, _runtime, _threads
 
 ISA_NAMES = ("baseline", "avx2", "avx512")
 _FAMILIES = (_runtime, _binary, _rowwise)
@@ -61,7 +61,11 @@ def show_config(file=None):
         f"  macros            {' '.join(BUILD_INFO.get('define_macros', []))}",
         f"  debug build       {BUILD_INFO.get('debug', '?')}",
         f"  OpenMP            {'on' if _runtime.OPENMP else 'off'}",
-        f"  threads           {_runtime.max_threads()}",
+        f"  threads           {_threads.resolve(None)} (n_threads=None now: usable cores "
+        f"{_threads.usable_cores()} (affinity, cgroup quota), OpenMP limit "
+        f"{_runtime.max_threads()} (OMP_NUM_THREADS, threadpoolctl)"
+        f"{', forked child: serial' if _threads.forked() else ''}"
+        f"{', machine busy: serial' if _threads._state['busy'] else ''})",
         f"  vector maths      fastent's own exp/log/log1p (src/fe_math.h), vectorised by "
         f"the compiler; the same bits on every path",
         f"  SIMD kernels      {isa()} ({'multi-ISA build' if _runtime.MULTI_ISA else 'one ISA: the build target'}; CPU best: {ISA_NAMES[_runtime.best_isa(-1)]}; "

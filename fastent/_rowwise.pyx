@@ -8,7 +8,7 @@ target distribution or the integer labels, the row weights, the per-row loss out
 gradient, with the rows laid out by fastent/_layout.row_layout (row axes in the
 prediction's memory order, merged where possible) and the class axis kept apart with its
 own stride.  Rows are cut into blocks of a fixed number of rows (a function of C only);
-OpenMP threads take blocks statically.  A block's rows are read in place when they lie back
+OpenMP threads take blocks as they come free (one thread: no OpenMP region).  A block's rows are read in place when they lie back
 to back in memory, else gathered into a per-thread buffer (and the gradient scattered back),
 so no temporary of the logits' size is ever made; one block kernel per family serves every
 row length.  The written row losses (and the mean's weights) go to per-thread exact sums
@@ -337,10 +337,14 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     for tid in range(nt):
         fe_xsum_init(&sums[tid])
     with nogil:
-        for b in prange(nblocks, schedule='static', num_threads=nt):
-            tid = threadid()
-            _block(&R, b, scr + tid * per_thread, want_sum, &sums[tid],
-                   xs + tid * FE_XBLOCK, &bads[b])
+        if nt == 1:     # no OpenMP region at all: small calls, forked children
+            for b in range(nblocks):
+                _block(&R, b, scr, want_sum, &sums[0], xs, &bads[b])
+        else:           # blocks handed out as threads come free: a late thread costs little
+            for b in prange(nblocks, schedule='dynamic', num_threads=nt):
+                tid = threadid()
+                _block(&R, b, scr + tid * per_thread, want_sum, &sums[tid],
+                       xs + tid * FE_XBLOCK, &bads[b])
     cdef int bad = 0
     for b in range(nblocks):
         bad |= bads[b]

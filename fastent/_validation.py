@@ -9,7 +9,7 @@ import os
 
 import numpy as np
 
-from fastent import _runtime
+from fastent import _runtime, _threads
 
 REDUCTIONS = ("mean", "sum", "none")
 WEIGHT_RANGE = "weights must be finite and non-negative"
@@ -182,23 +182,10 @@ def fraction(value, name):
     return v
 
 
-def _cpus():
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
 def n_threads(value):
-    """Threads for one call: None is OpenMP's default (OMP_NUM_THREADS, all cores); an int
-    caps it, and is itself capped at the cores this process may run on."""
-    if value is None:
-        return _runtime.max_threads()
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"n_threads: must be None or a positive int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"n_threads: must be None or a positive int, got {value}")
-    return int(min(value, _cpus())) if _runtime.OPENMP else 1
+    """Threads for one call: see fastent/_threads.py (None, a positive cap, -1 for all
+    usable cores, -2 for all but one, ...)."""
+    return _threads.resolve(value)
 
 
 def output(arr, name, shape, dtype):

@@ -5,7 +5,7 @@ kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _binary, _dask, _layout, _runtime
+from fastent import _api, _binary, _dask, _layout, _runtime, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -78,10 +78,10 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         it_shape, strides = _layout.flat_layout(operands) or _layout.iteration_layout(
             shape, [None if op is None else op.strides for op in operands], lead=1)
         types = [0 if op is None else v.type_code(op) for op in operands]
-        s, sw, bad = _binary.bce(
-            mode, it_shape, operands, types, strides, lo=lo, hi=hi, log_min=lmin,
-            smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
-            want_sum=want_loss and reduction != "none" or totals, n_threads=nt)
+        s, sw, bad = _threads.run(
+            _binary.bce, nt, x.size, mode, it_shape, operands, types, strides, lo=lo, hi=hi,
+            log_min=lmin, smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
+            want_sum=want_loss and reduction != "none" or totals)
     if bad:
         if bad & 1:
             raise v.first_bad(pred_name, x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)

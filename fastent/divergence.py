@@ -4,7 +4,7 @@ pass per row in the kernel (fastent/_rowwise.pyx, row kernels in src/fe_divergen
 """
 import numpy as np
 
-from fastent import _api, _dask, _layout, _rowwise
+from fastent import _api, _dask, _layout, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -45,13 +45,13 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
         operands = [x, t, None, rw, loss_arr, grad]
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
                                                          _layout.CLASS_AXIS_OPERANDS)
-        s, bad = _rowwise.rowwise(
-            kind, it_shape, C, operands, strides, cstrides,
+        s, bad = _threads.run(
+            _rowwise.rowwise, nt, x.size, kind, it_shape, C, operands, strides, cstrides,
             target_type=0 if t is None else v.type_code(t), compute_type=v.type_code(x),
             lo=lo, loss_scale=loss_scale,
             grad_scale=_api.grad_scale(reduction, loss_scale,
                                        denom.value() if denominator is None else denominator),
-            want_sum=want_loss and reduction != "none" or totals, n_threads=nt)
+            want_sum=want_loss and reduction != "none" or totals)
     elif loss_arr is not None:
         loss_arr[...] = 0          # rows over an empty class axis: an empty sum
     if bad & 1:

@@ -6,7 +6,7 @@ kernels in src/fe_softmax_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _dask, _layout, _rowwise
+from fastent import _api, _dask, _layout, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -77,14 +77,13 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         operands = [x, tp, labels, rw, loss_arr, grad]
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
                                                          _layout.CLASS_AXIS_OPERANDS)
-        s, bad = _rowwise.rowwise(
-            _rowwise.Kind.SOFTMAX, it_shape, C, operands, strides, cstrides,
-            target_type=0 if tp is None else v.type_code(tp), compute_type=v.type_code(x),
-            class_weight=cw,
+        s, bad = _threads.run(
+            _rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C, operands,
+            strides, cstrides, target_type=0 if tp is None else v.type_code(tp),
+            compute_type=v.type_code(x), class_weight=cw,
             cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
             smooth=smooth, ignore_index=ignore_index, loss_scale=loss_scale,
-            grad_scale=grad_scale, want_sum=want_loss and reduction != "none" or totals,
-            n_threads=nt)
+            grad_scale=grad_scale, want_sum=want_loss and reduction != "none" or totals)
     if bad:
         raise v.first_bad("target", tp, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
 
