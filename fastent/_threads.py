@@ -14,9 +14,12 @@
   child would wait for the parent's threads forever), so a forked child runs every kernel
   on its own thread: the same bits, as results never depend on the thread count.
 - **Several Python threads at once** draw the kernel threads of their calls from one
-  process-wide budget of usable cores (src/fe_simd.h, fe_threads_acquire), so that N
-  callers with n_threads=None never run N x cores threads; a call that finds the budget
-  spent runs serially on its caller's thread.
+  process-wide budget of usable cores (acquire / release below), each call counting its
+  caller's own thread, so that N callers never run N x cores threads; a call that finds
+  the budget spent runs serially on its caller's thread.  And once calls have overlapped,
+  n_threads=None stays serial for a second: with several callers the cores are already
+  used by the callers themselves, and a parallel region among them waits for whichever of
+  its threads the scheduler runs last.
 """
 import math
 import numbers
@@ -26,9 +29,11 @@ import time
 
 from fastent import _runtime
 
-_state = {"forked": False, "busy": False, "sampled": 0.0, "last": None}
+_state = {"forked": False, "busy": False, "sampled": 0.0, "last": None,
+          "concurrent_at": -10.0}
 _lock = threading.Lock()
 _SAMPLE = 0.2          # seconds between two looks at the machine's load
+_CONCURRENT_HOLD = 1.0 # seconds n_threads=None stays serial after calls overlapped
 
 
 def _after_fork_in_child():
@@ -132,7 +137,8 @@ def resolve(n_threads):
     cores = _cores()
     if n_threads is None:
         n = min(_runtime.max_threads(), cores)
-        if n > 1 and machine_busy(cores):
+        if n > 1 and (time.monotonic() - _state["concurrent_at"] < _CONCURRENT_HOLD
+                      or machine_busy(cores)):
             n = 1
         return n
     if n_threads < 0:
@@ -146,21 +152,22 @@ _budget = {"used": 0}
 
 
 def acquire(n, size):
-    """Kernel threads for a call of `size` elements that may use `n`: n for a small call
-    (which runs serially anyway) or when the budget has room, else what is left of the
-    budget, at least 1 (the caller's own thread).  Pair with release()."""
-    if n <= 1 or size < PARALLEL_MIN:
+    """Kernel threads for a call of `size` elements that may use `n`: a small call runs
+    serially and draws nothing; a larger one takes what the budget has left of the usable
+    cores, at least 1 (its caller's own thread, which is counted too: N concurrent callers
+    with n_threads=None run about `cores` threads, not N x cores).  Pair with release()."""
+    if size < PARALLEL_MIN:
         return n
     with _lock:
-        free = _cores()
-        granted = max(1, min(n, free - _budget["used"]))
-        if granted > 1:
-            _budget["used"] += granted
+        if _budget["used"]:
+            _state["concurrent_at"] = time.monotonic()
+        granted = max(1, min(n, _cores() - _budget["used"]))
+        _budget["used"] += granted
         return granted
 
 
 def release(granted, size):
-    if granted > 1 and size >= PARALLEL_MIN:
+    if size >= PARALLEL_MIN:
         with _lock:
             _budget["used"] -= granted
 
