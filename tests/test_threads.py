@@ -24,12 +24,12 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:.*use of fork\\(\\) may lead to deadlocks:DeprecationWarning")
 
 
-def _work(seed):
-    """A call big enough for the parallel path (when the process may use threads)."""
+# a call big enough for the parallel path (when the process may use threads), as script text
+WORK = "\n        ".join("""def work(seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(20000, 100)).astype(np.float32)
     y = rng.integers(0, 100, 20000)
-    return float(fe.softmax_cross_entropy(y, x, n_threads=2))
+    return float(fe.softmax_cross_entropy(y, x, n_threads=2))""".splitlines())
 
 
 def _script(body):
@@ -72,11 +72,7 @@ def test_multiprocessing_pool(method):
         pytest.skip(f"{method} not available")
     out = _script(f"""
         import multiprocessing as mp, numpy as np, fastent as fe
-        def work(seed):
-            rng = np.random.default_rng(seed)
-            x = rng.normal(size=(20000, 100)).astype(np.float32)
-            y = rng.integers(0, 100, 20000)
-            return float(fe.softmax_cross_entropy(y, x, n_threads=2))
+        {WORK}
         if __name__ == "__main__":
             here = [work(s) for s in range(4)]               # the parent uses OpenMP first
             with mp.get_context("{method}").Pool(2) as pool:
@@ -87,13 +83,9 @@ def test_multiprocessing_pool(method):
 
 
 def test_process_pool_executor_default_context():
-    out = _script("""
+    out = _script(f"""
         import concurrent.futures, numpy as np, fastent as fe
-        def work(seed):
-            rng = np.random.default_rng(seed)
-            x = rng.normal(size=(20000, 100)).astype(np.float32)
-            y = rng.integers(0, 100, 20000)
-            return float(fe.softmax_cross_entropy(y, x, n_threads=2))
+        {WORK}
         if __name__ == "__main__":
             here = [work(s) for s in range(4)]
             with concurrent.futures.ProcessPoolExecutor(2) as ex:

@@ -187,35 +187,24 @@ FE_INLINE double FE_T(lanes_fold)(const double *acc)
     return l[0];
 }
 
-/* sum of v[0..C) in the fixed order */
-FE_INLINE double FE_T(rowsum)(Py_ssize_t C, const REAL *FE_RESTRICT v)
-{
-    double acc[FE_LANES] = {0};
-    Py_ssize_t c0, j;
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
-        FE_PRAGMA(omp simd)
-        for (j = 0; j < FE_LANES; j++)
-            acc[j] += (double)v[c0 + j];
-    }
-    for (j = 0; c0 + j < C; j++)
-        acc[j] += (double)v[c0 + j];
-    return FE_T(lanes_fold)(acc);
+/* sum of v[0..C) (REAL or double values) in the fixed order */
+#define FE_ROWSUM(NAME, T)                                                                 \
+FE_INLINE double NAME(Py_ssize_t C, const T *FE_RESTRICT v)                                \
+{                                                                                          \
+    double acc[FE_LANES] = {0};                                                            \
+    Py_ssize_t c0, j;                                                                      \
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
+        FE_PRAGMA(omp simd)                                                                \
+        for (j = 0; j < FE_LANES; j++)                                                     \
+            acc[j] += (double)v[c0 + j];                                                   \
+    }                                                                                      \
+    for (j = 0; c0 + j < C; j++)                                                           \
+        acc[j] += (double)v[c0 + j];                                                       \
+    return FE_T(lanes_fold)(acc);                                                          \
 }
-
-/* sum of d[0..C) (doubles) in the fixed order */
-FE_INLINE double FE_T(rowsum_d)(Py_ssize_t C, const double *FE_RESTRICT d)
-{
-    double acc[FE_LANES] = {0};
-    Py_ssize_t c0, j;
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
-        FE_PRAGMA(omp simd)
-        for (j = 0; j < FE_LANES; j++)
-            acc[j] += d[c0 + j];
-    }
-    for (j = 0; c0 + j < C; j++)
-        acc[j] += d[c0 + j];
-    return FE_T(lanes_fold)(acc);
-}
+FE_ROWSUM(FE_T(rowsum), REAL)
+FE_ROWSUM(FE_T(rowsum_d), double)
+#undef FE_ROWSUM
 
 /* The fixed-order sums of R rows of C values (R*C, contiguous): out[r] = rowsum(row r).
  * Short rows (C <= FE_LANES) are summed across rows, FE_SHORT_CHUNK rows at a time: lane j
