@@ -205,8 +205,8 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, doubl
         if nt == 1:     # no OpenMP region at all: small calls, forked children
             for b in range(nblocks):
                 _block(&L, b, scr, &prm, want_sum, &sums[0], &sums[1], xs, &bads[b])
-        else:           # blocks handed out as threads come free: a late thread costs little
-            for b in prange(nblocks, schedule='dynamic', num_threads=nt):
+        else:           # guided: big chunks first, small ones last, so a late thread costs little
+            for b in prange(nblocks, schedule='guided', num_threads=nt):
                 tid = threadid()
                 _block(&L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, &prm, want_sum,
                        &sums[tid], &sums[nt + tid], xs + tid * FE_XBLOCK, &bads[b])

@@ -340,8 +340,8 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
         if nt == 1:     # no OpenMP region at all: small calls, forked children
             for b in range(nblocks):
                 _block(&R, b, scr, want_sum, &sums[0], xs, &bads[b])
-        else:           # blocks handed out as threads come free: a late thread costs little
-            for b in prange(nblocks, schedule='dynamic', num_threads=nt):
+        else:           # guided: big chunks first, small ones last, so a late thread costs little
+            for b in prange(nblocks, schedule='guided', num_threads=nt):
                 tid = threadid()
                 _block(&R, b, scr + tid * per_thread, want_sum, &sums[tid],
                        xs + tid * FE_XBLOCK, &bads[b])
