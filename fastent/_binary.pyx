@@ -188,7 +188,7 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, doubl
         return None, None, 0
     nblocks = (L.total + FE_BLOCK - 1) // FE_BLOCK
     # below FE_PARALLEL_MIN blocks waking the thread pool costs more than it saves
-    nt = 1 if nblocks < FE_PARALLEL_MIN else max(1, min(n_threads, nblocks))
+    nt = 1 if L.total < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
     cdef int[::1] bads = np.empty(nblocks, dtype=np.intc)
     cdef char[::1] scratch = np.empty(nt * NOPS * FE_BLOCK * L.itemsize, dtype=np.int8)
     cdef char *scr = &scratch[0]

@@ -25,7 +25,6 @@ cdef extern from "fe_exact.h" nogil:
     void fe_xsum_init(fe_xsum *s)
     void fe_xsum_add(fe_xsum *s, double x)
     void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
-    double fe_xsum_round(const fe_xsum *s)
     void fe_xsum_add_f32(fe_xsum *s, const float *v, Py_ssize_t n, double *r)
     void fe_xsum_add_f64(fe_xsum *s, const double *v, Py_ssize_t n, double *r)
 

@@ -66,8 +66,8 @@ def show_config(file=None):
         f"{_runtime.max_threads()} (OMP_NUM_THREADS, threadpoolctl)"
         f"{', forked child: serial' if _threads.forked() else ''}"
         f"{', machine busy: serial' if _threads._state['busy'] else ''})",
-        f"  vector maths      fastent's own exp/log/log1p (src/fe_math.h), vectorised by "
-        f"the compiler; the same bits on every path",
+        "  vector maths      fastent's own exp/log/log1p (src/fe_math.h), vectorised by "
+        "the compiler; the same bits on every path",
         f"  SIMD kernels      {isa()} ({'multi-ISA build' if _runtime.MULTI_ISA else 'one ISA: the build target'}; CPU best: {ISA_NAMES[_runtime.best_isa(-1)]}; "
         f"FASTENT_SIMD={os.environ.get('FASTENT_SIMD', '') or 'unset'})",
     ]

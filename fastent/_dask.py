@@ -11,8 +11,6 @@ across chunks is rechunked to one chunk along that axis (each row must be whole 
 softmax or its sum); the other axes keep their chunks.  Dask is optional: it is imported
 only when a Dask array arrives.
 """
-import math
-
 import numpy as np
 
 from fastent import _validation as v
@@ -32,20 +30,9 @@ def _imports():
 def _combine(totals):
     """The chunks' Totals added exactly (their exact sums merged)."""
     from fastent._api import Totals
-    total, weight, count = ExactSum(), ExactSum(), 0
-    for p in totals:
-        total.add(p.total)
-        weight.add(p.weight)
-        count += p.count
-    return Totals(total, weight, count)
-
-
-def _exact_value(parts):
-    """The correctly rounded value of exact sums added together."""
-    s = ExactSum()
-    for p in parts:
-        s.add(p)
-    return s.value()
+    totals = list(totals)
+    return Totals(ExactSum.sum(p.total for p in totals), ExactSum.sum(p.weight for p in totals),
+                  sum(p.count for p in totals))
 
 
 def _finish(totals, reduction, zero_division):
@@ -72,7 +59,7 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     dtype = v.computation_dtype(x.dtype, pred_name)
     x = x.astype(dtype)
     reduction = v.reduction(reduction)
-    scale = v.log_base(options.get("base", "e"))
+    v.log_base(options.get("base", "e"))       # a bad base fails now, not at compute time
     zero_division = options.get("zero_division", np.nan)
 
     if class_axis is None:
@@ -162,10 +149,8 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
             return da.from_array(np.float64(x.size), chunks=())
         from fastent import _runtime
         dt = x.dtype
-        parts = [dask.delayed(lambda wb, shape: ExactSum.of(_runtime.exact_sum(
-                     np.broadcast_to(wb, shape), dt)))(wb, tuple(c[i] for c, i in
-                                                            zip(x.chunks, idx)))
-                 for idx, wb in np.ndenumerate(blocks["w"])]
+        parts = [dask.delayed(lambda wb: ExactSum.of(_runtime.exact_sum(wb, dt)))(wb)
+                 for wb in blocks["w"].ravel()]
     else:
         from fastent import _api
         C = x.shape[ax]
@@ -187,7 +172,8 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
             tb = blocks["t"][idx] if labels else None
             wb = blocks["w"][idx] if w is not None else None
             parts.append(dask.delayed(part)(tb, wb))
-    return da.from_delayed(dask.delayed(_exact_value)(parts), shape=(), dtype=np.float64)
+    return da.from_delayed(dask.delayed(lambda ps: ExactSum.sum(ps).value())(parts), shape=(),
+                           dtype=np.float64)
 
 
 def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):

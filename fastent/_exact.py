@@ -56,6 +56,14 @@ class ExactSum:
             return
         partials[i:] = [x]
 
+    @classmethod
+    def sum(cls, sums):
+        """A new exact sum of several exact sums."""
+        total = cls()
+        for s in sums:
+            total.add(s)
+        return total
+
     def add(self, other):
         """self += other, exactly; returns self."""
         for x in other.partials:

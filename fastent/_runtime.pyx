@@ -5,7 +5,8 @@ maths over arrays (src/fe_vecmath.h), for the accuracy and cross-path tests."""
 cimport numpy as cnp
 import numpy as np
 from libc.stdlib cimport free, malloc
-from fastent._common cimport (FE_OPENMP, FE_MULTI_ISA, FE_XBLOCK, fe_best_isa,
+from fastent._common cimport (FE_BLOCK, FE_OPENMP, FE_MULTI_ISA, FE_PARALLEL_MIN, FE_XBLOCK,
+                              fe_best_isa,
                               fe_max_threads, fe_xsum, fe_xsum_add_f32, fe_xsum_add_f64,
                               fe_xsum_init, xsum_state)
 
@@ -20,6 +21,7 @@ cdef extern from "fe_vecmath.h" nogil:
 
 OPENMP = bool(FE_OPENMP)
 MULTI_ISA = bool(FE_MULTI_ISA)
+PARALLEL_MIN = FE_PARALLEL_MIN * FE_BLOCK    # elements: the drivers run smaller calls serially
 _FUNCTIONS = ("exp", "log", "log1p")
 
 

@@ -37,14 +37,6 @@ _FIRST_SAMPLE = 0.02   # ... and before the first verdict
 _CONCURRENT_HOLD = 1.0 # seconds n_threads=None stays serial after calls overlapped
 
 
-def _after_fork_in_child():
-    _state["forked"] = True
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
-
-
 def forked():
     """Whether this process is a forked child of the one that imported fastent."""
     return _state["forked"]
@@ -150,7 +142,7 @@ def resolve(n_threads):
 
 
 # -- the process-wide budget of kernel threads ----------------------------------------
-PARALLEL_MIN = 16 * 2048     # elements: smaller calls run serially (the drivers' threshold)
+PARALLEL_MIN = _runtime.PARALLEL_MIN     # elements: the drivers run smaller calls serially
 _budget = {"used": 0}
 
 
@@ -175,14 +167,16 @@ def release(granted, size):
             _budget["used"] -= granted
 
 
-def _reset_budget_in_child():
-    _budget["used"] = 0
+def _after_fork_in_child():
+    """A forked child: serial from now on, with a fresh lock and an empty budget."""
     global _lock
+    _state["forked"] = True
+    _budget["used"] = 0
     _lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_budget_in_child)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def run(kernel, n, size, *args, **kwargs):

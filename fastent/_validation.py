@@ -5,11 +5,10 @@ data beyond dtype conversion; range checks on values happen inside the kernels' 
 """
 import math
 import numbers
-import os
 
 import numpy as np
 
-from fastent import _runtime, _threads
+from fastent import _threads
 
 REDUCTIONS = ("mean", "sum", "none")
 WEIGHT_RANGE = "weights must be finite and non-negative"

@@ -18,9 +18,9 @@
  * 2^40 of the block's largest, which is the common case for losses).  Values at or above
  * 2^1000 (where sigma would overflow) are added one by one (Shewchuk's grow-expansion); an
  * exact total beyond the double range rounds to +-inf.
- * The final rounding is that of CPython's math.fsum (Shewchuk, "Adaptive precision
- * floating-point arithmetic and fast robust geometric predicates", 1997; Python's
- * mathmodule.c msum), written anew here.
+ * The expansion goes to Python as its partials (fastent/_exact.py), which rounds it once
+ * with math.fsum (Shewchuk, "Adaptive precision floating-point arithmetic and fast robust
+ * geometric predicates", 1997).
  */
 #ifndef FE_EXACT_H
 #define FE_EXACT_H
@@ -111,38 +111,6 @@ static void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
     a->nan += b->nan;
     if (b->ovf && !a->ovf)
         a->ovf = b->ovf;
-}
-
-/* The correctly rounded double of the exact total (round half to even), IEEE specials. */
-static double fe_xsum_round(const fe_xsum *s)
-{
-    double hi = 0.0, lo = 0.0, yr;
-    int n = s->n;
-    if (s->nan || (s->pinf && s->ninf))
-        return NAN;
-    if (s->pinf) return INFINITY;
-    if (s->ninf) return -INFINITY;
-    if (s->ovf) return s->ovf > 0 ? INFINITY : -INFINITY;
-    if (n > 0) {
-        hi = s->p[--n];
-        /* sum from the top down until the sum is inexact */
-        while (n > 0) {
-            double x = hi, y = s->p[--n];
-            hi = x + y;
-            yr = hi - x;
-            lo = y - yr;
-            if (lo != 0.0)
-                break;
-        }
-        /* half-way case: the remaining partials decide the direction of the rounding */
-        if (n > 0 && ((lo < 0.0 && s->p[n - 1] < 0.0) || (lo > 0.0 && s->p[n - 1] > 0.0))) {
-            double y = lo * 2.0, x = hi + y;
-            yr = x - hi;
-            if (y == yr)
-                hi = x;
-        }
-    }
-    return hi;
 }
 
 /* Extraction levels over n <= FE_XBLOCK values held as doubles in r (overwritten with the

@@ -43,18 +43,20 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__GNUC__) || defined(__clang__)
-#  define FE_MATH_INLINE static inline __attribute__((always_inline))
-#elif defined(_MSC_VER)
-#  define FE_MATH_INLINE static __forceinline
-#else
-#  define FE_MATH_INLINE static inline
+#ifndef FE_INLINE               /* also defined, the same way, by fe_simd.h */
+#  if defined(__GNUC__) || defined(__clang__)
+#    define FE_INLINE static inline __attribute__((always_inline))
+#  elif defined(_MSC_VER)
+#    define FE_INLINE static __forceinline
+#  else
+#    define FE_INLINE static inline
+#  endif
 #endif
 
-FE_MATH_INLINE uint32_t fe_f2u(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
-FE_MATH_INLINE float fe_u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
-FE_MATH_INLINE uint64_t fe_d2u(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
-FE_MATH_INLINE double fe_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+FE_INLINE uint32_t fe_f2u(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+FE_INLINE float fe_u2f(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+FE_INLINE uint64_t fe_d2u(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+FE_INLINE double fe_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
 /* ------------------------------------------------------------------------------------ */
 /* float                                                                                */
@@ -62,7 +64,7 @@ FE_MATH_INLINE double fe_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x
 
 /* exp(x), float.  Sollya: fpminimax(exp(x), [|2,...,6|], [|single...|], [-ln2/2; ln2/2],
  * floating, relative, 1 + x): relative error 2^-28.8. */
-FE_MATH_INLINE float fe_expf(float x)
+FE_INLINE float fe_expf(float x)
 {
     const float shifter = 0x1.8p23f, log2e = 0x1.715476p+0f;
     const float ln2_hi = 0x1.62e43p-1f, ln2_lo = -0x1.05c610p-29f;
@@ -93,7 +95,7 @@ FE_MATH_INLINE float fe_expf(float x)
  * kadd: an integer).
  * R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2, [|1,2,3|], [|single...|],
  * [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-29.8. */
-FE_MATH_INLINE float fe_logf_core(float u, float cu, float kadd)
+FE_INLINE float fe_logf_core(float u, float cu, float kadd)
 {
     const float ln2_hi = 0x1.62e4p-1f, ln2_lo = 0x1.7f7d1cp-20f;
     const float L1 = 0x1.55557ap-1f, L2 = 0x1.995ed6p-2f, L3 = 0x1.31e08p-2f;
@@ -114,7 +116,7 @@ FE_MATH_INLINE float fe_logf_core(float u, float cu, float kadd)
 }
 
 /* The special values of log at u (C99 F.9.3.7), else res. */
-FE_MATH_INLINE float fe_logf_special(float u, float res)
+FE_INLINE float fe_logf_special(float u, float res)
 {
     res = u == (float)INFINITY ? u : res;
     res = u == 0.0f ? -(float)INFINITY : res;
@@ -122,14 +124,14 @@ FE_MATH_INLINE float fe_logf_special(float u, float res)
     return u != u ? u + u : res;
 }
 
-FE_MATH_INLINE float fe_logf(float x)
+FE_INLINE float fe_logf(float x)
 {
     return fe_logf_special(x, fe_logf_core(x, 0.0f, 0.0f));
 }
 
 /* log1p(x) for a caller that already has u = 1 + x (rounded) and ru = 1 / u: the division
  * of the correction is a product (the softplus of the logits needs 1 / (1 + e) anyway). */
-FE_MATH_INLINE float fe_log1pf_ur(float x, float u, float ru)
+FE_INLINE float fe_log1pf_ur(float x, float u, float ru)
 {
     const float b = u - 1.0f;
     const float c = (1.0f - (u - b)) + (x - b);
@@ -137,7 +139,7 @@ FE_MATH_INLINE float fe_log1pf_ur(float x, float u, float ru)
     return fe_logf_special(u, x != x || x == 0.0f ? x : res);
 }
 
-FE_MATH_INLINE float fe_log1pf(float x)
+FE_INLINE float fe_log1pf(float x)
 {
     const float u = 1.0f + x;
     const float b = u - 1.0f;                        /* TwoSum(1, x): u + c = 1 + x exactly */
@@ -152,7 +154,7 @@ FE_MATH_INLINE float fe_log1pf(float x)
 
 /* exp(x), double.  Sollya: fpminimax(exp(x), [|2,...,11|], [|double...|], [-ln2/2; ln2/2],
  * floating, relative, 1 + x): relative error 2^-58. */
-FE_MATH_INLINE double fe_exp(double x)
+FE_INLINE double fe_exp(double x)
 {
     const double shifter = 0x1.8p52, log2e = 0x1.71547652b82fep+0;
     const double ln2_hi = 0x1.62e42fefa39efp-1, ln2_lo = 0x1.abc9e3b39803fp-56;
@@ -190,7 +192,7 @@ FE_MATH_INLINE double fe_exp(double x)
 
 /* log(u 2^kadd) + cu for u > 0 finite, kadd an integer.  R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2,
  * [|1,...,7|], [|double...|], [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-59. */
-FE_MATH_INLINE double fe_log_core(double u, double cu, double kadd)
+FE_INLINE double fe_log_core(double u, double cu, double kadd)
 {
     const double ln2_hi = 0x1.62e42feep-1, ln2_lo = 0x1.a39ef35793c76p-33;
     const double L1 = 0x1.5555555555592p-1, L2 = 0x1.999999997ff27p-2,
@@ -221,7 +223,7 @@ FE_MATH_INLINE double fe_log_core(double u, double cu, double kadd)
     return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + (dk * ln2_lo + cu))) - f);
 }
 
-FE_MATH_INLINE double fe_log_special(double u, double res)
+FE_INLINE double fe_log_special(double u, double res)
 {
     res = u == (double)INFINITY ? u : res;
     res = u == 0.0 ? -(double)INFINITY : res;
@@ -229,12 +231,12 @@ FE_MATH_INLINE double fe_log_special(double u, double res)
     return u != u ? u + u : res;
 }
 
-FE_MATH_INLINE double fe_log(double x)
+FE_INLINE double fe_log(double x)
 {
     return fe_log_special(x, fe_log_core(x, 0.0, 0.0));
 }
 
-FE_MATH_INLINE double fe_log1p_ur(double x, double u, double ru)
+FE_INLINE double fe_log1p_ur(double x, double u, double ru)
 {
     const double b = u - 1.0;
     const double c = (1.0 - (u - b)) + (x - b);
@@ -242,7 +244,7 @@ FE_MATH_INLINE double fe_log1p_ur(double x, double u, double ru)
     return fe_log_special(u, x != x || x == 0.0 ? x : res);
 }
 
-FE_MATH_INLINE double fe_log1p(double x)
+FE_INLINE double fe_log1p(double x)
 {
     const double u = 1.0 + x;
     const double b = u - 1.0;
@@ -263,12 +265,12 @@ FE_MATH_INLINE double fe_log1p(double x)
  *                              so the quotient can neither overflow nor underflow.
  * Either way one division and one log core, selected lane by lane. */
 /* x > 0 as m 2^e, m in [1, 2): the bits of x scaled out of the subnormal range first */
-FE_MATH_INLINE uint32_t fe_normbitsf_(float x)
+FE_INLINE uint32_t fe_normbitsf_(float x)
 {
     return fe_f2u(x < 0x1p-126f ? x * 0x1p23f : x);
 }
 
-FE_MATH_INLINE float fe_logratiof(float p, float q)
+FE_INLINE float fe_logratiof(float p, float q)
 {
     /* near: p in [q/2, 2q], as a float flag (int flags mixed with float lanes keep GCC
      * from vectorising) */
@@ -285,12 +287,12 @@ FE_MATH_INLINE float fe_logratiof(float p, float q)
     return fe_logf_core(u, c, nf != 0 ? 0.0f : k);
 }
 
-FE_MATH_INLINE uint64_t fe_normbits_(double x)
+FE_INLINE uint64_t fe_normbits_(double x)
 {
     return fe_d2u(x < 0x1p-1022 ? x * 0x1p52 : x);
 }
 
-FE_MATH_INLINE double fe_logratio(double p, double q)
+FE_INLINE double fe_logratio(double p, double q)
 {
     /* near: p in [q/2, 2q], as a double flag (int flags mixed with double lanes keep GCC
      * from vectorising) */

@@ -29,11 +29,7 @@
 #  define FE_RESTRICT restrict
 #endif
 
-#if defined(__GNUC__)
-#  define FE_INLINE static inline __attribute__((always_inline))
-#else
-#  define FE_INLINE static inline
-#endif
+#include "fe_math.h"      /* FE_INLINE, and the maths every family uses */
 
 #if defined(_OPENMP) || defined(FE_OPENMP_SIMD)
 #  define FE_PRAGMA(x) _Pragma(#x)
