@@ -18,12 +18,12 @@ class Totals(NamedTuple):
     count: int
 
 
-def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred):
-    """Check caller-provided outputs and allocate the missing ones.
+def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred, dtype):
+    """Check caller-provided outputs and allocate the missing ones, of the computation
+    `dtype` (in the prediction's memory order when they have its shape).
 
     Returns (unreduced loss array or None, gradient array or None); the loss array exists
     only for reduction="none", the gradient only when it is wanted."""
-    dtype = pred.dtype
     if out is not None:
         if not want_loss or reduction != "none":
             raise ValueError("out: only allowed with reduction='none' "
@@ -38,12 +38,12 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred)
         if out is not None:
             loss_arr = out
         elif loss_shape == pred.shape:
-            loss_arr = np.empty_like(pred)        # same memory order as the prediction
+            loss_arr = np.empty_like(pred, dtype=dtype)   # the prediction's memory order
         else:
             loss_arr = np.empty(loss_shape, dtype)
     grad = None
     if want_grad:
-        grad = grad_out if grad_out is not None else np.empty_like(pred)
+        grad = grad_out if grad_out is not None else np.empty_like(pred, dtype=dtype)
     return loss_arr, grad
 
 

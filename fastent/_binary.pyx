@@ -16,8 +16,8 @@ cimport numpy as cnp
 import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_XBLOCK, fe_gather_as,
-                              fe_scatter, fe_xsum, fe_xsum_init, xsum_threads_state)
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
+                              FE_XBLOCK, fe_gather_as, fe_scatter, fe_xsum, fe_xsum_init, xsum_threads_state)
 
 cnp.import_array()
 
@@ -136,15 +136,15 @@ cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, const fe_bparams 
     bad_out[0] = bad
 
 
-def bce(int mode, tuple shape, list operands, list types, list strides, *, double lo,
-        double hi, double log_min, double smooth, double loss_scale, double grad_scale,
-        bint want_sum, int n_threads):
+def bce(int mode, tuple shape, list operands, list types, list strides, *, int ctype,
+        double lo, double hi, double log_min, double smooth, double loss_scale,
+        double grad_scale, bint want_sum, int n_threads):
     """Run the binary cross-entropy kernel over an iteration layout.
 
     operands: [target, prediction, weight, pos_weight, out, grad], arrays or None; the
-    prediction and the outputs have the computation dtype (float32 or float64), the inputs
-    may have any type of `types` (their codes, src/fe_simd.h); strides: their byte strides
-    for `shape`.
+    outputs have the computation type `ctype` (float32 or float64), the inputs may have any
+    type of `types` (their codes, src/fe_simd.h), converted while a block is gathered;
+    strides: their byte strides for `shape`.
     mode: 0 clipped probabilities (lo, hi), 1 PyTorch's log_min, 2 logits.
     Returns (exact sum of the written losses, exact sum of the weights or None, range-check
     bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
@@ -162,16 +162,18 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, doubl
     for d in range(L.ndim):
         L.shape[d] = shape[d]
         L.total *= L.shape[d]
-    L.itemsize = operands[X].dtype.itemsize
-    L.ctype = types[X]
+    if ctype != FE_T_F32 and ctype != FE_T_F64:
+        raise ValueError("ctype: the computation type must be float32 or float64")
+    L.itemsize = 4 if ctype == FE_T_F32 else 8
+    L.ctype = ctype
     for k in range(NOPS):
         L.types[k] = types[k]
         if operands[k] is None:
             L.data[k] = NULL
             continue
         a = operands[k]
-        if (k == X or k >= OUT) and types[k] != L.ctype:
-            raise TypeError("prediction and outputs must share the computation dtype")
+        if k >= OUT and types[k] != L.ctype:
+            raise TypeError("outputs must have the computation dtype")
         L.data[k] = <char *>cnp.PyArray_DATA(a)
         for d in range(L.ndim):
             L.strides[k][d] = strides[k][d]

@@ -10,6 +10,7 @@ cdef extern from "fe_simd.h" nogil:
     int FE_ISA_BASELINE, FE_ISA_AVX2, FE_ISA_AVX512
     int fe_best_isa(int requested)
     int fe_max_threads()
+    enum: FE_T_F32, FE_T_F64
     void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src, Py_ssize_t n,
                       Py_ssize_t stride, int src_type)
     void fe_scatter(char *dst, const void *src, Py_ssize_t n, Py_ssize_t stride,

@@ -43,9 +43,10 @@ def _finish(totals, reduction, zero_division):
 
 def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
         class_axis=None, pred_name="prediction", out=None, grad_out=None, denominator=None,
-        **options):
+        totals=False, **options):
     """The Dask version of a family's `_run`: returns (lazy loss or None, lazy grad or None,
-    None).
+    None), or with `totals` (RunningLoss) (None, None, the Totals of all chunks as a Dask
+    delayed object).
 
     family_run(target, pred, weight=..., reduction=..., want_loss, want_grad,
     denominator=..., **options) is the NumPy `_run` with its leading arguments bound;
@@ -62,35 +63,55 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     v.log_base(options.get("base", "e"))       # a bad base fails now, not at compute time
     zero_division = options.get("zero_division", np.nan)
 
+    row_shape, row_chunks = x.shape, x.chunks
     if class_axis is None:
         ax = None
     else:
         if x.ndim == 0:
             raise ValueError(f"{pred_name}: must have a class axis (got a 0-d array)")
         ax = v.axis(class_axis, x.ndim)
-        x = x.rechunk({ax: -1})
+        if x.numblocks[ax] > 1:
+            if _unknown(x.chunks[ax]):
+                raise ValueError(f"{pred_name}: the class axis (axis={class_axis}) has unknown "
+                                 f"chunk sizes; call .compute_chunk_sizes() on the Dask "
+                                 f"arrays first")
+            x = x.rechunk({ax: -1})
         row_shape = x.shape[:ax] + x.shape[ax + 1:]
         row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
+    unknown = any(_unknown(c) for c in x.chunks)
 
-    def full(a):
-        return None if a is None else da.broadcast_to(da.asarray(a), x.shape).rechunk(x.chunks)
-
-    def rows(a):
+    def aligned(a, name, shape, chunks):
+        """Operand `a` as a Dask array chunked like `chunks` (the prediction's, or its rows').
+        With unknown chunk sizes (boolean indexing) an operand must already be chunked the
+        same way (then chunk i meets chunk i; a mismatch fails in the chunk's own call)."""
         if a is None:
             return None
-        return da.broadcast_to(da.asarray(a), row_shape).rechunk(row_chunks)
+        if not unknown:
+            return da.broadcast_to(da.asarray(a), shape).rechunk(chunks)
+        if is_dask(a) and a.ndim == len(chunks) and all(
+                _same_sizes(c, d) for c, d in zip(a.chunks, chunks)):
+            return a
+        raise ValueError(f"{name}: the Dask arrays have unknown chunk sizes (the result of "
+                         f"boolean indexing?) and {name} is not chunked like {pred_name}; "
+                         f"call .compute_chunk_sizes() on them first")
+
+    def full(a, name):
+        return aligned(a, name, x.shape, x.chunks)
+
+    def rows(a, name):
+        return aligned(a, name, row_shape, row_chunks)
 
     # operands as Dask arrays aligned with x (full shape) or with its rows
     t = None
     if target is not None:
         dtype_t = getattr(target, "dtype", None) or np.asarray(target).dtype
         if class_axis is not None and np.dtype(dtype_t).kind in "biu":
-            t = rows(target)                      # integer labels: one per row
+            t = rows(target, "target")            # integer labels: one per row
         else:
-            t = full(target)
-    w = full(weight) if class_axis is None else rows(weight)
+            t = full(target, "target")
+    w = full(weight, "weight") if class_axis is None else rows(weight, "weight")
     has_pw = "pos_weight" in options             # a keyword of the logits function only
-    pw = full(options.pop("pos_weight", None))
+    pw = full(options.pop("pos_weight", None), "pos_weight")
 
     def chunk_index(idx, a):
         """Index of the chunk of operand `a` for x's chunk `idx`."""
@@ -116,12 +137,14 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
         return family_run(tb, xb, weight=wb, out=None, grad_out=None, **opts, **kw)
 
     loss = grad = None
-    if want_loss and reduction != "none":
+    if totals or want_loss and reduction != "none":
         parts = [dask.delayed(lambda *a: call(*a, reduction="sum", want_loss=True,
                                               want_grad=False, totals=True)[2])(*block_args(idx))
                  for idx in np.ndindex(blocks["x"].shape)]
-        totals = dask.delayed(_combine)(parts)
-        loss = da.from_delayed(dask.delayed(_finish)(totals, reduction, zero_division),
+        combined = dask.delayed(_combine)(parts)
+        if totals:
+            return None, None, combined
+        loss = da.from_delayed(dask.delayed(_finish)(combined, reduction, zero_division),
                                shape=(), dtype=np.float64)
     elif want_loss:
         def none_block(tb, xb, wb, pwb):
@@ -144,9 +167,17 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
 def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
     """The global denominator of "mean" as a lazy 0-d array, from a pass over the weights
     (elementwise) or the labels and row weights (class axis) only."""
+    def count(n):            # a count of elements or rows, known now or chunk by chunk
+        if not np.isnan(n):
+            return da.from_array(np.float64(n), chunks=())
+        sizes = [dask.delayed(lambda xb: xb.size // (1 if ax is None else xb.shape[ax]))(xb)
+                 for xb in blocks["x"].ravel()]
+        return da.from_delayed(dask.delayed(lambda ns: float(sum(ns)))(sizes), shape=(),
+                               dtype=np.float64)
+
     if class_axis is None:
         if w is None:
-            return da.from_array(np.float64(x.size), chunks=())
+            return count(x.size)
         from fastent import _runtime
         dt = x.dtype
         parts = [dask.delayed(lambda wb: ExactSum.of(_runtime.exact_sum(wb, dt)))(wb)
@@ -164,8 +195,7 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
                                  class_weight=cwa, ignore_index=options.get("ignore_index"),
                                  target=tb)[1]
         if not labels and w is None:
-            nrows = int(np.prod(x.shape[:ax] + x.shape[ax + 1:]))
-            return da.from_array(np.float64(nrows), chunks=())
+            return count(np.prod(x.shape[:ax] + x.shape[ax + 1:]))
         grid = (blocks["t"] if labels else blocks["w"])
         parts = []
         for idx in np.ndindex(grid.shape):
@@ -174,6 +204,16 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
             parts.append(dask.delayed(part)(tb, wb))
     return da.from_delayed(dask.delayed(lambda ps: ExactSum.sum(ps).value())(parts), shape=(),
                            dtype=np.float64)
+
+
+def _unknown(sizes):
+    return any(np.isnan(c) for c in sizes)
+
+
+def _same_sizes(a, b):
+    """Chunk sizes along one axis agree (unknown sizes agree with unknown ones)."""
+    return len(a) == len(b) and all(p == q or (np.isnan(p) and np.isnan(q))
+                                    for p, q in zip(a, b))
 
 
 def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):

@@ -20,8 +20,8 @@ import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_XBLOCK, fe_gather_as,
-                              fe_scatter, fe_xsum, fe_xsum_add_f64, fe_xsum_init,
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
+                              FE_XBLOCK, fe_gather_as, fe_scatter, fe_xsum, fe_xsum_add_f64, fe_xsum_init,
                               xsum_state, xsum_threads_state)
 
 cnp.import_array()
@@ -66,7 +66,8 @@ cdef struct Rows:
     Py_ssize_t cstride[NOPS]
     char *data[NOPS]
     Kind kind
-    int ttype, ctype          # element type codes of the target and of the computation
+    int xtype, ttype, ctype   # element type codes of the prediction, the target and the
+                              # computation (float32/float64; the others are converted)
     const void *cw            # class weights in the computation dtype, or NULL
     double cw_sum, smooth, lo, loss_scale, grad_scale
     Py_ssize_t ignore_index
@@ -208,7 +209,8 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
     # rows back to back in memory (the common C-contiguous case): the kernel reads the
     # logits / distributions and writes the gradient in place, no gather or scatter
     cdef bint flat = R.ndim == 1
-    cdef bint x_in_place = flat and R.cstride[X] == isz and R.strides[X][0] == C * isz
+    cdef bint x_in_place = (flat and R.xtype == R.ctype and R.cstride[X] == isz
+                            and R.strides[X][0] == C * isz)
     cdef bint t_in_place = (flat and R.data[TP] != NULL and R.ttype == R.ctype
                             and R.cstride[TP] == isz and R.strides[TP][0] == C * isz)
     cdef bint g_in_place = (flat and R.data[GRAD] != NULL and R.cstride[GRAD] == isz
@@ -228,7 +230,7 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
         out_off[j] = off[OUT]
         grad_off[j] = off[GRAD]
         if not x_in_place:
-            fe_gather_as(xb + j * C * isz, isz, R.data[X] + off[X], C, R.cstride[X], R.ctype)
+            fe_gather_as(xb + j * C * isz, isz, R.data[X] + off[X], C, R.cstride[X], R.xtype)
         if R.data[TP] != NULL and not t_in_place:
             fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP], R.ttype)
         _next(R, idx, off)
@@ -263,7 +265,7 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
 
 
 def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
-            list cstrides, *, int target_type=0, int compute_type=0,
+            list cstrides, *, int pred_type=0, int target_type=0, int compute_type=0,
             cnp.ndarray class_weight=None, double cw_sum=0.0, double smooth=0.0,
             ignore_index=None, double lo=0.0, double loss_scale, double grad_scale,
             bint want_sum=True, int n_threads):
@@ -271,9 +273,9 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
 
     operands: [prediction, target distribution, labels (intp), row weight (float64), out,
     grad], each an array or None; strides: their row strides (bytes) for the row `shape`;
-    cstrides: their class-axis strides; target_type, compute_type: the element type codes
-    (src/fe_simd.h) of the target distribution (converted while gathered) and of the
-    prediction; lo: the clip floor of the distributions.  Returns (exact sum of the written
+    cstrides: their class-axis strides; pred_type, target_type, compute_type: the element
+    type codes (src/fe_simd.h) of the prediction and the target distribution (converted
+    while gathered) and of the computation (float32 or float64: the outputs' type); lo: the clip floor of the distributions.  Returns (exact sum of the written
     row losses as an ExactSum state, or None unless `want_sum`; bad bits: softmax: 1 = a
     probability target outside [0, 1]; distributions: 1 = a negative target, 2 = a negative
     prediction)."""
@@ -293,10 +295,13 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
         raise ValueError("rowwise: missing operands for this kind of row")  # never reached
     R.C = C
     R.kind = kind
+    if compute_type != FE_T_F32 and compute_type != FE_T_F64:
+        raise ValueError("compute_type: the computation type must be float32 or float64")
+    R.xtype = pred_type
     R.ttype = target_type
     R.ctype = compute_type
     R.lo = lo
-    R.itemsize = operands[X].dtype.itemsize
+    R.itemsize = 4 if compute_type == FE_T_F32 else 8
     for k in range(NOPS):
         R.cstride[k] = cstrides[k]
         if operands[k] is None:

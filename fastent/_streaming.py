@@ -3,16 +3,23 @@
 Each update runs the kernel once and adds its exact sums (fastent._exact.ExactSum: the
 values "none" would return, and the mean's weights) to the accumulator's exact sums, so
 that any split of the data into batches, merged in any order, gives the one-shot result to
-the bit.
+the bit.  Everything an accumulator holds is plain numbers (`state_dict`), so a checkpoint
+restores it to the bit too.
 """
+import collections
 import math
+import numbers
 
 import numpy as np
 
+from fastent import _validation as v
 from fastent import binary, divergence, softmax
 from fastent._exact import ExactSum
 
-# name -> (family module's _run adapter, "elements" or "rows")
+STATE_VERSION = 1
+
+# name -> (family module's _run adapter).  Every adapter takes (target, prediction,
+# weight=..., reduction=..., **loss options) and returns (loss, grad, Totals).
 _LOSSES = {
     "binary_cross_entropy": lambda t, x, **kw: binary._run(
         False, t, x, "prob", **_binary_kw(kw)),
@@ -26,51 +33,142 @@ _LOSSES = {
     "entropy": lambda _unused, p, **kw: divergence._run(
         divergence._rowwise.Kind.ENTROPY, None, p, **_dist_kw(kw)),
 }
+_ONE_ARGUMENT = {"entropy"}
 _OPTIONS = {
-    "binary_cross_entropy": {"base", "eps", "log_min", "label_smoothing", "zero_division",
-                             "n_threads"},
-    "binary_cross_entropy_with_logits": {"base", "pos_weight", "label_smoothing",
-                                         "zero_division", "n_threads"},
-    "softmax_cross_entropy": {"axis", "class_weight", "ignore_index", "label_smoothing", "base",
-                              "zero_division", "n_threads"},
-    "cross_entropy": {"axis", "base", "eps", "zero_division", "n_threads"},
-    "kl_divergence": {"axis", "base", "eps", "zero_division", "n_threads"},
-    "entropy": {"axis", "base", "eps", "zero_division", "n_threads"},
+    "binary_cross_entropy": ("base", "eps", "log_min", "label_smoothing", "zero_division",
+                             "n_threads"),
+    "binary_cross_entropy_with_logits": ("base", "pos_weight", "label_smoothing",
+                                         "zero_division", "n_threads"),
+    "softmax_cross_entropy": ("axis", "class_weight", "ignore_index", "label_smoothing", "base",
+                              "zero_division", "n_threads"),
+    "cross_entropy": ("axis", "base", "eps", "zero_division", "n_threads"),
+    "kl_divergence": ("axis", "base", "eps", "zero_division", "n_threads"),
+    "entropy": ("axis", "base", "eps", "zero_division", "n_threads"),
 }
 _DEFAULTS = dict(base="e", eps="auto", log_min=None, label_smoothing=0.0, pos_weight=None,
                  zero_division=np.nan, n_threads=None, axis=-1, class_weight=None,
                  ignore_index=None)
-_COMMON = dict(reduction="sum", out=None, grad_out=None, want_loss=True, want_grad=False,
-               totals=True)
+
+
+def _kw(kw, names):
+    return {k: kw.get(k, _DEFAULTS[k]) for k in names}
+
+
+def _common(kw):
+    return dict(weight=kw.get("weight"), reduction=kw.get("reduction", "sum"), out=None,
+                grad_out=None, want_loss=True, want_grad=False, totals=True)
 
 
 def _binary_kw(kw, logits=False):
-    d = {k: kw.get(k, _DEFAULTS[k]) for k in ("base", "eps", "log_min", "label_smoothing",
-                                              "pos_weight", "zero_division", "n_threads")}
+    d = _kw(kw, ("base", "eps", "log_min", "label_smoothing", "pos_weight", "zero_division",
+                 "n_threads"))
     if logits:
         d["eps"], d["log_min"] = "auto", None
-    return dict(d, weight=kw.get("weight"), **_COMMON)
+    return dict(d, **_common(kw))
 
 
 def _softmax_kw(kw):
-    d = {k: kw.get(k, _DEFAULTS[k]) for k in ("axis", "class_weight", "ignore_index",
-                                              "label_smoothing", "base", "zero_division",
-                                              "n_threads")}
-    return dict(d, weight=kw.get("weight"), **_COMMON)
+    return dict(_kw(kw, ("axis", "class_weight", "ignore_index", "label_smoothing", "base",
+                         "zero_division", "n_threads")), **_common(kw))
 
 
 def _dist_kw(kw):
-    d = {k: kw.get(k, _DEFAULTS[k]) for k in ("axis", "base", "eps", "zero_division",
-                                              "n_threads")}
-    return dict(d, weight=kw.get("weight"), **_COMMON)
+    return dict(_kw(kw, ("axis", "base", "eps", "zero_division", "n_threads")), **_common(kw))
 
 
-def _same(a, b):
-    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
-        return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
-    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
-        return True
-    return a == b
+# -- the configuration as plain, canonical numbers ------------------------------------------
+def _number(x):
+    """A float as JSON carries it: non-finite values as the strings "nan", "inf", "-inf"."""
+    x = float(x)
+    return x if math.isfinite(x) else repr(x)
+
+
+def _canonical(name, options):
+    """The options that change the value, validated, with defaults filled in and spelt one
+    way (base "e" or its number, floats as floats, arrays as lists of floats); n_threads
+    is left out: it never changes a bit."""
+    o = dict(_DEFAULTS, **options)
+    c = {}
+    for k in _OPTIONS[name]:
+        x = o[k]
+        if k == "n_threads":
+            v.n_threads(x)
+            continue
+        if k == "base":
+            c[k] = "e" if v.log_base(x) == 1.0 else float(x)
+        elif k == "eps":
+            e = v.clip_eps(x, np.float64)
+            c[k] = "auto" if isinstance(x, str) else e
+        elif k == "log_min":
+            c[k] = None if x is None else v.real(x, "log_min")
+        elif k == "label_smoothing":
+            c[k] = v.fraction(x, k)
+        elif k == "zero_division":
+            c[k] = _number(v.real(x, k))
+        elif k == "axis":
+            if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+                raise TypeError(f"axis: must be an int, got {type(x).__name__}")
+            c[k] = int(x)
+        elif k == "ignore_index":
+            c[k] = v.ignore_index(x)
+        elif k in ("class_weight", "pos_weight"):
+            if x is None:
+                c[k] = None
+            else:
+                a = v._asarray(x, k)
+                if a.dtype.kind not in "biuf":
+                    raise TypeError(f"{k}: dtype {a.dtype} is not supported; pass real numbers")
+                if v.bad_weight(a).any():
+                    raise v.first_bad(k, a, v.bad_weight, v.WEIGHT_RANGE)
+                c[k] = a.astype(np.float64).tolist()
+    return c
+
+
+def _call_options(canonical):
+    """Keyword arguments for the loss function from canonical options."""
+    o = dict(canonical)
+    if "zero_division" in o:
+        o["zero_division"] = float(o["zero_division"])
+    return o
+
+
+class _Stats:
+    """What an accumulator sums: the exact total of w * loss, the mean's weights, the count;
+    units the caller supplied; and per sequence, the exact sum of sequence perplexities and
+    their number."""
+
+    __slots__ = ("total", "weight", "count", "units", "seq_ppl", "seq_count")
+
+    def __init__(self):
+        self.total, self.weight, self.units, self.seq_ppl = (ExactSum(), ExactSum(),
+                                                             ExactSum(), ExactSum())
+        self.count = self.seq_count = 0
+
+    def add(self, other):
+        for k in ("total", "weight", "units", "seq_ppl"):
+            getattr(self, k).add(getattr(other, k))
+        self.count += other.count
+        self.seq_count += other.seq_count
+        return self
+
+    def copy(self):
+        return _Stats().add(self)
+
+    def state(self):
+        return {"total": self.total.state(), "weight": self.weight.state(),
+                "count": self.count, "units": self.units.state(),
+                "seq_ppl": self.seq_ppl.state(), "seq_count": self.seq_count}
+
+    @classmethod
+    def of_state(cls, d):
+        s = cls()
+        for k in ("total", "weight", "units", "seq_ppl"):
+            setattr(s, k, ExactSum(*d[k]))
+        s.count, s.seq_count = int(d["count"]), int(d["seq_count"])
+        return s
+
+
+_MISSING = object()
 
 
 class RunningLoss:
@@ -81,111 +179,299 @@ class RunningLoss:
             acc.update(labels, logits)
         acc.result()          # == softmax_cross_entropy(all labels, all logits)
 
-    `loss` is one of the six loss functions or its name; `options` are its keywords except
-    `reduction` (and out, grad_out, return_grad).  `update(target, prediction, weight=None)`
-    adds a batch (for `entropy`, pass the distribution as `prediction` and None as target);
-    `merge(other)` adds another accumulator of the same configuration; `result()` is the
-    mean exactly as the one-shot call with reduction="mean" would give it (`zero_division`
-    when nothing was counted).  `total` (sum of w * loss), `weight` (the mean's
-    denominator) and `count` (elements or rows counted) are in the unit of `base`.
-    Picklable; `reset()` empties it.
+    Parameters
+    ----------
+    loss : str or function
+        One of the six loss functions or its name.
+    window : int, optional
+        Also keep the last `window` updates apart: `windowed()` is an accumulator of those
+        only (a moving figure beside the lifetime one).
+    sequence_axis : int, optional
+        softmax_cross_entropy only: the axis of the labels (the logits' shape without the
+        class axis) that indexes sequences; each update then also adds the perplexity of
+        each of its sequences, for `perplexity(per="sequence")`.
+    **options
+        The loss's keywords except `reduction`, `out`, `grad_out`, `return_grad`.
+
+    `update(target, prediction, weight=None, units=None)` adds a batch (one-argument losses:
+    `update(p)`); `merge(other)` adds another accumulator of the same configuration;
+    `result()` is the mean exactly as the one-shot call with reduction="mean" would give it
+    (`zero_division` when nothing was counted).  `total` (sum of w * loss), `weight` (the
+    mean's denominator) and `count` (elements or rows counted) are in the unit of `base`.
+    `state_dict()` / `load_state_dict()` checkpoint it as plain JSON-safe numbers (exactly);
+    it is also picklable; `reset()` empties it.
     """
 
-    def __init__(self, loss, **options):
+    def __init__(self, loss, *, window=None, sequence_axis=None, **options):
         name = getattr(loss, "__name__", loss)
         if not isinstance(name, str) or name not in _LOSSES:
             raise ValueError(f"loss: must be one of {sorted(_LOSSES)} or the function, "
                              f"got {loss!r}")
-        unknown = set(options) - _OPTIONS[name]
+        unknown = set(options) - set(_OPTIONS[name])
         if unknown:
             raise TypeError(f"{name}: RunningLoss does not take {sorted(unknown)} "
                             f"(reduction is always the running mean)")
+        if window is not None and (isinstance(window, bool)
+                                   or not isinstance(window, numbers.Integral) or window < 1):
+            raise ValueError(f"window: must be None or a positive int, got {window!r}")
+        if sequence_axis is not None:
+            if name != "softmax_cross_entropy":
+                raise ValueError(f"sequence_axis: applies to softmax_cross_entropy (per-"
+                                 f"sequence perplexity), not to {name}")
+            if isinstance(sequence_axis, bool) or not isinstance(sequence_axis,
+                                                                 numbers.Integral):
+                raise TypeError(f"sequence_axis: must be None or an int, got "
+                                f"{type(sequence_axis).__name__}")
         self.loss = name
         self.options = dict(options)
-        from fastent import _validation
-        self._scale = _validation.log_base(options.get("base", "e"))
+        self.window = None if window is None else int(window)
+        self.sequence_axis = None if sequence_axis is None else int(sequence_axis)
+        self._config = _canonical(name, options)
+        self._scale = v.log_base(options.get("base", "e"))
         self.reset()
 
     # -- accumulation ---------------------------------------------------------------
     def reset(self):
         """Forget every batch."""
-        self._total = ExactSum()
-        self._weight = ExactSum()
-        self._count = 0
+        self._stats = _Stats()
+        self._recent = collections.deque(maxlen=self.window) if self.window else None
         return self
 
-    def update(self, target, prediction, weight=None):
-        """Add a batch; returns self."""
-        totals = _LOSSES[self.loss](target, prediction, weight=weight, **self.options)[2]
-        self._total.add(totals.total)
-        self._weight.add(totals.weight)
-        self._count += totals.count
+    def update(self, target, prediction=_MISSING, weight=None, *, units=None):
+        """Add a batch; returns self.
+
+        For `entropy` (one distribution), `update(p)`.  `units`: how many units (bytes,
+        words, ...) this batch's text holds, for `bits_per_unit()` and
+        `perplexity(per="unit")`."""
+        if self.loss in _ONE_ARGUMENT:
+            if prediction is _MISSING:
+                target, prediction = None, target
+            elif target is not None:
+                raise TypeError(f"{self.loss} takes one distribution: update(p) or "
+                                f"update(p, weight=w)")
+        elif prediction is _MISSING:
+            raise TypeError(f"update: {self.loss} needs the target and the prediction: "
+                            f"update(target, prediction)")
+        u = None
+        if units is not None:
+            u = v.real(units, "units")
+            if not (u >= 0 and math.isfinite(u)):
+                raise ValueError(f"units: must be a finite number >= 0, got {units!r}")
+        run = _LOSSES[self.loss]
+        opts = dict(self.options, weight=weight)
+        stats = _Stats()
+        if self.sequence_axis is None:
+            totals = run(target, prediction, **opts)[2]
+            if hasattr(totals, "compute"):      # Dask: the chunks' exact sums, computed now
+                totals = totals.compute()
+        else:
+            totals = self._update_sequences(stats, target, prediction, opts)
+        stats.total, stats.weight, stats.count = totals.total, totals.weight, totals.count
+        if u is not None:
+            stats.units.add(ExactSum.of_value(u))
+        self._stats.add(stats)
+        if self._recent is not None:
+            self._recent.append(stats)
         return self
+
+    def _update_sequences(self, stats, target, logits, opts):
+        """The per-row losses of one batch, summed per sequence: each sequence's perplexity,
+        exp(its weighted mean loss in nats), goes into the exact sum of sequence
+        perplexities (sequences with nothing counted are skipped)."""
+        from fastent import _dask
+        if _dask.is_dask(target, logits, opts.get("weight")):
+            raise TypeError("sequence_axis: Dask arrays are not supported; update with "
+                            "NumPy batches")
+        loss, _, totals = _LOSSES[self.loss](target, logits, reduction="none", **opts)
+        den = self._row_denominators(target, loss.shape, opts.get("weight"))
+        ax = v.axis(self.sequence_axis, loss.ndim, "sequence_axis")
+        loss = np.moveaxis(loss, ax, 0).reshape(loss.shape[ax], -1)
+        den = np.moveaxis(den, ax, 0).reshape(den.shape[ax], -1)
+        for lrow, drow in zip(loss, den):
+            d = math.fsum(drow)
+            if d > 0:
+                nats = math.fsum(lrow.astype(np.float64)) / d / self._scale
+                stats.seq_ppl.add(ExactSum.of_value(_exp(nats)))
+                stats.seq_count += 1
+        return totals
+
+    def _row_denominators(self, target, row_shape, weight):
+        """Each row's share of the mean's denominator: its weight, times the class weight of
+        its label; 0 for an ignored label."""
+        c = self._config
+        den = np.ones(row_shape) if weight is None else np.broadcast_to(
+            np.asarray(weight, dtype=np.float64), row_shape)
+        t = np.asarray(target)
+        if t.dtype.kind in "biu":
+            lab = t.astype(np.intp)
+            keep = np.ones(row_shape, bool) if c["ignore_index"] is None \
+                else lab != c["ignore_index"]
+            if c["class_weight"] is not None:
+                cw = np.asarray(c["class_weight"])
+                den = den * np.where(keep, cw[np.where(keep, lab, 0)], 0.0)
+            else:
+                den = np.where(keep, den, 0.0)
+        return den
 
     def merge(self, other):
-        """Add the batches of another accumulator of the same configuration; returns self."""
+        """Add the batches of another accumulator of the same configuration; returns self.
+
+        Windows are merged step by step: the i-th latest update of `other` joins the i-th
+        latest of this one (data-parallel workers that update once per step)."""
         if not isinstance(other, RunningLoss):
             raise TypeError(f"other: expected a RunningLoss, got {type(other).__name__}")
-        if other.loss != self.loss or set(other.options) != set(self.options) or not all(
-                _same(self.options[k], other.options[k]) for k in self.options):
+        if self._key() != other._key():
             raise ValueError(f"other: cannot merge {other!r} into {self!r}: "
                              f"the loss or its options differ")
-        self._total.add(other._total)
-        self._weight.add(other._weight)
-        self._count += other._count
+        self._stats.add(other._stats)
+        if self._recent is not None:
+            mine, theirs = list(self._recent), list(other._recent)
+            n = max(len(mine), len(theirs))
+            mine = [_Stats()] * (n - len(mine)) + mine
+            theirs = [_Stats()] * (n - len(theirs)) + theirs
+            self._recent.clear()
+            self._recent.extend(a.copy().add(b) for a, b in zip(mine, theirs))
         return self
+
+    def _key(self):
+        return (self.loss, self._config, self.window, self.sequence_axis)
+
+    def windowed(self):
+        """A new accumulator (no window) holding only the last `window` updates."""
+        if self._recent is None:
+            raise ValueError("windowed: this accumulator has no window (RunningLoss(..., "
+                             "window=k))")
+        acc = RunningLoss(self.loss, sequence_axis=self.sequence_axis, **self.options)
+        for s in self._recent:
+            acc._stats.add(s)
+        return acc
+
+    # -- checkpoints ------------------------------------------------------------------
+    def state_dict(self):
+        """Everything this accumulator holds, as plain JSON-safe numbers (floats finite,
+        lists, ints, strings): `json.dumps(acc.state_dict(), allow_nan=False)` works, and
+        `load_state_dict` restores it to the bit.  n_threads is not part of it."""
+        return {"format": "fastent.RunningLoss", "version": STATE_VERSION, "loss": self.loss,
+                "options": dict(self._config), "window": self.window,
+                "sequence_axis": self.sequence_axis, "stats": self._stats.state(),
+                "recent": None if self._recent is None else [s.state() for s in self._recent]}
+
+    def load_state_dict(self, state):
+        """Replace what this accumulator holds by a `state_dict()` of one with the same
+        configuration; returns self."""
+        if not isinstance(state, dict) or state.get("format") != "fastent.RunningLoss":
+            raise ValueError("state: not a RunningLoss state_dict")
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"state: version {state.get('version')!r} is not supported "
+                             f"(this fastent reads version {STATE_VERSION})")
+        key = (state["loss"], state["options"], state["window"], state["sequence_axis"])
+        if key != self._key():
+            raise ValueError(f"state: it is of {state['loss']} with options "
+                             f"{state['options']}, window={state['window']}, "
+                             f"sequence_axis={state['sequence_axis']}; this accumulator is "
+                             f"of {self.loss} with {self._config}, window={self.window}, "
+                             f"sequence_axis={self.sequence_axis}")
+        self._stats = _Stats.of_state(state["stats"])
+        if self._recent is not None:
+            self._recent.clear()
+            self._recent.extend(_Stats.of_state(s) for s in state["recent"])
+        return self
+
+    @classmethod
+    def from_state_dict(cls, state, n_threads=None):
+        """A new accumulator from a `state_dict()`."""
+        if not isinstance(state, dict) or "loss" not in state or "options" not in state:
+            raise ValueError("state: not a RunningLoss state_dict")
+        opts = _call_options(state["options"])
+        if n_threads is not None:
+            opts["n_threads"] = n_threads
+        acc = cls(state["loss"], window=state.get("window"),
+                  sequence_axis=state.get("sequence_axis"), **opts)
+        return acc.load_state_dict(state)
+
+    def __getstate__(self):
+        return {"state": self.state_dict(), "n_threads": self.options.get("n_threads")}
+
+    def __setstate__(self, d):
+        self.__dict__.update(RunningLoss.from_state_dict(d["state"], d["n_threads"]).__dict__)
 
     # -- results -------------------------------------------------------------------
     @property
     def total(self):
         """Sum of weight * loss over everything added, in the unit of `base`."""
-        return np.float64(self._total.value())
+        return np.float64(self._stats.total.value())
 
     @property
     def weight(self):
         """The mean's denominator: summed weights (class weights of labels included)."""
-        return np.float64(self._weight.value())
+        return np.float64(self._stats.weight.value())
 
     @property
     def count(self):
         """Elements (binary losses) or rows (class-axis losses) counted."""
-        return self._count
+        return self._stats.count
+
+    @property
+    def units(self):
+        """The units passed to `update` (bytes, words, ...), summed."""
+        return np.float64(self._stats.units.value())
+
+    @property
+    def sequences(self):
+        """Sequences counted for `perplexity(per="sequence")`."""
+        return self._stats.seq_count
 
     def result(self):
         """The weighted mean, as the one-shot call with reduction="mean" gives it."""
         from fastent import _api
-        return _api.reduced(self._total, self._weight, reduction="mean", loss_arr=None,
-                            zero_division=self.options.get("zero_division", np.nan))
+        return _api.reduced(self._stats.total, self._stats.weight, reduction="mean",
+                            loss_arr=None, zero_division=float(self._config["zero_division"]))
 
-    def _mean_nats(self):
+    def _nats(self, per):
+        """The language-model figure in nats: mean per token, per unit."""
         if self.loss != "softmax_cross_entropy":
-            raise TypeError(f"perplexity and bits_per_token apply to softmax_cross_entropy, "
-                            f"not {self.loss}")
-        w = self._weight.value()
-        return self._total.value() / w / self._scale if w > 0 else math.nan
+            raise TypeError(f"perplexity and bits per token or unit apply to "
+                            f"softmax_cross_entropy, not {self.loss}")
+        den = (self._stats.weight if per == "token" else self._stats.units).value()
+        return self._stats.total.value() / den / self._scale if den > 0 else math.nan
 
-    def perplexity(self):
-        """exp of the mean cross-entropy in nats (whatever `base`); NaN when nothing was
-        counted or the mean is NaN; +inf only when the mean itself exceeds log(max float)."""
-        m = self._mean_nats()
-        if math.isnan(m):
-            return np.float64(math.nan)
-        return np.float64(math.exp(m) if m < 709.78 else math.inf)
+    def perplexity(self, per="token"):
+        """exp of the mean cross-entropy in nats (whatever `base`).
+
+        per="token": over every counted token (row) -- the usual figure; per="sequence": the
+        mean over sequences of each sequence's perplexity (needs `sequence_axis`);
+        per="unit": exp(total nats / units passed to `update`) (word- or byte-level
+        perplexity).  NaN when nothing was counted or the mean is NaN; +inf only when the
+        mean itself exceeds log(max float)."""
+        if per == "sequence":
+            if self.loss != "softmax_cross_entropy" or self.sequence_axis is None:
+                raise ValueError("per: 'sequence' needs RunningLoss('softmax_cross_entropy', "
+                                 "sequence_axis=...)")
+            n = self._stats.seq_count
+            return np.float64(self._stats.seq_ppl.value() / n if n else math.nan)
+        if per not in ("token", "unit"):
+            raise ValueError(f"per: must be 'token', 'sequence' or 'unit', got {per!r}")
+        return np.float64(_exp(self._nats(per)))
 
     def bits_per_token(self):
         """The mean cross-entropy in bits."""
-        return np.float64(self._mean_nats() / math.log(2))
+        return np.float64(self._nats("token") / math.log(2))
+
+    def bits_per_unit(self):
+        """Total cross-entropy in bits over the units passed to `update` (bits per byte,
+        per character, per word); NaN when no units were passed."""
+        return np.float64(self._nats("unit") / math.log(2))
 
     def __repr__(self):
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
-        return (f"RunningLoss({self.loss}{opts}; mean={self.result():.6g}, "
+        extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("window", "sequence_axis")
+                        if getattr(self, k) is not None)
+        return (f"RunningLoss({self.loss}{opts}{extra}; mean={self.result():.6g}, "
                 f"count={self.count}, weight={float(self.weight):.6g})")
 
-    def __getstate__(self):
-        return {"loss": self.loss, "options": self.options, "total": self._total.state(),
-                "weight": self._weight.state(), "count": self._count}
 
-    def __setstate__(self, state):
-        self.__init__(state["loss"], **state["options"])
-        self._total, self._weight = ExactSum(*state["total"]), ExactSum(*state["weight"])
-        self._count = state["count"]
+def _exp(m):
+    """exp that gives NaN for NaN and +inf (not OverflowError) past the float range."""
+    if math.isnan(m):
+        return math.nan
+    return math.exp(m) if m < 709.78 else math.inf

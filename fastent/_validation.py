@@ -21,8 +21,8 @@ def bad_weight(a):
 
 def computation_dtype(dt, name):
     """float32/float64 are kept, float16 is computed in float32, integers and bools in
-    float64; everything else is refused."""
-    dt = np.dtype(dt)
+    float64 (in either byte order); everything else is refused."""
+    dt = native(np.dtype(dt))
     if dt == np.float32 or dt == np.float64:
         return dt
     if dt == np.float16:
@@ -33,22 +33,37 @@ def computation_dtype(dt, name):
                     f"(float32 and float64 are computed natively)")
 
 
+def native(dt):
+    """`dt` in this machine's byte order."""
+    return dt if dt.isnative else dt.newbyteorder("=")
+
+
 def prediction(x, name):
-    """The prediction as an array in its computation dtype (float32 or float64)."""
+    """(the prediction as an array, its computation dtype: float32 or float64).  An array
+    the kernels read directly (KERNEL_TYPES, either byte order) is returned as it is: they
+    convert it block by block; other dtypes are refused."""
     x = _asarray(x, name)
-    return x.astype(computation_dtype(x.dtype, name), copy=False)
+    return x, computation_dtype(x.dtype, name)
 
 
 # element types the kernels read directly (converting while they gather a block); the codes
 # are those of src/fe_simd.h
 KERNEL_TYPES = {np.dtype(t): code for code, t in enumerate(
     [np.float32, np.float64, np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32,
-     np.uint32, np.int64, np.uint64])}
+     np.uint32, np.int64, np.uint64, np.float16])}
+SWAPPED = 32        # FE_T_SWAPPED: stored in the other byte order
 
 
 def type_code(a):
-    """The kernel's code for the element type of array `a`."""
-    return KERNEL_TYPES[a.dtype]
+    """The kernel's code for the element type of array `a` (a dtype of KERNEL_TYPES in
+    either byte order)."""
+    dt = a.dtype
+    return KERNEL_TYPES[native(dt)] | (0 if dt.isnative else SWAPPED)
+
+
+def kernel_type(dt):
+    """Whether the kernels read dtype `dt` directly."""
+    return native(dt) in KERNEL_TYPES
 
 
 def operand(x, name, dtype, shape, keep_type=False):
@@ -57,7 +72,7 @@ def operand(x, name, dtype, shape, keep_type=False):
     x = _asarray(x, name)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
-    if keep_type and x.dtype in KERNEL_TYPES and x.dtype.isnative:
+    if keep_type and kernel_type(x.dtype):
         dtype = x.dtype
     if x.shape == tuple(shape):
         return x.astype(dtype, copy=False)
@@ -81,6 +96,35 @@ def _asarray(x, name):
     if a.dtype.kind in "OUSVMm":
         raise TypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
     return a
+
+
+_INDEX = np.iinfo(np.intp)
+
+
+def labels(t, name):
+    """Integer class labels as a contiguous intp array (a copy of one number per row); a
+    label the index type cannot hold (a uint64 above its maximum) is an error, never a
+    wrapped value."""
+    if t.dtype.kind == "u" and t.dtype.itemsize >= np.dtype(np.intp).itemsize and t.size:
+        big = t > _INDEX.max
+        if big.any():
+            pos = np.unravel_index(int(np.argmax(big)), t.shape)
+            raise ValueError(f"{name}: class label {int(t[pos])} at position "
+                             f"{tuple(int(i) for i in pos)} does not fit the index type "
+                             f"(at most {_INDEX.max})")
+    return np.ascontiguousarray(t, dtype=np.intp)
+
+
+def ignore_index(value):
+    """None or an int the index type holds (labels are compared with it as intp)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"ignore_index: must be None or an int, got {type(value).__name__}")
+    if not _INDEX.min <= value <= _INDEX.max:
+        raise ValueError(f"ignore_index: {value} is outside the index type's range "
+                         f"[{_INDEX.min}, {_INDEX.max}]; no label can equal it")
+    return int(value)
 
 
 def axis(value, ndim, name="axis"):

@@ -28,12 +28,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
                          reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, pred_name=pred_name, out=out,
-                         grad_out=grad_out, denominator=denominator, base=base, eps=eps,
+                         grad_out=grad_out, denominator=denominator, totals=totals, base=base, eps=eps,
                          log_min=log_min, pos_weight=pos_weight,
                          label_smoothing=label_smoothing, zero_division=zero_division,
                          n_threads=n_threads)
-    x = v.prediction(pred, pred_name)
-    dtype, shape = x.dtype, x.shape
+    x, dtype = v.prediction(pred, pred_name)
+    shape = x.shape
     # targets and weights stay in their own type: the kernel converts block by block
     t = v.operand(target, "target", dtype, shape, keep_type=True)
     w = None if weight is None else v.operand(weight, "weight", dtype, shape, keep_type=True)
@@ -60,7 +60,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
             raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
-                                  reduction=reduction, loss_shape=shape, pred=x)
+                                  reduction=reduction, loss_shape=shape, pred=x,
+                                  dtype=dtype)
 
     # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)
     grad_scale = loss_scale
@@ -79,7 +80,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
             shape, [None if op is None else op.strides for op in operands], lead=1)
         types = [0 if op is None else v.type_code(op) for op in operands]
         s, sw, bad = _threads.run(
-            _binary.bce, nt, x.size, mode, it_shape, operands, types, strides, lo=lo, hi=hi,
+            _binary.bce, nt, x.size, mode, it_shape, operands, types, strides,
+            ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi,
             log_min=lmin, smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
             want_sum=want_loss and reduction != "none" or totals)
     if bad:

@@ -24,11 +24,10 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
         return _dask.run(lambda t, x, **kw: _run(kind, t, x, **kw), p, q,
                          reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, class_axis=axis, pred_name=pred_name, out=out,
-                         grad_out=grad_out, denominator=denominator, axis=axis, base=base,
+                         grad_out=grad_out, denominator=denominator, totals=totals, axis=axis, base=base,
                          eps=eps, zero_division=zero_division, n_threads=n_threads)
-    x = v.prediction(q, pred_name)
+    x, dtype = v.prediction(q, pred_name)
     ax, C, row_shape = v.class_axis(x, axis, pred_name)
-    dtype = x.dtype
     t = None if kind == _rowwise.Kind.ENTROPY else v.operand(p, "p", dtype, x.shape,
                                                                keep_type=True)
     reduction = v.reduction(reduction)
@@ -39,7 +38,8 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     nt = v.n_threads(n_threads)
     rw, denom, count = _api.row_pass(row_shape, C, weight)
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
-                                  reduction=reduction, loss_shape=row_shape, pred=x)
+                                  reduction=reduction, loss_shape=row_shape, pred=x,
+                                  dtype=dtype)
     s, bad = None, 0
     if x.size:
         operands = [x, t, None, rw, loss_arr, grad]
@@ -47,7 +47,8 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
                                                          _layout.CLASS_AXIS_OPERANDS)
         s, bad = _threads.run(
             _rowwise.rowwise, nt, x.size, kind, it_shape, C, operands, strides, cstrides,
-            target_type=0 if t is None else v.type_code(t), compute_type=v.type_code(x),
+            target_type=0 if t is None else v.type_code(t), pred_type=v.type_code(x),
+            compute_type=v.KERNEL_TYPES[dtype],
             lo=lo, loss_scale=loss_scale,
             grad_scale=_api.grad_scale(reduction, loss_scale,
                                        denom.value() if denominator is None else denominator),

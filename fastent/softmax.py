@@ -24,12 +24,12 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         return _dask.run(_run, target, logits, reduction=reduction, weight=weight,
                          want_loss=want_loss, want_grad=want_grad, class_axis=axis,
                          pred_name="logits", out=out, grad_out=grad_out,
-                         denominator=denominator, axis=axis, class_weight=class_weight,
-                         ignore_index=ignore_index, label_smoothing=label_smoothing, base=base,
+                         denominator=denominator, totals=totals, axis=axis,
+                         class_weight=class_weight, ignore_index=ignore_index,
+                         label_smoothing=label_smoothing, base=base,
                          zero_division=zero_division, n_threads=n_threads)
-    x = v.prediction(logits, "logits")
+    x, dtype = v.prediction(logits, "logits")
     ax, C, row_shape = v.class_axis(x, axis, "logits")
-    dtype = x.dtype
     reduction = v.reduction(reduction)
     zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
@@ -43,11 +43,8 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         if t.shape != row_shape:
             raise ValueError(f"target: integer class labels must have the logits' shape "
                              f"without axis {ax}, {row_shape}; got {t.shape}")
-        labels = np.ascontiguousarray(t, dtype=np.intp)
-        if ignore_index is not None and (isinstance(ignore_index, bool)
-                                         or not isinstance(ignore_index, (int, np.integer))):
-            raise TypeError(f"ignore_index: must be None or an int, got "
-                            f"{type(ignore_index).__name__}")
+        labels = v.labels(t, "target")
+        ignore_index = v.ignore_index(ignore_index)
     elif t.dtype.kind == "f":
         if t.shape == row_shape and row_shape != x.shape:
             raise ValueError(f"target: float targets are class probabilities and must have "
@@ -68,7 +65,8 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
                               ignore_index=ignore_index, target=t)
 
     loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
-                                  reduction=reduction, loss_shape=row_shape, pred=x)
+                                  reduction=reduction, loss_shape=row_shape, pred=x,
+                                  dtype=dtype)
     grad_scale = _api.grad_scale(reduction, loss_scale,
                                  denom.value() if denominator is None else denominator)
 
@@ -80,7 +78,8 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         s, bad = _threads.run(
             _rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C, operands,
             strides, cstrides, target_type=0 if tp is None else v.type_code(tp),
-            compute_type=v.type_code(x), class_weight=cw,
+            pred_type=v.type_code(x),
+            compute_type=v.KERNEL_TYPES[dtype], class_weight=cw,
             cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
             smooth=smooth, ignore_index=ignore_index, loss_scale=loss_scale,
             grad_scale=grad_scale, want_sum=want_loss and reduction != "none" or totals)

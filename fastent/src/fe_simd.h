@@ -14,6 +14,8 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 #include <Python.h>
 
 /* Several instruction sets in one build: GCC and clang on x86-64 (fe_template.h). */
@@ -84,40 +86,89 @@ static int fe_best_isa(int requested)
 #endif
 
 /* Element types an operand may have in memory; the kernels compute in float or double and
- * convert other types while gathering a block (no full-size cast is ever made). */
+ * convert other types while gathering a block (no full-size cast is ever made).  A type
+ * stored in the other byte order (big-endian data on a little-endian machine: FITS files,
+ * network buffers) carries the flag FE_T_SWAPPED. */
 enum { FE_T_F32 = 0, FE_T_F64, FE_T_BOOL, FE_T_I8, FE_T_U8, FE_T_I16, FE_T_U16, FE_T_I32,
-       FE_T_U32, FE_T_I64, FE_T_U64 };
+       FE_T_U32, FE_T_I64, FE_T_U64, FE_T_F16 };
+enum { FE_T_SWAPPED = 32 };
 
-#define FE_GATHER_AS(T)                                                                   \
+/* IEEE binary16 -> binary32, exactly (every half is a float): NaN payloads, infinities,
+ * subnormals and signed zeros kept. */
+static inline float fe_half_to_float(unsigned short h)
+{
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    const uint32_t e = (h >> 10) & 31u, m = h & 1023u;
+    uint32_t bits;
+    float f;
+    if (e == 0) {                       /* zero or subnormal: m * 2^-24, exact */
+        f = (float)m * 5.9604644775390625e-08f;
+        return sign ? -f : f;
+    }
+    bits = e == 31 ? (sign | 0x7f800000u | (m << 13))           /* inf, NaN */
+                   : (sign | ((e + 112u) << 23) | (m << 13));   /* normal: rebias 15 -> 127 */
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
+static inline Py_ssize_t fe_type_size(int type)
+{
+    switch (type & ~FE_T_SWAPPED) {
+    case FE_T_BOOL: case FE_T_I8: case FE_T_U8: return 1;
+    case FE_T_I16: case FE_T_U16: case FE_T_F16: return 2;
+    case FE_T_F32: case FE_T_I32: case FE_T_U32: return 4;
+    default: return 8;
+    }
+}
+
+#define FE_GATHER_AS(T, CONV)                                                             \
     do {                                                                                  \
+        T v_;                                                                             \
         if (dst_itemsize == 4) {                                                          \
             float *d = (float *)dst;                                                      \
-            for (i = 0; i < n; i++) d[i] = (float)*(const T *)(src + i * stride);         \
+            for (i = 0; i < n; i++) {                                                     \
+                memcpy(&v_, src + i * stride, sizeof(T)); d[i] = (float)CONV(v_);         \
+            }                                                                             \
         } else {                                                                          \
             double *d = (double *)dst;                                                    \
-            for (i = 0; i < n; i++) d[i] = (double)*(const T *)(src + i * stride);        \
+            for (i = 0; i < n; i++) {                                                     \
+                memcpy(&v_, src + i * stride, sizeof(T)); d[i] = (double)CONV(v_);        \
+            }                                                                             \
         }                                                                                 \
     } while (0)
+#define FE_SAME(v) (v)
 
 /* Copy n strided elements of type src_type into a contiguous float/double buffer. */
 static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src,
                                 Py_ssize_t n, Py_ssize_t stride, int src_type)
 {
-    Py_ssize_t i;
+    Py_ssize_t i, b;
+    if (src_type & FE_T_SWAPPED) {      /* other byte order: one element at a time */
+        const Py_ssize_t sz = fe_type_size(src_type);
+        char e[8];
+        for (i = 0; i < n; i++) {
+            for (b = 0; b < sz; b++) e[b] = src[i * stride + sz - 1 - b];
+            fe_gather_as((char *)dst + i * dst_itemsize, dst_itemsize, e, 1, sz,
+                         src_type & ~FE_T_SWAPPED);
+        }
+        return;
+    }
     switch (src_type) {
-    case FE_T_F32: FE_GATHER_AS(float); break;
-    case FE_T_F64: FE_GATHER_AS(double); break;
-    case FE_T_BOOL: case FE_T_U8: FE_GATHER_AS(unsigned char); break;
-    case FE_T_I8: FE_GATHER_AS(signed char); break;
-    case FE_T_I16: FE_GATHER_AS(short); break;
-    case FE_T_U16: FE_GATHER_AS(unsigned short); break;
-    case FE_T_I32: FE_GATHER_AS(int); break;
-    case FE_T_U32: FE_GATHER_AS(unsigned int); break;
-    case FE_T_I64: FE_GATHER_AS(long long); break;
-    case FE_T_U64: FE_GATHER_AS(unsigned long long); break;
+    case FE_T_F32: FE_GATHER_AS(float, FE_SAME); break;
+    case FE_T_F64: FE_GATHER_AS(double, FE_SAME); break;
+    case FE_T_BOOL: case FE_T_U8: FE_GATHER_AS(unsigned char, FE_SAME); break;
+    case FE_T_I8: FE_GATHER_AS(signed char, FE_SAME); break;
+    case FE_T_I16: FE_GATHER_AS(short, FE_SAME); break;
+    case FE_T_U16: FE_GATHER_AS(unsigned short, FE_SAME); break;
+    case FE_T_I32: FE_GATHER_AS(int, FE_SAME); break;
+    case FE_T_U32: FE_GATHER_AS(unsigned int, FE_SAME); break;
+    case FE_T_I64: FE_GATHER_AS(long long, FE_SAME); break;
+    case FE_T_U64: FE_GATHER_AS(unsigned long long, FE_SAME); break;
+    case FE_T_F16: FE_GATHER_AS(unsigned short, fe_half_to_float); break;
     }
 }
 #undef FE_GATHER_AS
+#undef FE_SAME
 
 /* Copy n contiguous elements into a strided destination. */
 static inline void fe_scatter(char *dst, const void *src, Py_ssize_t n, Py_ssize_t stride,
