@@ -55,7 +55,7 @@ class BuildExt(build_ext):
         compile_args, link_args, macros = [], [], []
         notes = []
         if gcc_like:
-            compile_args += ["-O0", "-g"] if DEBUG else ["-O3"]
+            compile_args += ["-O0", "-g"] if DEBUG else ["-O3", "-g0"]
             # no FMA contraction: every kernel variant and instruction set rounds alike
             compile_args += ["-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
                              "-std=gnu11"]

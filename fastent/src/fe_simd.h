@@ -42,10 +42,10 @@
 #ifdef _OPENMP
 #  include <omp.h>
 #  define FE_OPENMP 1
-static int fe_max_threads(void) { return omp_get_max_threads(); }
+static inline int fe_max_threads(void) { return omp_get_max_threads(); }
 #else
 #  define FE_OPENMP 0
-static int fe_max_threads(void) { return 1; }
+static inline int fe_max_threads(void) { return 1; }
 #endif
 
 enum { FE_ISA_BASELINE = 0, FE_ISA_AVX2 = 1, FE_ISA_AVX512 = 2 };

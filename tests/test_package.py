@@ -1,0 +1,116 @@
+"""The package as a user installs it: type information that matches the code, one version,
+a licence.  (The wheel's and the sdist's contents are checked by .ci/run with
+tests/check_dist.py: building them takes a compile.)"""
+import ast
+import importlib.metadata
+import inspect
+import pathlib
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import fastent as fe
+
+PKG = pathlib.Path(fe.__file__).parent
+STUB = PKG / "__init__.pyi"
+
+
+def _stub_functions():
+    tree = ast.parse(STUB.read_text())
+    funcs = {}
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef):
+            funcs.setdefault(node.name, []).append(node.args)
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef):
+                    funcs.setdefault(f"{node.name}.{item.name}", []).append(item.args)
+    return funcs
+
+
+def _shape(args):
+    """(name, kind, has default) of every parameter of an ast signature."""
+    pos = args.posonlyargs + args.args
+    defaults = [None] * (len(pos) - len(args.defaults)) + list(args.defaults)
+    out = [(a.arg, "positional", d is not None) for a, d in zip(pos, defaults)]
+    if args.vararg:
+        out.append((args.vararg.arg, "*args", False))
+    out += [(a.arg, "keyword", d is not None) for a, d in zip(args.kwonlyargs, args.kw_defaults)]
+    if args.kwarg:
+        out.append((args.kwarg.arg, "**kwargs", False))
+    return out
+
+
+def _runtime_shape(fn):
+    kinds = {inspect.Parameter.POSITIONAL_OR_KEYWORD: "positional",
+             inspect.Parameter.POSITIONAL_ONLY: "positional",
+             inspect.Parameter.VAR_POSITIONAL: "*args",
+             inspect.Parameter.KEYWORD_ONLY: "keyword", inspect.Parameter.VAR_KEYWORD: "**kwargs"}
+    return [(n, kinds[p.kind], p.default is not p.empty)
+            for n, p in inspect.signature(fn).parameters.items()]
+
+
+def test_every_public_function_has_a_stub_matching_its_signature():
+    stubs = _stub_functions()
+    for name in fe.__all__:
+        obj = getattr(fe, name)
+        if inspect.isfunction(obj):
+            assert name in stubs, f"{name} has no type stub"
+            for args in stubs[name]:
+                shape = _shape(args)
+                if name != "show_config" and not name.endswith("_grad"):
+                    # the return_grad overloads: True is given without a default
+                    shape = [(n, k, d or n == "return_grad") for n, k, d in shape]
+                assert shape == _runtime_shape(obj), name
+    for meth in ("update", "merge", "result", "perplexity", "state_dict", "load_state_dict",
+                 "from_state_dict", "windowed", "reset", "bits_per_token", "bits_per_unit"):
+        (args,) = stubs[f"RunningLoss.{meth}"]
+        runtime = _runtime_shape(getattr(fe.RunningLoss, meth))
+        if meth == "from_state_dict":
+            runtime = [("cls", "positional", False)] + runtime
+        assert _shape(args) == runtime, meth
+
+
+def test_the_package_is_typed():
+    assert (PKG / "py.typed").exists()
+
+
+def test_mypy_reads_the_types():
+    pytest.importorskip("mypy")
+    code = textwrap.dedent("""
+        import numpy as np
+        import fastent as fe
+        y, p = np.array([1, 0]), np.array([0.9, 0.2])
+        loss = fe.binary_cross_entropy(y, p)
+        both = fe.softmax_cross_entropy(np.array([1]), np.zeros((1, 3)), return_grad=True)
+        value, grad = both
+        g: np.ndarray = fe.kl_divergence_grad(p, p)
+        acc = fe.RunningLoss("entropy", window=3).update(p)
+        x: float = float(acc.result()) + float(loss) + float(value)
+        fe.binary_cross_entropy(y, p, reductoin="sum")
+        fe.entropy(p, base="two")
+        """)
+    out = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental",
+                          "--cache-dir=/dev/null", "-c", code], capture_output=True, text=True)
+    errors = [line for line in out.stdout.splitlines() if ": error:" in line]
+    lines = {int(e.split(":")[1]) for e in errors}
+    assert lines == {11, 12}, out.stdout          # the correct lines pass, the two typos fail
+    assert any('"reductoin"' in e and 'did you mean "reduction"' in e for e in errors)
+
+
+def test_one_version():
+    assert importlib.metadata.version("fastent") == fe.__version__
+    pyproject = (PKG.parent / "pyproject.toml")
+    if pyproject.exists():        # from a clone: the version is written once, in fastent
+        text = pyproject.read_text()
+        assert 'dynamic = ["version"]' in text and "\nversion =" not in text.split("[tool")[0]
+
+
+def test_licence():
+    root = PKG.parent
+    if (root / "pyproject.toml").exists():
+        assert "BSD 3-Clause License" in (root / "LICENSE").read_text()
+        assert 'license = "BSD-3-Clause"' in (root / "pyproject.toml").read_text()
+    assert importlib.metadata.metadata("fastent")["License-Expression"] == "BSD-3-Clause"
