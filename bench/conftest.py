@@ -2,22 +2,14 @@
 
     pytest bench/ --benchmark-group-by=group --benchmark-columns=median,iqr,rounds
     pytest bench/ -k "1e+06" --benchmark-save=binary    # a subset, saved as JSON
+    python -m fastent bench --from-json .benchmarks/<machine>/0001_binary.json
 
-Every benchmark carries its implementation, thread count and its max relative error against
-fastent.reference in `extra_info`.
+The workloads of test_bench_workloads.py are those of `python -m fastent bench`
+(fastent/_bench.py); each benchmark carries its workload, implementation, thread count and
+normwise error in `extra_info`, from which --from-json renders the same report.
 """
 import numpy as np
 import pytest
-
-
-def max_rel_error(actual, expected):
-    a = np.asarray(actual, np.float64)
-    e = np.asarray(expected, np.float64)
-    scale = np.maximum(np.abs(e), np.finfo(np.float64).tiny)
-    with np.errstate(invalid="ignore"):
-        err = np.abs(a - e) / scale
-    err = err[np.isfinite(err)]
-    return float(err.max()) if err.size else 0.0
 
 
 @pytest.fixture

@@ -1,17 +1,27 @@
-"""`python -m fastent bench`: fastent against its peers, as a table of median time ratios.
+"""`python -m fastent bench`: fastent against its peers, timed side by side.
 
-Every workload is timed for fastent (1 and 2 threads) and for each peer installed here:
-fastent.reference (plain NumPy, always), PyTorch on the CPU (forward + autograd backward for
-loss+grad, `torch.set_num_threads` set to the same count) and scikit-learn's Cython losses.
-A cell is peer time / fastent time (> 1: fastent is faster), medians of repeated calls
-measured in the same run.  Writes report.md, results.json (every measurement with its max
-relative error against the reference) and, with matplotlib, throughput.png.
+Every workload (a function, loss or loss+grad, a dtype, a shape) is timed for fastent at each
+thread count and for every peer installed here: NumPy (fastent.reference's per-element
+formulas and np.mean, as a NumPy user writes them; one thread), SciPy's special functions,
+scikit-learn's Cython losses and PyTorch on the CPU (forward + autograd backward for
+loss+grad), the peers with threads at the same count.  Implementations are interleaved round
+by round, so a change in the machine's load hits all of them alike; a time is the median of
+the rounds, its spread the interquartile range.  The error column is normwise,
+||result - exact|| / ||exact|| over the loss and the gradient, against fastent.reference run
+in float64 on the same inputs.
+
+Writes report.md (header: date, machine, versions, skipped peers, warnings; times; speed-up
+ratios), results.json (every measurement) and, with matplotlib, throughput.png (one panel
+per family, every implementation at 1 and 2 threads).  The same workloads, peers and error
+measure serve the pytest-benchmark suite in bench/; `--from-json` renders its saved JSON.
 """
 import argparse
+import datetime
 import json
+import math
 import os
 import platform
-import statistics
+import subprocess
 import sys
 import time
 
@@ -20,61 +30,57 @@ import numpy as np
 import fastent as fe
 from fastent import reference as R
 
-
-# ----------------------------------------------------------------------------- timing
-def median_time(fn, budget):
-    """Median seconds per call, over repeats filling about `budget` seconds."""
-    fn()  # warm up (and page in outputs)
-    t0 = time.perf_counter()
-    fn()
-    once = max(time.perf_counter() - t0, 1e-7)
-    inner = max(1, int(0.02 / once))          # calls per sample: samples of >= 20 ms
-    samples = max(5, min(50, int(budget / (once * inner))))
-    times = []
-    for _ in range(samples):
-        t0 = time.perf_counter()
-        for _ in range(inner):
-            fn()
-        times.append((time.perf_counter() - t0) / inner)
-    return statistics.median(times)
+NOISY = 0.10            # a time whose IQR exceeds 10% of its median is marked ~
+BUSY_LOAD = 0.5         # load average per core above which the machine is called busy
 
 
-def max_rel_error(actual, expected):
-    errs = []
-    for a, e in zip(actual, expected):
-        a = np.asarray(a, np.float64)
-        e = np.asarray(e, np.float64)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = np.abs(a - e) / np.maximum(np.abs(e), np.finfo(np.float64).tiny)
-        r = r[np.isfinite(r)]
-        errs.append(float(r.max()) if r.size else 0.0)
-    return max(errs)
+# ----------------------------------------------------------------------------- errors
+def normwise_error(actual, exact):
+    """max over the outputs of ||a - e||_2 / ||e||_2 (|a - e| where e = 0), in float64;
+    non-finite entries must agree in place and value."""
+    worst = 0.0
+    for a, e in zip(actual, exact):
+        a = np.asarray(a, np.float64).ravel()
+        e = np.asarray(e, np.float64).ravel()
+        finite = np.isfinite(e)
+        if not np.array_equal(a[~finite], e[~finite], equal_nan=True):
+            return math.inf
+        d = np.linalg.norm(a[finite] - e[finite])
+        n = np.linalg.norm(e[finite])
+        worst = max(worst, float(d / n) if n > 0 else float(d))
+    return worst
 
 
 # ----------------------------------------------------------------------------- peers
-def _torch():
-    try:
-        import torch
-        return torch
-    except ImportError:
-        return None
+def peers():
+    """{name: module or None} and {name: why it is skipped} for the optional peers."""
+    found, skipped = {}, {}
+    for name, module in (("torch", "torch"), ("sklearn", "sklearn._loss.loss"),
+                         ("scipy", "scipy.special")):
+        try:
+            found[name] = __import__(module, fromlist=["_"])
+        except Exception as e:          # ImportError, or a broken install
+            found[name] = None
+            skipped[name] = f"{type(e).__name__}: {e}".splitlines()[0]
+    return found, skipped
 
 
-def _sklearn_loss(name):
+def _version(name):
     try:
-        from sklearn._loss import loss as sk
-    except ImportError:
-        return None
-    return getattr(sk, name, None)
+        from importlib.metadata import version
+        return version({"sklearn": "scikit-learn"}.get(name, name))
+    except Exception:
+        return "?"
 
 
 # ----------------------------------------------------------------------------- workloads
 class Workload:
-    """One row of the table: a function, a mode (loss or loss+grad), a dtype and a shape.
+    """One row of the report: a function, a mode (loss or loss+grad), a dtype and a shape.
 
-    `build()` makes the data (only when the workload runs) and returns (fastent, reference,
-    peers): `fastent(threads)` and each `peers[name](threads)` return a zero-argument
-    callable giving a tuple comparable with what the zero-argument `reference` gives."""
+    `build(found)` makes the data (only when the workload runs) and returns (impls, exact):
+    impls maps an implementation ("fastent", "NumPy", "torch", ...) to (threaded,
+    make) where make(threads) gives a zero-argument callable returning a tuple (loss[,
+    grad]); `exact()` is that tuple from fastent.reference in float64."""
 
     def __init__(self, family, mode, dtype, shape, build):
         self.family, self.mode, self.dtype, self.shape = family, mode, dtype, shape
@@ -90,9 +96,29 @@ class Workload:
         return int(np.prod(self.shape))
 
 
+def _impls(f, ref, ref_grad, args, grad, peer_impls):
+    """fastent, NumPy and the peers for one workload, and the float64 exact values."""
+    def make_fastent(threads):
+        if grad:
+            g = np.empty_like(args[-1])
+            return lambda: f(*args, n_threads=threads, return_grad=True, grad_out=g)
+        return lambda: (f(*args, n_threads=threads),)
+
+    def numpy_loss():
+        return np.mean(ref(*args, reduction="none"), dtype=np.float64)
+
+    numpy_call = (lambda: (numpy_loss(), ref_grad(*args))) if grad else (
+        lambda: (numpy_loss(),))
+    wide = [np.asarray(a, np.float64) if np.asarray(a).dtype.kind == "f" else a for a in args]
+
+    def exact():
+        return (ref(*wide),) + ((ref_grad(*wide),) if grad else ())
+    impls = {"fastent": (True, make_fastent), "NumPy": (False, lambda threads: numpy_call)}
+    impls.update(peer_impls)
+    return impls, exact
+
+
 def binary_workloads(sizes, dtypes):
-    torch = _torch()
-    sk_binomial = _sklearn_loss("HalfBinomialLoss")
     out = []
     for logits in (False, True):
         family = "bce_logits" if logits else "bce"
@@ -103,69 +129,56 @@ def binary_workloads(sizes, dtypes):
         for dtype in dtypes:
             for n in sizes:
                 for mode in ("loss", "loss+grad"):
-                    def build(n=n, dtype=dtype, grad=mode == "loss+grad", logits=logits,
+                    def build(found, n=n, dtype=dtype, grad=mode == "loss+grad", logits=logits,
                               f=f, ref=ref, ref_g=ref_g):
                         rng = np.random.default_rng(n)
                         t = (rng.random(n) < 0.5).astype(dtype)
                         x = (rng.normal(0, 3, n) if logits
                              else rng.uniform(0.001, 0.999, n)).astype(dtype)
-                        return (_fe_call(f, t, x, grad), _ref_call(ref, ref_g, (t, x), grad),
-                                _binary_peers(torch, sk_binomial, logits, t, x, grad))
+                        return _impls(f, ref, ref_g, (t, x), grad,
+                                      _binary_peers(found, logits, t, x, grad))
                     out.append(Workload(family, mode, np.dtype(dtype).name, (n,), build))
     return out
 
 
-def _ref_call(ref, ref_grad, args, grad):
-    """The NumPy peer as a NumPy user writes it: the reference's per-element (per-row)
-    losses and np.mean (the reference's own "mean" is an exact sum: the test oracle, not a
-    fair speed baseline)."""
-    def loss():
-        return np.mean(ref(*args, reduction="none"), dtype=np.float64)
-    if grad:
-        return lambda: (loss(), ref_grad(*args))
-    return lambda: (loss(),)
-
-
-def _fe_call(f, *args_and_grad):
-    """fastent's callable factory: f(*args), the prediction last, grad_out preallocated."""
-    *args, grad = args_and_grad
-
+def _torch_impl(torch, fn, t, x, grad):
+    """PyTorch's forward (no_grad) or forward + backward, at a thread count."""
     def make(threads):
-        if grad:
-            g = np.empty_like(args[-1])
-            return lambda: f(*args, n_threads=threads, return_grad=True, grad_out=g)
-        return lambda: (f(*args, n_threads=threads),)
-    return make
+        tt, xt = torch.from_numpy(t), torch.from_numpy(x)
+
+        def use_threads():          # global in torch: set for each call (interleaved peers)
+            if torch.get_num_threads() != threads:
+                torch.set_num_threads(threads)
+        if not grad:
+            def call():
+                use_threads()
+                with torch.no_grad():
+                    return (fn(xt, tt).item(),)
+            return call
+
+        def call():
+            use_threads()
+            xg = xt.detach().requires_grad_(True)
+            loss = fn(xg, tt)
+            loss.backward()
+            return loss.item(), xg.grad.numpy()
+        return call
+    return True, make
 
 
-def _binary_peers(torch, sk_binomial, logits, t, x, grad):
-    peers = {}
+def _binary_peers(found, logits, t, x, grad):
+    out = {}
+    torch, sk = found.get("torch"), found.get("sklearn")
     if torch is not None:
         F = torch.nn.functional
-        fn = F.binary_cross_entropy_with_logits if logits else F.binary_cross_entropy
-
-        def make_torch(threads):
-            torch.set_num_threads(threads)
-            tt, xt = torch.from_numpy(t), torch.from_numpy(x)
-            if not grad:
-                def call():
-                    with torch.no_grad():
-                        return (fn(xt, tt).item(),)
-                return call
-
-            def call():
-                xg = xt.detach().requires_grad_(True)
-                loss = fn(xg, tt)
-                loss.backward()
-                return loss.item(), xg.grad.numpy()
-            return call
-        peers["torch"] = make_torch
-    if sk_binomial is not None and logits:
+        out["torch"] = _torch_impl(torch, F.binary_cross_entropy_with_logits if logits
+                                   else F.binary_cross_entropy, t, x, grad)
+    if sk is not None and logits:
         def make_sk(threads):
-            loss_obj = sk_binomial()
+            loss_obj = sk.HalfBinomialLoss()
             lo, go = np.empty_like(x), np.empty_like(x)
             tf = t.astype(x.dtype)
-            # scikit-learn's loss is the per-sample loss; the mean is taken as a user would
+            # scikit-learn's loss is per sample; the mean is taken as a user would
             if grad:
                 def call():
                     loss_obj.loss_gradient(tf, x, loss_out=lo, gradient_out=go,
@@ -173,19 +186,18 @@ def _binary_peers(torch, sk_binomial, logits, t, x, grad):
                     return float(lo.mean()), go / x.size
                 return call
             return lambda: (float(loss_obj.loss(tf, x, loss_out=lo, n_threads=threads).mean()),)
-        peers["sklearn"] = make_sk
-    return peers
+        out["sklearn"] = (True, make_sk)
+    return out
 
 
 def softmax_workloads(shapes, dtypes):
-    torch = _torch()
-    sk_multi = _sklearn_loss("HalfMultinomialLoss")
     out = []
     for kind in ("index", "prob"):
         for dtype in dtypes:
             for N, C in shapes:
                 for mode in ("loss", "loss+grad"):
-                    def build(N=N, C=C, dtype=dtype, kind=kind, grad=mode == "loss+grad"):
+                    def build(found, N=N, C=C, dtype=dtype, kind=kind,
+                              grad=mode == "loss+grad"):
                         rng = np.random.default_rng(N + C)
                         x = rng.normal(0, 2, (N, C)).astype(dtype)
                         if kind == "index":
@@ -193,39 +205,22 @@ def softmax_workloads(shapes, dtypes):
                         else:
                             t = rng.random((N, C)).astype(dtype)
                             t /= t.sum(axis=1, keepdims=True)
-                        return (_fe_call(fe.softmax_cross_entropy, t, x, grad),
-                                _ref_call(R.softmax_cross_entropy,
-                                          R.softmax_cross_entropy_grad, (t, x), grad),
-                                _softmax_peers(torch, sk_multi, kind, t, x, grad))
+                        return _impls(fe.softmax_cross_entropy, R.softmax_cross_entropy,
+                                      R.softmax_cross_entropy_grad, (t, x), grad,
+                                      _softmax_peers(found, kind, t, x, grad))
                     out.append(Workload(f"softmax_ce[{kind}]", mode, np.dtype(dtype).name,
                                         (N, C), build))
     return out
 
 
-def _softmax_peers(torch, sk_multi, kind, t, x, grad):
-    peers = {}
+def _softmax_peers(found, kind, t, x, grad):
+    out = {}
+    torch, sk = found.get("torch"), found.get("sklearn")
     if torch is not None:
-        F = torch.nn.functional
-
-        def make_torch(threads):
-            torch.set_num_threads(threads)
-            xt, tt = torch.from_numpy(x), torch.from_numpy(t)
-            if not grad:
-                def call():
-                    with torch.no_grad():
-                        return (F.cross_entropy(xt, tt).item(),)
-                return call
-
-            def call():
-                xg = xt.detach().requires_grad_(True)
-                loss = F.cross_entropy(xg, tt)
-                loss.backward()
-                return loss.item(), xg.grad.numpy()
-            return call
-        peers["torch"] = make_torch
-    if sk_multi is not None and kind == "index":
+        out["torch"] = _torch_impl(torch, torch.nn.functional.cross_entropy, t, x, grad)
+    if sk is not None and kind == "index":
         def make_sk(threads):
-            loss_obj = sk_multi(n_classes=x.shape[1])
+            loss_obj = sk.HalfMultinomialLoss(n_classes=x.shape[1])
             y = t.astype(x.dtype)
             lo = np.empty(x.shape[0], x.dtype)
             go = np.empty_like(x)
@@ -236,16 +231,11 @@ def _softmax_peers(torch, sk_multi, kind, t, x, grad):
                     return float(lo.mean()), go / x.shape[0]
                 return call
             return lambda: (float(loss_obj.loss(y, x, loss_out=lo, n_threads=threads).mean()),)
-        peers["sklearn"] = make_sk
-    return peers
+        out["sklearn"] = (True, make_sk)
+    return out
 
 
 def divergence_workloads(shapes, dtypes):
-    torch = _torch()
-    try:
-        from scipy import special
-    except ImportError:
-        special = None
     funcs = {"cross_entropy": (fe.cross_entropy, R.cross_entropy, R.cross_entropy_grad),
              "kl_divergence": (fe.kl_divergence, R.kl_divergence, R.kl_divergence_grad),
              "entropy": (fe.entropy, R.entropy, R.entropy_grad)}
@@ -254,155 +244,38 @@ def divergence_workloads(shapes, dtypes):
         for dtype in dtypes:
             for N, C in shapes:
                 for mode in ("loss", "loss+grad"):
-                    def build(N=N, C=C, dtype=dtype, name=name, grad=mode == "loss+grad",
-                              f=f, ref=ref, ref_g=ref_g):
+                    def build(found, N=N, C=C, dtype=dtype, name=name,
+                              grad=mode == "loss+grad", f=f, ref=ref, ref_g=ref_g):
                         rng = np.random.default_rng(N + C)
                         p, q = rng.random((N, C)), rng.random((N, C))
                         p = (p / p.sum(1, keepdims=True)).astype(dtype)
                         q = (q / q.sum(1, keepdims=True)).astype(dtype)
                         a = (q,) if name == "entropy" else (p, q)
-                        return (_fe_call(f, *a, grad), _ref_call(ref, ref_g, a, grad),
-                                _divergence_peers(torch, special, name, p, q, grad))
+                        return _impls(f, ref, ref_g, a, grad,
+                                      _divergence_peers(found, name, p, q, grad))
                     out.append(Workload(name, mode, np.dtype(dtype).name, (N, C), build))
     return out
 
 
-def _divergence_peers(torch, special, name, p, q, grad):
-    peers = {}
+def _divergence_peers(found, name, p, q, grad):
+    out = {}
+    torch, special = found.get("torch"), found.get("scipy")
     if special is not None and not grad:
         fn = {"cross_entropy": lambda: -special.xlogy(p, q).sum(-1).mean(),
               "kl_divergence": lambda: special.rel_entr(p, q).sum(-1).mean(),
               "entropy": lambda: special.entr(q).sum(-1).mean()}[name]
-        peers["scipy"] = lambda threads: (lambda: (fn(),))
+        out["scipy"] = (False, lambda threads: (lambda: (fn(),)))
     if torch is not None:
-        def make_torch(threads):
-            torch.set_num_threads(threads)
-            pt, qt = torch.from_numpy(p), torch.from_numpy(q)
+        pt = torch.from_numpy(p)
 
-            def value(qq):
-                if name == "kl_divergence":
-                    return torch.nn.functional.kl_div(qq.log(), pt, reduction="batchmean")
-                if name == "cross_entropy":
-                    return -(pt * qq.log()).sum(-1).mean()
-                return -(qq * qq.log()).sum(-1).mean()
-
-            if not grad:
-                def call():
-                    with torch.no_grad():
-                        return (value(qt).item(),)
-                return call
-
-            def call():
-                qg = qt.detach().requires_grad_(True)
-                loss = value(qg)
-                loss.backward()
-                return loss.item(), qg.grad.numpy()
-            return call
-        peers["torch"] = make_torch
-    return peers
-
-
-# ----------------------------------------------------------------------------- report
-def run(workloads, threads, budget, progress=print):
-    rows = []
-    for i, w in enumerate(workloads, 1):
-        progress(f"[{i}/{len(workloads)}] {w.label}")
-        fastent, reference, peers = w.build()
-        expected = reference()
-        ref_time = median_time(reference, budget)
-        row = {"workload": w.label, "family": w.family, "mode": w.mode, "dtype": w.dtype,
-               "shape": list(w.shape), "elements": w.elements, "numpy": ref_time,
-               "fastent": {}, "peers": {}, "max_rel_error": {}}
-        for nt in threads:
-            call = fastent(nt)
-            row["fastent"][nt] = median_time(call, budget)
-            row["max_rel_error"][f"fastent-{nt}t"] = max_rel_error(call(), expected)
-            for name, make in peers.items():
-                pc = make(nt)
-                row["peers"][f"{name}-{nt}t"] = median_time(pc, budget)
-                row["max_rel_error"][f"{name}-{nt}t"] = max_rel_error(pc(), expected)
-        rows.append(row)
-    return rows
-
-
-def table(rows, threads):
-    peer_names = sorted({k.rsplit("-", 1)[0] for r in rows for k in r["peers"]})
-    cols = [f"NumPy/{nt}t" for nt in threads]
-    cols += [f"{p}/{nt}t" for p in peer_names for nt in threads]
-    lines = ["| workload | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
-    for r in rows:
-        cells = [f"{r['numpy'] / r['fastent'][nt]:.1f}" for nt in threads]
-        for p in peer_names:
-            for nt in threads:
-                t = r["peers"].get(f"{p}-{nt}t")
-                cells.append(f"{t / r['fastent'][nt]:.1f}" if t else "—")
-        lines.append(f"| {r['workload']} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def _at(times, threads):
-    """A per-thread-count time, whether the keys are ints or (from JSON) strings."""
-    return times[threads] if threads in times else times[str(threads)]
-
-
-def plot(rows, threads, path):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    fig, ax = plt.subplots(figsize=(8, 5))
-    keys = sorted({(r["family"], r["mode"], r["dtype"]) for r in rows})
-    for fam, mode, dt in keys:
-        sel = sorted((r for r in rows if (r["family"], r["mode"], r["dtype"]) == (fam, mode, dt)),
-                     key=lambda r: r["elements"])
-        if len(sel) < 3 or len({len(r["shape"]) for r in sel}) > 1 or len(sel[0]["shape"]) > 1:
-            continue           # only the size sweeps (the binary family); shapes are tabled
-        n = [r["elements"] for r in sel]
-        line, = ax.loglog(n, [r["elements"] / _at(r["fastent"], threads[-1]) / 1e9 for r in sel],
-                          "-o", label=f"fastent {threads[-1]}t {fam} {mode} {dt}")
-        ax.loglog(n, [r["elements"] / r["numpy"] / 1e9 for r in sel], "--",
-                  color=line.get_color(), alpha=0.6)
-    ax.set_xlabel("elements")
-    ax.set_ylabel("G elements / s (dashed: NumPy reference)")
-    ax.set_title(f"binary cross-entropy, fastent with {threads[-1]} threads")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return True
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="python -m fastent bench", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="small sizes, about a minute")
-    parser.add_argument("--out", default="fastent-bench", help="folder for the report files")
-    parser.add_argument("--threads", default="1,2", help="thread counts, comma-separated")
-    parser.add_argument("--only", default="", help="run only workloads whose label contains this")
-    args = parser.parse_args(argv)
-    threads = [int(s) for s in args.threads.split(",")]
-    workloads = [w for w in all_workloads(args.quick) if args.only in w.label]
-    budget = 0.15 if args.quick else 0.5
-    print(f"fastent {fe.__version__} benchmark: {len(workloads)} workloads, threads {threads}",
-          flush=True)
-    rows = run(workloads, threads, budget, progress=lambda s: print(s, flush=True))
-    os.makedirs(args.out, exist_ok=True)
-    md = table(rows, threads)
-    header = (f"Median time of the peer / median time of fastent, same run "
-              f"({platform.machine()}, {os.cpu_count()} cores, fastent kernels: "
-              f"{fe._config.isa()}); > 1 means fastent is faster.\n\n")
-    with open(os.path.join(args.out, "report.md"), "w") as f:
-        f.write(header + md + "\n")
-    with open(os.path.join(args.out, "results.json"), "w") as f:
-        json.dump({"fastent": fe.__version__, "python": sys.version, "numpy": np.__version__,
-                   "isa": fe._config.isa(), "threads": threads, "rows": rows}, f, indent=1)
-    plotted = plot(rows, threads, os.path.join(args.out, "throughput.png"))
-    print("\n" + header + md)
-    print(f"\nwrote {args.out}/report.md, results.json"
-          + (", throughput.png" if plotted else " (install matplotlib for the plot)"))
-    return 0
+        def value(qq, _unused=None):
+            if name == "kl_divergence":
+                return torch.nn.functional.kl_div(qq.log(), pt, reduction="batchmean")
+            if name == "cross_entropy":
+                return -(pt * qq.log()).sum(-1).mean()
+            return -(qq * qq.log()).sum(-1).mean()
+        out["torch"] = _torch_impl(torch, value, p, q, grad)
+    return out
 
 
 def all_workloads(quick=False):
@@ -417,3 +290,361 @@ def all_workloads(quick=False):
         dist_shapes = [(65536, 100), (4096, 32000)]
     return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
             + divergence_workloads(dist_shapes, dtypes))
+
+
+def implementations(impls, threads):
+    """[(key, callable maker, threads)]: threaded implementations at each count, the others
+    once ("fastent-2t", "torch-1t", "NumPy")."""
+    out = []
+    for name, (threaded, make) in impls.items():
+        if threaded:
+            out += [(f"{name}-{nt}t", make, nt) for nt in threads]
+        else:
+            out.append((name, make, 1))
+    return out
+
+
+# ----------------------------------------------------------------------------- timing
+def measure(calls, budget):
+    """Interleaved timing of zero-argument callables: round after round, each callable once
+    (a sample of enough calls to last >= 5 ms), the order rotated every round.  Returns, per
+    callable, (median, first quartile, third quartile) seconds per call."""
+    once = []
+    for c in calls:
+        c()                                    # warm up (and page in outputs)
+        t0 = time.perf_counter()
+        c()
+        once.append(max(time.perf_counter() - t0, 1e-7))
+    inner = [max(1, int(0.005 / t)) for t in once]
+    per_round = sum(t * k for t, k in zip(once, inner))
+    rounds = max(5, min(31, int(budget * len(calls) / per_round)))
+    samples = [[] for _ in calls]
+    for r in range(rounds):
+        for j in range(len(calls)):
+            i = (j + r) % len(calls)
+            t0 = time.perf_counter()
+            for _ in range(inner[i]):
+                calls[i]()
+            samples[i].append((time.perf_counter() - t0) / inner[i])
+    return [tuple(float(v) for v in np.percentile(s, [50, 25, 75])) for s in samples]
+
+
+def run(workloads, threads, budget, found, progress=print):
+    """Time every workload; returns the rows of the report (see `report`)."""
+    rows = []
+    start = time.perf_counter()
+    for i, w in enumerate(workloads, 1):
+        elapsed = time.perf_counter() - start
+        eta = "" if i == 1 else f", about {_duration(elapsed / (i - 1) * (len(workloads) - i + 1))} left"
+        progress(f"[{i}/{len(workloads)}] {w.label}  ({_duration(elapsed)} elapsed{eta})")
+        impls, exact = w.build(found)
+        expected = exact()
+        chosen = implementations(impls, threads)
+        calls = [make(nt) for _, make, nt in chosen]
+        stats = measure(calls, budget)
+        row = dict(workload=w.label, family=w.family, mode=w.mode, dtype=w.dtype,
+                   shape=list(w.shape), elements=w.elements, times={}, errors={})
+        for (key, _, _), call, (med, q1, q3) in zip(chosen, calls, stats):
+            row["times"][key] = {"median": med, "q1": q1, "q3": q3}
+            row["errors"][key] = normwise_error(call(), expected)
+        rows.append(row)
+    return rows
+
+
+def _duration(s):
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+# ----------------------------------------------------------------------------- report
+def environment(found, skipped, threads, source="python -m fastent bench (interleaved)"):
+    from fastent import _threads
+    env = {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": _cpu_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+        "usable_cores": _threads.usable_cores(), "simd": fe._config.isa(),
+        "fastent": fe.__version__, "commit": _commit(), "python": platform.python_version(),
+        "numpy": np.__version__, "threads": list(threads), "source": source,
+        "peers": {name: _version(name) for name, m in found.items() if m is not None},
+        "skipped": dict(skipped), "load_before": _load(),
+    }
+    try:
+        from fastent._build_info import BUILD_INFO
+        env["compiler"] = BUILD_INFO.get("compiler", "?")
+    except ImportError:
+        env["compiler"] = "?"
+    return env
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith(("model name", "Model")):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _commit():
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isdir(os.path.join(root, ".git")):
+        return None
+    try:
+        out = subprocess.run(["git", "-C", root, "describe", "--always", "--dirty"],
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _load():
+    try:
+        return os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+
+
+def _spread(t):
+    return (t["q3"] - t["q1"]) / t["median"] if t["median"] > 0 else 0.0
+
+
+def warnings_for(env, rows):
+    """Why the numbers may not be trusted: a busy machine, noisy times, 2 threads slower."""
+    out = []
+    cores = env.get("usable_cores") or env.get("cores") or 1
+    for when in ("load_before", "load_after"):
+        load = env.get(when)
+        if load is not None and load > BUSY_LOAD * cores:
+            out.append(f"the machine was busy ({when.replace('_', ' ')} the run: load average "
+                       f"{load:.2f} on {cores} cores): times are inflated and ratios unreliable")
+    times = [t for r in rows for t in r["times"].values()]
+    noisy = sum(_spread(t) > NOISY for t in times)
+    if times and noisy > 0.2 * len(times):
+        out.append(f"{noisy} of {len(times)} times have a spread (IQR) above "
+                   f"{NOISY:.0%} of their median (marked ~): the machine is noisy")
+    slow2 = [r["workload"] for r in rows if r["elements"] >= 10**6
+             and "fastent-1t" in r["times"] and "fastent-2t" in r["times"]
+             and r["times"]["fastent-2t"]["median"] > 1.5 * r["times"]["fastent-1t"]["median"]]
+    if slow2:
+        out.append(f"on {len(slow2)} large workloads fastent with 2 threads took over 1.5x its "
+                   f"1-thread time: another process is competing for the cores")
+    return out
+
+
+def _fmt_time(t):
+    s = t["median"]
+    text = (f"{s * 1e6:.1f} µs" if s < 1e-3 else f"{s * 1e3:.2f} ms" if s < 1 else f"{s:.2f} s")
+    return text + ("~" if _spread(t) > NOISY else "")
+
+
+def _columns(rows, threads):
+    keys = {k for r in rows for k in r["times"]}
+    peer_names = sorted({k.rsplit("-", 1)[0] for k in keys if k.endswith("t") and "-" in k}
+                        - {"fastent"})
+    single = sorted(k for k in keys if "-" not in k and k != "NumPy")
+    return peer_names, single
+
+
+def report(env, rows, threads):
+    """The Markdown report: header, warnings, times, ratios."""
+    peer_names, single = _columns(rows, threads)
+    head = [f"# fastent benchmark — {env['date']}", "",
+            f"- machine: {env['cpu']} ({env['machine']}), {env['cores']} cores "
+            f"({env['usable_cores']} usable); fastent kernels: {env['simd']}, built with "
+            f"{env['compiler']}",
+            f"- fastent {env['fastent']}" + (f" (commit {env['commit']})" if env["commit"] else "")
+            + f"; Python {env['python']}, NumPy {env['numpy']}"
+            + "".join(f", {k} {v}" for k, v in sorted(env["peers"].items())),
+            "- skipped peers: " + ("; ".join(f"{k} ({v})" for k, v in sorted(env["skipped"].items()))
+                                  or "none"),
+            f"- timing: {env['source']}; medians, ~ marks an interquartile range above "
+            f"{NOISY:.0%} of the median"
+            + ("" if env.get("load_before") is None else
+               f"; load average {env['load_before']:.2f} before, "
+               f"{env.get('load_after') or 0:.2f} after")]
+    warn = warnings_for(env, rows)
+    if warn:
+        head += [""] + [f"> **Warning:** {w}." for w in warn]
+    tcols = [f"fastent {nt}t" for nt in threads] + ["NumPy"] + single + [
+        f"{p} {nt}t" for p in peer_names for nt in threads]
+    tkeys = [f"fastent-{nt}t" for nt in threads] + ["NumPy"] + single + [
+        f"{p}-{nt}t" for p in peer_names for nt in threads]
+    lines = head + ["", "## Times (median per call)", "",
+                    "| workload | " + " | ".join(tcols) + " | fastent error |",
+                    "|---" * (len(tcols) + 2) + "|"]
+    for r in rows:
+        cells = [_fmt_time(r["times"][k]) if k in r["times"] else "—" for k in tkeys]
+        err = max(v for k, v in r["errors"].items() if k.startswith("fastent"))
+        lines.append(f"| {r['workload']} | " + " | ".join(cells) + f" | {err:.1e} |")
+    rcols, rpairs = [], []
+    for nt in threads:
+        rcols.append(f"NumPy ÷ fastent {nt}t")
+        rpairs.append(("NumPy", f"fastent-{nt}t"))
+    for s in single:
+        rcols.append(f"{s} ÷ fastent 1t")
+        rpairs.append((s, "fastent-1t"))
+    for p in peer_names:
+        for nt in threads:
+            rcols.append(f"{p} {nt}t ÷ fastent {nt}t")
+            rpairs.append((f"{p}-{nt}t", f"fastent-{nt}t"))
+    lines += ["", "## Speed-up: the peer's time over fastent's (> 1: fastent is faster)", "",
+              "| workload | " + " | ".join(rcols) + " |", "|---" * (len(rcols) + 1) + "|"]
+    for r in rows:
+        cells = []
+        for a, b in rpairs:
+            ta, tb = r["times"].get(a), r["times"].get(b)
+            cells.append(f"{ta['median'] / tb['median']:.2f}" if ta and tb else "—")
+        lines.append(f"| {r['workload']} | " + " | ".join(cells) + " |")
+    lines += ["", "Errors: max over loss and gradient of ||result − exact|| / ||exact||, the "
+              "exact values from fastent.reference in float64 on the same inputs "
+              "(results.json has every implementation's)."]
+    return "\n".join(lines) + "\n", warn
+
+
+def plot(env, rows, threads, path):
+    """One panel per family: throughput of every implementation, workloads along x."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    keys = list(dict.fromkeys(k for r in rows for k in r["times"]))
+    ncol = 2
+    nrow = (len(families) + ncol - 1) // ncol
+    fig, axes = plt.subplots(nrow, ncol, figsize=(13, 3.6 * nrow), squeeze=False)
+    colors = {}
+    for ax, fam in zip(axes.flat, families):
+        sel = [r for r in rows if r["family"] == fam]
+        xs = range(len(sel))
+        for k in keys:
+            ys = [r["elements"] / r["times"][k]["median"] / 1e9 if k in r["times"] else np.nan
+                  for r in sel]
+            if all(np.isnan(ys)):
+                continue
+            style = "-o" if k.startswith("fastent") else ("--s" if k == "NumPy" else ":^")
+            line, = ax.semilogy(xs, ys, style, ms=4, label=k, color=colors.get(k),
+                                lw=2 if k.startswith("fastent") else 1.2)
+            colors.setdefault(k, line.get_color())
+        ax.set_title(fam, fontsize=10)
+        ax.set_xticks(list(xs))
+        ax.set_xticklabels([r["workload"][len(fam) + 1:] for r in sel], rotation=60,
+                           ha="right", fontsize=6)
+        ax.set_ylabel("G elements / s", fontsize=8)
+        ax.grid(True, which="both", alpha=0.3)
+    for ax in list(axes.flat)[len(families):]:
+        ax.axis("off")
+    handles, labels = [], []
+    for ax in axes.flat:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            if lab not in labels:
+                handles.append(h)
+                labels.append(lab)
+    fig.legend(handles, labels, loc="upper center", ncol=min(len(labels), 8), fontsize=8,
+               bbox_to_anchor=(0.5, 1.0))
+    fig.suptitle(f"fastent {env['fastent']} — {env['cpu']}, {env['cores']} cores, kernels "
+                 f"{env['simd']} — {env['date']}", fontsize=10, y=1.03)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return True
+
+
+# ----------------------------------------------------------------------------- pytest-benchmark
+def rows_from_pytest_benchmark(data):
+    """Rows of the report from a pytest-benchmark JSON of bench/ (extra_info carries the
+    workload, the implementation key and the error)."""
+    rows = {}
+    for b in data["benchmarks"]:
+        info = b.get("extra_info", {})
+        if "workload" not in info:
+            continue
+        r = rows.setdefault(info["workload"], dict(
+            workload=info["workload"], family=info["family"], mode=info["mode"],
+            dtype=info["dtype"], shape=info["shape"], elements=info["elements"], times={},
+            errors={}))
+        s = b["stats"]
+        r["times"][info["impl"]] = {"median": s["median"], "q1": s["q1"], "q3": s["q3"]}
+        r["errors"][info["impl"]] = info["error"]
+    return list(rows.values())
+
+
+# ----------------------------------------------------------------------------- command line
+def _threads_arg(text):
+    try:
+        values = [int(s) for s in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected positive integers separated by commas, "
+                                         f"got {text!r}") from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"thread counts must be >= 1, got {text!r}")
+    return values
+
+
+def add_arguments(parser):
+    parser.add_argument("--quick", action="store_true",
+                        help="smaller sizes and shorter timing (about 3 minutes here)")
+    parser.add_argument("--out", default="fastent-bench", metavar="DIR",
+                        help="folder for report.md, results.json, throughput.png "
+                             "(default: %(default)s)")
+    parser.add_argument("--threads", default=[1, 2], type=_threads_arg, metavar="N[,N...]",
+                        help="fastent's (and threaded peers') thread counts (default: 1,2)")
+    parser.add_argument("--only", default="", metavar="TEXT",
+                        help="run only the workloads whose label contains TEXT, e.g. "
+                             "'softmax', 'float32', 'loss+grad'")
+    parser.add_argument("--from-json", metavar="FILE",
+                        help="render a pytest-benchmark JSON saved from bench/ instead of "
+                             "timing")
+
+
+def main(args, parser):
+    """`python -m fastent bench` with parsed `args`; usage errors go through `parser`."""
+    threads = args.threads
+    found, skipped = peers()
+    if args.from_json:
+        try:
+            with open(args.from_json) as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            parser.error(f"--from-json: cannot read {args.from_json}: {e}")
+        rows = rows_from_pytest_benchmark(data)
+        if not rows:
+            parser.error(f"--from-json: {args.from_json} holds no fastent workloads "
+                         f"(saved from bench/ with --benchmark-save?)")
+        rows = [r for r in rows if args.only in r["workload"]]
+        env = environment(found, skipped, threads,
+                          source=f"pytest-benchmark ({args.from_json}; not interleaved)")
+        # the run's own date, machine and commit; the load now says nothing about it
+        env["date"] = data.get("datetime", env["date"])
+        env["cpu"] = data.get("machine_info", {}).get("cpu", {}).get("brand_raw", env["cpu"])
+        env["commit"] = (data.get("commit_info") or {}).get("id", env["commit"])
+        env["load_before"] = None
+    else:
+        workloads = [w for w in all_workloads(args.quick) if args.only in w.label]
+        if not workloads:
+            parser.error(f"--only: no workload label contains {args.only!r} (labels look like "
+                         f"{all_workloads(True)[0].label!r})")
+        env = environment(found, skipped, threads)
+        budget = 0.15 if args.quick else 0.5
+        print(f"fastent {fe.__version__} benchmark: {len(workloads)} workloads, implementations "
+              f"interleaved, threads {threads}", flush=True)
+        for w in warnings_for(env, []):
+            print(f"warning: {w}", flush=True)
+        rows = run(workloads, threads, budget, found, progress=lambda s: print(s, flush=True))
+    env["load_after"] = None if args.from_json else _load()
+    md, warn = report(env, rows, threads)
+    os.makedirs(args.out, exist_ok=True)
+    with open(os.path.join(args.out, "report.md"), "w") as f:
+        f.write(md)
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"environment": env, "rows": rows}, f, indent=1)
+    plotted = plot(env, rows, threads, os.path.join(args.out, "throughput.png"))
+    print("\n" + md)
+    for w in warn:
+        print(f"warning: {w}", file=sys.stderr)
+    print(f"wrote {args.out}/report.md, results.json"
+          + (", throughput.png" if plotted else
+             ' (no plot: pip install "fastent[plot]" for matplotlib)'))
+    return 0

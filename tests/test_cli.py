@@ -1,0 +1,106 @@
+"""python -m fastent: help, version, errors and exit codes; the benchmark report's header,
+warnings, error measure, and the pytest-benchmark JSON rendered to the same report."""
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import fastent as fe
+from fastent import _bench
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fastent", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+@pytest.mark.parametrize("args", [["--help"], ["bench", "--help"], ["config", "--help"]])
+def test_help_exits_0(args):
+    out = _run(*args)
+    assert out.returncode == 0 and "usage: python -m fastent" in out.stdout
+
+
+def test_version_exits_0():
+    out = _run("--version")
+    assert out.returncode == 0 and out.stdout.strip() == f"fastent {fe.__version__}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["bench", "--threads", "abc"], "argument --threads: expected positive integers"),
+    (["bench", "--threads", "0"], "argument --threads: thread counts must be >= 1"),
+    (["bench", "--only", "nomatch"], "--only: no workload label contains 'nomatch'"),
+    (["bench", "--from-json", "/nonexistent.json"], "--from-json: cannot read"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_values_end_in_one_line_and_exit_2(args, message):
+    out = _run(*args)
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    assert message in out.stderr.strip().splitlines()[-1]
+
+
+def test_bench_report(tmp_path):
+    out = _run("bench", "--quick", "--only", "bce_logits loss float64 (1000)",
+               "--out", str(tmp_path), "--threads", "1")
+    assert out.returncode == 0, out.stderr
+    assert "[1/1] bce_logits loss float64 (1000)" in out.stdout and "elapsed" in out.stdout
+    md = (tmp_path / "report.md").read_text()
+    for field in ("# fastent benchmark — 20", "- machine: ", f"fastent kernels: {fe._config.isa()}",
+                  f"fastent {fe.__version__}", f"NumPy {np.__version__}", "- skipped peers: ",
+                  "interleaved", "| fastent 1t |", "NumPy ÷ fastent 1t", "fastent error"):
+        assert field in md, field
+    res = json.loads((tmp_path / "results.json").read_text())
+    (row,) = res["rows"]
+    assert row["errors"]["fastent-1t"] < 1e-15
+    assert row["times"]["fastent-1t"]["q1"] <= row["times"]["fastent-1t"]["median"] \
+        <= row["times"]["fastent-1t"]["q3"]
+    assert res["environment"]["simd"] == fe._config.isa()
+
+
+def test_normwise_error_measures_what_it_claims():
+    g = np.array([1e-300, 0.0, -2.0, 1.0])
+    # an elementwise relative error next to zero is huge; normwise it is the honest 5e-17
+    assert _bench.normwise_error([g + np.array([1e-300, 1e-16, 0, 0])], [g]) == \
+        pytest.approx(1e-16 / np.linalg.norm(g))
+    assert _bench.normwise_error([3.0], [2.0]) == 0.5
+    assert _bench.normwise_error([np.inf], [np.inf]) == 0.0
+    assert _bench.normwise_error([np.nan], [np.inf]) == np.inf
+    assert _bench.normwise_error([1e-20], [0.0]) == 1e-20
+
+
+def _row(label, t1, t2, numpy):
+    times = {k: {"median": v, "q1": v * 0.98, "q3": v * 1.02}
+             for k, v in (("fastent-1t", t1), ("fastent-2t", t2), ("NumPy", numpy))}
+    return dict(workload=label, family="bce", mode="loss", dtype="float32", shape=[10**7],
+                elements=10**7, times=times, errors={k: 0.0 for k in times})
+
+
+def test_report_warns_on_a_busy_machine():
+    env = _bench.environment({}, {"torch": "ImportError: no torch"}, [1, 2])
+    env["load_before"], env["load_after"] = 3.5, 0.1
+    env["usable_cores"] = 2
+    md, warn = _bench.report(env, [_row("bce loss float32 (1e+07)", 1.0, 1.9, 5.0)], [1, 2])
+    assert any("busy" in w for w in warn) and any("1.5x" in w for w in warn)
+    assert "> **Warning:** the machine was busy" in md
+    assert "torch (ImportError: no torch)" in md
+    md, warn = _bench.report(dict(env, load_before=0.0), [_row("x", 1.0, 0.6, 5.0)], [1, 2])
+    assert not warn and "Warning" not in md and "| 5.00 | 8.33 |" in md
+
+
+def test_pytest_benchmark_json_renders_to_the_same_report(tmp_path):
+    bench = []
+    for key, t in (("fastent-1t", 0.002), ("fastent-2t", 0.001), ("NumPy", 0.01)):
+        bench.append({"stats": {"median": t, "q1": t, "q3": t},
+                      "extra_info": dict(workload="bce loss float32 (1e+06)", family="bce",
+                                         mode="loss", dtype="float32", shape=[10**6],
+                                         elements=10**6, impl=key, threads=1, error=1e-9)})
+    path = tmp_path / "b.json"
+    path.write_text(json.dumps({"benchmarks": bench, "datetime": "2026-01-01T00:00:00",
+                                "commit_info": {"id": "abc1234"}}))
+    out = _run("bench", "--from-json", str(path), "--out", str(tmp_path / "r"))
+    assert out.returncode == 0, out.stderr
+    md = (tmp_path / "r" / "report.md").read_text()
+    assert "pytest-benchmark" in md and "commit abc1234" in md and "2026-01-01" in md
+    assert "| bce loss float32 (1e+06) | 2.00 ms | 1.00 ms | 10.00 ms | 1.0e-09 |" in md
+    assert "| bce loss float32 (1e+06) | 5.00 | 10.00 |" in md
