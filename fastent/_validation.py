@@ -66,9 +66,10 @@ def kernel_type(dt):
     return native(dt) in KERNEL_TYPES
 
 
-def operand(x, name, dtype, shape, keep_type=False):
+def operand(x, name, dtype, shape, keep_type=False, hint=""):
     """A real-valued operand (target, weight, ...) broadcast to `shape`, cast to `dtype` --
-    or, with keep_type, left in its own type when the kernels read that type directly."""
+    or, with keep_type, left in its own type when the kernels read that type directly.
+    `hint` ends the message of a shape error."""
     x = _asarray(x, name)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
@@ -82,8 +83,12 @@ def operand(x, name, dtype, shape, keep_type=False):
         b = None
     if b != tuple(shape):
         raise ValueError(f"{name}: shape {x.shape} does not broadcast to the prediction's "
-                         f"shape {tuple(shape)}")
+                         f"shape {tuple(shape)}{hint}")
     return np.broadcast_to(x.astype(dtype, copy=False), shape)
+
+
+_BFLOAT16 = ("cast it first: x.astype(np.float32) for NumPy, tensor.float() for PyTorch "
+             "(bfloat16 has no NumPy type; float16, float32 and float64 are read directly)")
 
 
 def _asarray(x, name):
@@ -91,11 +96,25 @@ def _asarray(x, name):
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
     try:
         a = np.asarray(x)
-    except (ValueError, TypeError) as e:
+    except (ValueError, TypeError, RuntimeError) as e:
+        text = str(e)
+        if "requires grad" in text:
+            raise TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
+                            f"(return_grad=True gives fastent's gradient)") from None
+        if "BFloat16" in text or "bfloat16" in text:
+            raise TypeError(f"{name}: dtype bfloat16 is not supported; {_BFLOAT16}") from None
         raise TypeError(f"{name}: cannot be read as an array of numbers ({e})") from None
+    if a.dtype.name == "bfloat16":
+        raise TypeError(f"{name}: dtype bfloat16 is not supported; {_BFLOAT16}")
     if a.dtype.kind in "OUSVMm":
         raise TypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
     return a
+
+
+def order_hint(function, truth, prediction):
+    """The sentence appended to errors a swapped pair of arguments would cause."""
+    return (f" (fastent takes the truth first: {function}({truth}, {prediction}); "
+            f"PyTorch takes the prediction first)")
 
 
 _INDEX = np.iinfo(np.intp)
@@ -244,12 +263,13 @@ def output(arr, name, shape, dtype):
     return arr
 
 
-def first_bad(name, values, bad, what):
-    """ValueError naming the first element (C order) of `values` where `bad(values)` holds.
+def first_bad(name, values, bad, what, hint=""):
+    """ValueError naming the first element (C order) of `values` where `bad(values)` holds,
+    `hint` appended.
 
     Only called after a kernel reported bad input, to say where it is."""
     mask = bad(np.asarray(values))
     pos = np.unravel_index(int(np.argmax(mask)), mask.shape) if mask.ndim else ()
     value = np.asarray(values)[pos].item()
     where = f" at position {tuple(int(i) for i in pos)}" if mask.ndim else ""
-    return ValueError(f"{name}: {what}; found {value!r}{where}")
+    return ValueError(f"{name}: {what}; found {value!r}{where}{hint}")

@@ -3,6 +3,8 @@
 Validation and output allocation happen here; all arithmetic happens in one pass of the
 kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
 """
+import warnings
+
 import numpy as np
 
 from fastent import _api, _binary, _dask, _layout, _runtime, _threads
@@ -34,8 +36,14 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                          n_threads=n_threads)
     x, dtype = v.prediction(pred, pred_name)
     shape = x.shape
+    fn = "binary_cross_entropy_with_logits" if logits else "binary_cross_entropy"
     # targets and weights stay in their own type: the kernel converts block by block
-    t = v.operand(target, "target", dtype, shape, keep_type=True)
+    t = v.operand(target, "target", dtype, shape, keep_type=True,
+                  hint=v.order_hint(fn, "target", pred_name))
+    if x.dtype.kind in "biu" and t.dtype.kind == "f":
+        warnings.warn(f"{pred_name} has dtype {x.dtype} and target {t.dtype}: fastent takes "
+                      f"the target first, {fn}(target, {pred_name}); are the arguments "
+                      f"swapped?", UserWarning, stacklevel=3)
     w = None if weight is None else v.operand(weight, "weight", dtype, shape, keep_type=True)
     pw = None
     if pos_weight is not None:
@@ -85,10 +93,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
             log_min=lmin, smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
             want_sum=want_loss and reduction != "none" or totals)
     if bad:
+        hint = v.order_hint(fn, "target", pred_name)
         if bad & 1:
-            raise v.first_bad(pred_name, x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)
+            raise v.first_bad(pred_name, x, lambda a: (a < 0) | (a > 1), _PROB_RANGE, hint)
         if bad & 2:
-            raise v.first_bad("target", t, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
+            raise v.first_bad("target", t, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE,
+                              hint)
         raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
 
     total = ExactSum.of(s)

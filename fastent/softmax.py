@@ -13,6 +13,7 @@ from fastent._exact import ExactSum
 __all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad"]
 
 _TARGET_RANGE = "probabilities must lie in [0, 1] (NaN refused)"
+_ORDER = v.order_hint("softmax_cross_entropy", "target", "logits")
 
 
 def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
@@ -41,8 +42,11 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     labels = tp = None
     if t.dtype.kind in "biu":
         if t.shape != row_shape:
+            axes = [a for a in range(x.ndim) if x.shape[:a] + x.shape[a + 1:] == t.shape]
+            hint = (f"; did you mean axis={axes[0]}? (PyTorch's (N, C, ...) layout is axis=1)"
+                    if axes else _ORDER)
             raise ValueError(f"target: integer class labels must have the logits' shape "
-                             f"without axis {ax}, {row_shape}; got {t.shape}")
+                             f"without axis {ax}, {row_shape}; got {t.shape}{hint}")
         labels = v.labels(t, "target")
         ignore_index = v.ignore_index(ignore_index)
     elif t.dtype.kind == "f":
@@ -53,7 +57,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         if ignore_index is not None:
             raise ValueError("ignore_index: only applies to integer class labels, not to "
                              "probability targets")
-        tp = v.operand(t, "target", dtype, x.shape, keep_type=True)
+        tp = v.operand(t, "target", dtype, x.shape, keep_type=True, hint=_ORDER)
     else:
         raise TypeError(f"target: dtype {t.dtype} is not supported; pass integer class "
                         f"labels or float probabilities")
