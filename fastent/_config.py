@@ -44,7 +44,25 @@ def _set_isa(name):
 
 
 def show_config(file=None):
-    """Print the version, how the kernels were built and how they run here."""
+    """Print the version, how the kernels were built and how they run here.
+
+    Parameters
+    ----------
+    file : file-like, optional
+        Where to print (default: sys.stdout).
+
+    Returns
+    -------
+    None
+
+    Examples
+    --------
+    >>> import fastent as fe
+    >>> fe.show_config()                     # doctest: +ELLIPSIS
+    fastent ...
+      python ...
+      SIMD kernels      ...
+    """
     from fastent import __version__
     try:
         from fastent._build_info import BUILD_INFO

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from fastent import _api, _binary, _dask, _layout, _runtime, _threads
+from fastent import _api, _binary, _dask, _docs, _layout, _runtime, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -110,48 +110,52 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     return loss, grad, _api.Totals(total, wtotal, int(x.size))
 
 
-_DOC_KEYWORDS = """
-    reduction : {"mean", "sum", "none"}, default "mean"
-        "none" returns the per-element loss (w*l); "mean" is sum(w*l) / sum(w).
-    weight : array_like, optional
-        Per-element weights, broadcastable to the prediction's shape; finite and >= 0.
-    base : "e" or positive number, default "e"
-        Logarithm base of the result (2 gives bits); scales losses and gradients.
-    eps : "auto" or float in [0, 0.5), default "auto"
-        Probabilities are clipped to [eps, 1 - eps] before the logs; "auto" is the machine
-        epsilon of the computation dtype; 0 gives exact IEEE results (+inf for a confident
-        wrong prediction).  0 log 0 is 0 in every mode.
-    label_smoothing : float in [0, 1], default 0
-        Targets become t (1 - label_smoothing) + label_smoothing / 2.
-    zero_division : float, default nan
-        What "mean" returns when nothing is counted (empty input, all weights zero).
-    out, grad_out : ndarray, optional
-        Arrays receiving the unreduced loss (reduction="none" only) and the gradient; they
-        must have the prediction's shape and computation dtype and be writeable.
-    n_threads : int, optional
-        Upper bound on OpenMP threads; None uses OpenMP's default.  The result is the same
-        for every thread count.
-"""
+_TARGET = ("array_like", "Labels in [0, 1] (soft labels allowed), broadcastable to the "
+           "prediction's shape; any real or bool dtype, read as it is.")
+_PROB = ("array_like", "Predicted probabilities in [0, 1] (values outside raise ValueError).")
+_LOGITS = ("array_like", "Real-valued scores; +-inf allowed (exact limits), NaN propagates.")
+_LOG_MIN = ("float, optional", "Clamp each log from below at `log_min` instead of clipping p "
+            "(PyTorch uses -100): reproduces torch.nn.functional.binary_cross_entropy, "
+            "gradient included.  Not combined with eps.")
+_POS_WEIGHT = ("array_like, optional", "PyTorch's weight of the positive class, broadcast "
+               "along the last axis; finite, >= 0.")
+_BCE_EXAMPLES = """
+    >>> import numpy as np, fastent as fe
+    >>> y = np.array([1, 1, 0, 1])
+    >>> p = np.array([0.9, 0.95, 0.7, 0.75])
+    >>> round(float(fe.binary_cross_entropy(y, p)), 8)
+    0.41207717
+    >>> fe.binary_cross_entropy(y, p, reduction="none").round(4)
+    array([0.1054, 0.0513, 1.204 , 0.2877])
+    >>> loss, grad = fe.binary_cross_entropy(y, p, return_grad=True)
+    >>> grad.round(4)
+    array([-0.2778, -0.2632,  0.8333, -0.3333])
+    >>> round(float(fe.binary_cross_entropy(y, p, base=2)), 6)    # in bits
+    0.594502
+    """
+_BCE_LOGITS_EXAMPLES = """
+    >>> import numpy as np, fastent as fe
+    >>> y = np.array([1, 1, 0, 1])
+    >>> x = np.array([2.0, 3.0, -1.0, 1.0])
+    >>> round(float(fe.binary_cross_entropy_with_logits(y, x)), 8)
+    0.20050968
+    >>> fe.binary_cross_entropy_with_logits_grad(y, x).round(4)
+    array([-0.0298, -0.0119,  0.0672, -0.0672])
+    >>> float(fe.binary_cross_entropy_with_logits([1.0], [1e4]))     # no overflow, exact
+    0.0
+    """
 
 
+@_docs.document(_docs._ELEM, """
+    Binary cross-entropy of probabilities: -[t log p + (1 - t) log(1 - p)] per element.""",
+                params=dict(target=_TARGET, prob=_PROB, log_min=_LOG_MIN), pred="prob",
+                per="per-element", examples=_BCE_EXAMPLES, notes="""
+    fastent takes the target first (PyTorch takes the prediction first); an integer or bool
+    `prob` with a float `target` warns that the arguments may be swapped.""")
 def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e",
                          eps="auto", log_min=None, label_smoothing=0.0,
                          zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                          return_grad=False):
-    """Binary cross-entropy of probabilities: -[t log p + (1 - t) log(1 - p)] per element.
-
-    Parameters
-    ----------
-    target : array_like
-        Labels in [0, 1] (soft labels allowed), broadcastable to `prob`'s shape.
-    prob : array_like
-        Predicted probabilities in [0, 1]; values outside raise ValueError.
-    log_min : float, optional
-        Clamp each log from below at `log_min` instead of clipping p (PyTorch uses -100);
-        reproduces torch.nn.functional.binary_cross_entropy, gradient included.
-    return_grad : bool, default False
-        Also return the gradient with respect to `prob`, from the same pass.
-    """ + _DOC_KEYWORDS
     loss, grad = _run(False, target, prob, "prob", reduction=reduction, weight=weight,
                       base=base, eps=eps, log_min=log_min, pos_weight=None,
                       label_smoothing=label_smoothing, zero_division=zero_division,
@@ -160,38 +164,34 @@ def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e
     return (loss, grad) if return_grad else loss
 
 
+@_docs.document(_docs._ELEM, """
+    Gradient of `binary_cross_entropy` (same arguments) with respect to `prob`.
+
+    With eps clipping it is the derivative at the clipped probability, (p - t) / (p (1 - p));
+    with log_min it is PyTorch's (p - t) / max(p (1 - p), 1e-12).""",
+                params=dict(target=_TARGET, prob=_PROB, log_min=_LOG_MIN), pred="prob",
+                per="per-element", examples=_BCE_EXAMPLES, grad_fn=True)
 def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, base="e",
                               eps="auto", log_min=None, label_smoothing=0.0,
                               zero_division=np.nan, grad_out=None, n_threads=None):
-    """Gradient of `binary_cross_entropy` (same arguments) with respect to `prob`.
-
-    With eps clipping it is the derivative at the clipped probability,
-    (p - t) / (p (1 - p)); with log_min it is PyTorch's (p - t) / max(p (1 - p), 1e-12).
-    """
     return _run(False, target, prob, "prob", reduction=reduction, weight=weight, base=base,
                 eps=eps, log_min=log_min, pos_weight=None, label_smoothing=label_smoothing,
                 zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
+@_docs.document(_docs._ELEM, """
+    Binary cross-entropy of logits x, p = sigmoid(x), computed stably for every x:
+    l = c t softplus(-x) + (1 - t) softplus(x), c = pos_weight (1 when not given).""",
+                params=dict(target=_TARGET, logits=_LOGITS, pos_weight=_POS_WEIGHT),
+                pred="logits", per="per-element", examples=_BCE_LOGITS_EXAMPLES, notes="""
+    x = +-1e4 gives the exact loss and a gradient of -+1 or 0; the target comes first
+    (PyTorch takes the logits first); an integer or bool `logits` array with a float target
+    warns that the arguments may be swapped.""")
 def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight=None,
                                      base="e", pos_weight=None, label_smoothing=0.0,
                                      zero_division=np.nan, out=None, grad_out=None,
                                      n_threads=None, return_grad=False):
-    """Binary cross-entropy of logits x, p = sigmoid(x), computed stably for every x:
-    l = c t softplus(-x) + (1 - t) softplus(x) with c = pos_weight (1 when not given).
-
-    Parameters
-    ----------
-    target : array_like
-        Labels in [0, 1], broadcastable to `logits`' shape.
-    logits : array_like
-        Real-valued scores; +-inf allowed (exact limits), NaN propagates.
-    pos_weight : array_like, optional
-        PyTorch's weight of the positive class, broadcast along the last axis; >= 0.
-    return_grad : bool, default False
-        Also return the gradient with respect to `logits`, from the same pass.
-    """ + _DOC_KEYWORDS
     loss, grad = _run(True, target, logits, "logits", reduction=reduction, weight=weight,
                       base=base, eps="auto", log_min=None, pos_weight=pos_weight,
                       label_smoothing=label_smoothing, zero_division=zero_division,
@@ -200,12 +200,15 @@ def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight
     return (loss, grad) if return_grad else loss
 
 
+@_docs.document(_docs._ELEM, """
+    Gradient of `binary_cross_entropy_with_logits` (same arguments) with respect to
+    `logits`: sigmoid(x) - t, or (1 - t) sigmoid(x) - c t sigmoid(-x) with pos_weight c.""",
+                params=dict(target=_TARGET, logits=_LOGITS, pos_weight=_POS_WEIGHT),
+                pred="logits", per="per-element", examples=_BCE_LOGITS_EXAMPLES, grad_fn=True)
 def binary_cross_entropy_with_logits_grad(target, logits, *, reduction="mean", weight=None,
                                           base="e", pos_weight=None, label_smoothing=0.0,
                                           zero_division=np.nan, grad_out=None,
                                           n_threads=None):
-    """Gradient of `binary_cross_entropy_with_logits` (same arguments) with respect to
-    `logits`: sigmoid(x) - t, or (1 - t) sigmoid(x) - c t sigmoid(-x) with pos_weight c."""
     return _run(True, target, logits, "logits", reduction=reduction, weight=weight,
                 base=base, eps="auto", log_min=None, pos_weight=pos_weight,
                 label_smoothing=label_smoothing, zero_division=zero_division, out=None,

@@ -4,7 +4,7 @@ pass per row in the kernel (fastent/_rowwise.pyx, row kernels in src/fe_divergen
 """
 import numpy as np
 
-from fastent import _api, _dask, _layout, _rowwise, _threads
+from fastent import _api, _dask, _docs, _layout, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -67,39 +67,39 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     return loss, grad, _api.Totals(total, denom, int(count))
 
 
-_DOC = """
-    axis : int, default -1
-        The class axis: each row along it is one distribution.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        "none" returns the per-row value times the row weight; "mean" is the weighted mean
-        over rows (PyTorch's "batchmean", never the mean over elements).
-    weight : array_like, optional
-        Per-row weights, broadcastable to the shape without `axis`; finite and >= 0.
-    base : "e" or positive number, default "e"
-        Logarithm base (2: bits); scales values and gradients.
-    eps : "auto" or float in [0, 0.5), default "auto"
-        Values inside a log are raised to at least eps ("auto": the machine epsilon of the
-        computation dtype; values above 1 are used as given), so results are finite;
-        eps=0 gives SciPy's conventions exactly (+inf where p > 0 = q).
-    zero_division : float, default nan
-        What "mean" returns when nothing is counted.
-    out, grad_out : ndarray, optional
-        Arrays receiving the per-row values (reduction="none" only) and the gradient.
-    n_threads : int, optional
-        Upper bound on OpenMP threads; the result is the same for every thread count.
+_P = ("array_like", "The reference distribution of each row (probabilities, not "
+      "renormalised); broadcastable to q's shape; a zero contributes 0 (0 log 0 = 0), also "
+      "to the gradient.")
+_Q = ("array_like", "The predicted distribution of each row (probabilities, not "
+      "renormalised).")
+_P_ONLY = ("array_like", "The distribution of each row (probabilities, not renormalised).")
+_NOTES = """
+    Negative values raise ValueError (also with eps=0); NaN propagates.  "mean" is the mean
+    over rows (PyTorch's "batchmean").  D(q || p) is kl_divergence(q, p): the gradient is
+    then with respect to p."""
+_EXAMPLES = """
+    >>> import numpy as np, fastent as fe
+    >>> p = np.array([[0.5, 0.5], [0.9, 0.1]])
+    >>> q = np.array([[0.25, 0.75], [0.5, 0.5]])
+    >>> fe.cross_entropy(p, q, reduction="none").round(4)
+    array([0.837 , 0.6931])
+    >>> fe.kl_divergence(p, q, reduction="none").round(4)
+    array([0.1438, 0.3681])
+    >>> fe.entropy(p, reduction="none", base=2).round(4)               # bits
+    array([1.   , 0.469])
+    >>> d, dq = fe.kl_divergence(p, q, return_grad=True)              # mean over rows, d/dq
+    >>> dq.round(4)
+    array([[-1.    , -0.3333],
+           [-0.9   , -0.1   ]])
+    """
 
-    Inputs are never renormalised (unlike scipy.stats.entropy); rows that do not sum to 1
-    are used as given.  A zero in p contributes 0 (0 log 0 = 0), also to the gradient.
-    Negative values raise ValueError; NaN propagates.
-"""
-
-
+@_docs.document(_docs._ROWS, """
+    Cross-entropy H(p, q) = -sum p log q of each row along `axis`.""",
+                params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
+                notes=_NOTES)
 def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
                   zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                   return_grad=False):
-    """Cross-entropy H(p, q) = -sum p log q of each row along `axis`; with return_grad=True
-    also its gradient with respect to q, -p / q, from the same pass.
-    """ + _DOC
     loss, grad = _run(_rowwise.Kind.CROSS_ENTROPY, p, q, axis=axis, reduction=reduction,
                       weight=weight, base=base, eps=eps, zero_division=zero_division, out=out,
                       grad_out=grad_out, n_threads=n_threads, want_loss=True,
@@ -107,21 +107,25 @@ def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     return (loss, grad) if return_grad else loss
 
 
+@_docs.document(_docs._ROWS, """
+    Gradient of `cross_entropy` (same arguments) with respect to q: -p / q at the
+    raised q, scaled by the reduction, the row weights and the base.""",
+                params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
+                notes=_NOTES, grad_fn=True)
 def cross_entropy_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",
                        eps="auto", zero_division=np.nan, grad_out=None, n_threads=None):
-    """Gradient of `cross_entropy` (same arguments) with respect to q: -p / q at the
-    raised q, scaled by the reduction, the row weights and the base."""
     return _run(_rowwise.Kind.CROSS_ENTROPY, p, q, axis=axis, reduction=reduction, weight=weight,
                 base=base, eps=eps, zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
+@_docs.document(_docs._ROWS, """
+    KL divergence D(p || q) = sum p log(p / q) of each row along `axis`.""",
+                params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
+                notes=_NOTES)
 def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
                   zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                   return_grad=False):
-    """KL divergence D(p || q) = sum p log(p / q) of each row along `axis`; with
-    return_grad=True also its gradient with respect to q, -p / q, from the same pass.
-    """ + _DOC
     loss, grad = _run(_rowwise.Kind.KL, p, q, axis=axis, reduction=reduction, weight=weight,
                       base=base, eps=eps, zero_division=zero_division, out=out,
                       grad_out=grad_out, n_threads=n_threads, want_loss=True,
@@ -129,21 +133,25 @@ def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     return (loss, grad) if return_grad else loss
 
 
+@_docs.document(_docs._ROWS, """
+    Gradient of `kl_divergence` (same arguments) with respect to q: -p / q at the
+    raised q, scaled by the reduction, the row weights and the base.""",
+                params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
+                notes=_NOTES, grad_fn=True)
 def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e",
                        eps="auto", zero_division=np.nan, grad_out=None, n_threads=None):
-    """Gradient of `kl_divergence` (same arguments) with respect to q: -p / q at the
-    raised q, scaled by the reduction, the row weights and the base."""
     return _run(_rowwise.Kind.KL, p, q, axis=axis, reduction=reduction, weight=weight, base=base,
                 eps=eps, zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
+@_docs.document(_docs._ROWS, """
+    Shannon entropy H(p) = -sum p log p of each row along `axis`.""",
+                params=dict(p=_P_ONLY), pred="p", per="per-row", examples=_EXAMPLES,
+                notes=_NOTES)
 def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
             zero_division=np.nan, out=None, grad_out=None, n_threads=None,
             return_grad=False):
-    """Shannon entropy H(p) = -sum p log p of each row along `axis`; with return_grad=True
-    also its gradient with respect to p, -(log p + 1), from the same pass.
-    """ + _DOC
     loss, grad = _run(_rowwise.Kind.ENTROPY, None, p, axis=axis, reduction=reduction,
                       weight=weight, base=base, eps=eps, zero_division=zero_division, out=out,
                       grad_out=grad_out, n_threads=n_threads, want_loss=True,
@@ -151,10 +159,13 @@ def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
     return (loss, grad) if return_grad else loss
 
 
+@_docs.document(_docs._ROWS, """
+    Gradient of `entropy` (same arguments) with respect to p: -(log p + 1) at the
+    raised p (+inf at p = 0 only with eps=0), scaled by the reduction, weights and base.""",
+                params=dict(p=_P_ONLY), pred="p", per="per-row", examples=_EXAMPLES,
+                notes=_NOTES, grad_fn=True)
 def entropy_grad(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
                  zero_division=np.nan, grad_out=None, n_threads=None):
-    """Gradient of `entropy` (same arguments) with respect to p: -(log p + 1) at the raised
-    p (+inf at p = 0 only with eps=0), scaled by the reduction, row weights and base."""
     return _run(_rowwise.Kind.ENTROPY, None, p, axis=axis, reduction=reduction, weight=weight,
                 base=base, eps=eps, zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]

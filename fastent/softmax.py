@@ -6,7 +6,7 @@ kernels in src/fe_softmax_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _dask, _layout, _rowwise, _threads
+from fastent import _api, _dask, _docs, _layout, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -98,47 +98,45 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     return loss, grad, _api.Totals(total, denom, int(count))
 
 
+_PARAMS = dict(
+    target=("array_like", "Integer class labels (the logits' shape without `axis`): the row "
+            "loss is logsumexp(x) - x[t]; or float probabilities of the logits' shape (rows "
+            "need not sum to 1; the gradient is then softmax(x) sum(t) - t, the exact "
+            "derivative)."),
+    logits=("array_like", "Real-valued scores; -inf masks a class (softmax 0, gradient 0; a "
+            "zero target there contributes 0); a row of -inf or with a NaN gives NaN for that "
+            "row only."),
+    class_weight=("array_like, optional", "One finite, non-negative weight per class "
+                  "(PyTorch's `weight`)."),
+    ignore_index=("int, optional", "Rows whose label equals it count nowhere: not in the "
+                  "loss, the mean's denominator or the gradient (exactly 0 there).  Integer "
+                  "labels only."),
+)
+_EXAMPLES = """
+    >>> import numpy as np, fastent as fe
+    >>> labels = np.array([2, 0])
+    >>> logits = np.array([[1.0, 2.0, 3.0], [1.0, 0.0, 0.0]])
+    >>> round(float(fe.softmax_cross_entropy(labels, logits)), 8)
+    0.47952534
+    >>> fe.softmax_cross_entropy(labels, logits, reduction="none").round(4)
+    array([0.4076, 0.5514])
+    >>> fe.softmax_cross_entropy_grad(labels, logits).round(4)
+    array([[ 0.045 ,  0.1224, -0.1674],
+           [-0.2119,  0.106 ,  0.106 ]])
+    >>> x = np.zeros((2, 5, 3))                          # PyTorch's (N, C, d) layout
+    >>> y = np.array([[0, 1, 4], [2, -100, 3]])
+    >>> round(float(fe.softmax_cross_entropy(y, x, axis=1, ignore_index=-100)), 6)  # log 5
+    1.609438
+    """
+
+
+@_docs.document(_docs._ROWS, """
+    Softmax cross-entropy of logits along `axis`: per row -sum_c a_c log_softmax(x)_c.""",
+                params=_PARAMS, pred="logits", per="per-row", examples=_EXAMPLES)
 def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
                           class_weight=None, ignore_index=None, label_smoothing=0.0,
                           base="e", zero_division=np.nan, out=None, grad_out=None,
                           n_threads=None, return_grad=False):
-    """Softmax cross-entropy of logits along `axis`, per row -sum_c a_c log_softmax(x)_c.
-
-    Parameters
-    ----------
-    target : array_like
-        Integer class labels (the logits' shape without `axis`): the row loss is
-        logsumexp(x) - x[t]; or float probabilities of the logits' shape (rows need not sum
-        to 1; the gradient is then softmax(x) sum(t) - t, the exact derivative).
-    logits : array_like
-        Real-valued scores; -inf masks a class (softmax 0, gradient 0; a zero target there
-        contributes 0); a row of -inf or with a NaN gives NaN for that row only.
-    axis : int, default -1
-        The class axis; axis=1 is PyTorch's (N, C, d1, ...) layout.
-    reduction : {"mean", "sum", "none"}, default "mean"
-        "none" returns the per-row loss times the row weight; "mean" divides the weighted
-        sum by the sum over counted rows of weight * class_weight[label] (PyTorch), or by
-        the summed row weights for probability targets.
-    weight : array_like, optional
-        Per-row weights, broadcastable to the logits' shape without `axis`; finite, >= 0.
-    class_weight : array_like, optional
-        One finite, non-negative weight per class (PyTorch's `weight`).
-    ignore_index : int, optional
-        Rows whose label equals it contribute nothing to the loss, the mean's denominator
-        or the gradient (their gradient is exactly 0).  Integer labels only.
-    label_smoothing : float in [0, 1], default 0
-        Targets become (1 - eps) target + eps / C.
-    base : "e" or positive number, default "e"
-        Logarithm base of the result (2: bits); scales losses and gradients.
-    zero_division : float, default nan
-        What "mean" returns when nothing is counted.
-    out, grad_out : ndarray, optional
-        Arrays receiving the per-row loss (reduction="none" only) and the gradient.
-    n_threads : int, optional
-        Upper bound on OpenMP threads; the result is the same for every thread count.
-    return_grad : bool, default False
-        Also return the gradient with respect to `logits`, computed in the same pass.
-    """
     loss, grad = _run(target, logits, axis=axis, reduction=reduction, weight=weight,
                       class_weight=class_weight, ignore_index=ignore_index,
                       label_smoothing=label_smoothing, base=base,
@@ -147,12 +145,15 @@ def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=N
     return (loss, grad) if return_grad else loss
 
 
+@_docs.document(_docs._ROWS, """
+    Gradient of `softmax_cross_entropy` (same arguments) with respect to `logits`: per row
+    softmax(x) sum(a) - a, scaled by the reduction, the weights and the base.""",
+                params=_PARAMS, pred="logits", per="per-row", examples=_EXAMPLES,
+                grad_fn=True)
 def softmax_cross_entropy_grad(target, logits, *, axis=-1, reduction="mean", weight=None,
                                class_weight=None, ignore_index=None, label_smoothing=0.0,
                                base="e", zero_division=np.nan, grad_out=None,
                                n_threads=None):
-    """Gradient of `softmax_cross_entropy` (same arguments) with respect to `logits`:
-    per row softmax(x) sum(a) - a, scaled by the reduction, the weights and the base."""
     return _run(target, logits, axis=axis, reduction=reduction, weight=weight,
                 class_weight=class_weight, ignore_index=ignore_index,
                 label_smoothing=label_smoothing, base=base, zero_division=zero_division,
