@@ -31,7 +31,7 @@ import fastent as fe
 from fastent import reference as R
 
 NOISY = 0.10            # a time whose IQR exceeds 10% of its median is marked ~
-BUSY_LOAD = 0.5         # load average per core above which the machine is called busy
+BUSY = 0.25             # cores kept busy by other processes above which the machine is busy
 
 
 # ----------------------------------------------------------------------------- errors
@@ -365,7 +365,7 @@ def environment(found, skipped, threads, source="python -m fastent bench (interl
         "fastent": fe.__version__, "commit": _commit(), "python": platform.python_version(),
         "numpy": np.__version__, "threads": list(threads), "source": source,
         "peers": {name: _version(name) for name, m in found.items() if m is not None},
-        "skipped": dict(skipped), "load_before": _load(),
+        "skipped": dict(skipped), "others_before": None, "others_during": None,
     }
     try:
         from fastent._build_info import BUILD_INFO
@@ -398,11 +398,29 @@ def _commit():
         return None
 
 
-def _load():
-    try:
-        return os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
+class OtherLoad:
+    """CPU time other processes used (in cores) between `start()` and `stop()`: the
+    machine's busy time minus this process's, from /proc (None where there is none).  A
+    load average would count the benchmark's own threads and the compile before it."""
+
+    def start(self):
+        from fastent import _threads
+        self._t, self._cpu = time.monotonic(), _threads._cpu_times()
+        return self
+
+    def stop(self):
+        from fastent import _threads
+        cpu, dt = _threads._cpu_times(), time.monotonic() - self._t
+        if cpu is None or self._cpu is None or dt <= 0:
+            return None
+        return max(0.0, ((cpu[0] - self._cpu[0]) - (cpu[1] - self._cpu[1])) / dt)
+
+
+def others_now(seconds=1.0):
+    """Cores other processes keep busy, measured over `seconds` of idleness here."""
+    probe = OtherLoad().start()
+    time.sleep(seconds)
+    return probe.stop()
 
 
 def _spread(t):
@@ -412,12 +430,11 @@ def _spread(t):
 def warnings_for(env, rows):
     """Why the numbers may not be trusted: a busy machine, noisy times, 2 threads slower."""
     out = []
-    cores = env.get("usable_cores") or env.get("cores") or 1
-    for when in ("load_before", "load_after"):
-        load = env.get(when)
-        if load is not None and load > BUSY_LOAD * cores:
-            out.append(f"the machine was busy ({when.replace('_', ' ')} the run: load average "
-                       f"{load:.2f} on {cores} cores): times are inflated and ratios unreliable")
+    for when, what in (("others_before", "before the run"), ("others_during", "during the run")):
+        busy = env.get(when)
+        if busy is not None and busy > BUSY:
+            out.append(f"the machine was busy {what}: other processes kept {busy:.2f} cores "
+                       f"busy, so times are inflated and ratios unreliable")
     times = [t for r in rows for t in r["times"].values()]
     noisy = sum(_spread(t) > NOISY for t in times)
     if times and noisy > 0.2 * len(times):
@@ -460,9 +477,9 @@ def report(env, rows, threads):
                                   or "none"),
             f"- timing: {env['source']}; medians, ~ marks an interquartile range above "
             f"{NOISY:.0%} of the median"
-            + ("" if env.get("load_before") is None else
-               f"; load average {env['load_before']:.2f} before, "
-               f"{env.get('load_after') or 0:.2f} after")]
+            + ("" if env.get("others_during") is None else
+               f"; other processes used {env['others_before'] or 0:.2f} cores before the run, "
+               f"{env['others_during']:.2f} during it")]
     warn = warnings_for(env, rows)
     if warn:
         head += [""] + [f"> **Warning:** {w}." for w in warn]
@@ -620,7 +637,6 @@ def main(args, parser):
         env["date"] = data.get("datetime", env["date"])
         env["cpu"] = data.get("machine_info", {}).get("cpu", {}).get("brand_raw", env["cpu"])
         env["commit"] = (data.get("commit_info") or {}).get("id", env["commit"])
-        env["load_before"] = None
     else:
         workloads = [w for w in all_workloads(args.quick) if args.only in w.label]
         if not workloads:
@@ -630,10 +646,12 @@ def main(args, parser):
         budget = 0.15 if args.quick else 0.5
         print(f"fastent {fe.__version__} benchmark: {len(workloads)} workloads, implementations "
               f"interleaved, threads {threads}", flush=True)
+        env["others_before"] = others_now()
         for w in warnings_for(env, []):
             print(f"warning: {w}", flush=True)
+        probe = OtherLoad().start()
         rows = run(workloads, threads, budget, found, progress=lambda s: print(s, flush=True))
-    env["load_after"] = None if args.from_json else _load()
+        env["others_during"] = probe.stop()
     md, warn = report(env, rows, threads)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "report.md"), "w") as f:

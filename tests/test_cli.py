@@ -58,6 +58,17 @@ def test_bench_report(tmp_path):
     assert res["environment"]["simd"] == fe._config.isa()
 
 
+def test_other_processes_are_measured_not_our_own_threads(monkeypatch):
+    """Busy = the machine's CPU time minus this process's (a load average would count the
+    benchmark's own threads)."""
+    from fastent import _threads
+    clock = iter([10.0, 12.0])
+    cpu = iter([(100.0, 50.0), (104.0, 53.5)])        # 4 s busy in all, 3.5 s of them ours
+    monkeypatch.setattr(_bench.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(_threads, "_cpu_times", lambda: next(cpu))
+    assert _bench.OtherLoad().start().stop() == pytest.approx(0.25)
+
+
 def test_normwise_error_measures_what_it_claims():
     g = np.array([1e-300, 0.0, -2.0, 1.0])
     # an elementwise relative error next to zero is huge; normwise it is the honest 5e-17
@@ -78,13 +89,12 @@ def _row(label, t1, t2, numpy):
 
 def test_report_warns_on_a_busy_machine():
     env = _bench.environment({}, {"torch": "ImportError: no torch"}, [1, 2])
-    env["load_before"], env["load_after"] = 3.5, 0.1
-    env["usable_cores"] = 2
+    env["others_before"], env["others_during"] = 1.5, 0.1
     md, warn = _bench.report(env, [_row("bce loss float32 (1e+07)", 1.0, 1.9, 5.0)], [1, 2])
     assert any("busy" in w for w in warn) and any("1.5x" in w for w in warn)
     assert "> **Warning:** the machine was busy" in md
     assert "torch (ImportError: no torch)" in md
-    md, warn = _bench.report(dict(env, load_before=0.0), [_row("x", 1.0, 0.6, 5.0)], [1, 2])
+    md, warn = _bench.report(dict(env, others_before=0.0), [_row("x", 1.0, 0.6, 5.0)], [1, 2])
     assert not warn and "Warning" not in md and "| 5.00 | 8.33 |" in md
 
 
