@@ -177,6 +177,45 @@ def test_element_and_slice_bytes_do_not_depend_on_position(isa, dtype, fn):
             assert f(p[lo:hi], q[lo:hi], reduction="none").tobytes() == full[lo:hi].tobytes()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("logits", [False, True])
+def test_hard_labels_give_the_bytes_of_the_general_form(isa, dtype, logits):
+    """Segments whose targets are all 0 or 1 take a shorter form of the same terms (one log,
+    a float softplus): an element gives the same bytes whether its segment has a soft label
+    or not, at ordinary values and at the edges."""
+    rng = np.random.default_rng(11)
+    f = fe.binary_cross_entropy_with_logits if logits else fe.binary_cross_entropy
+    f32 = np.finfo(dtype)
+    edges = ([0.0, -0.0, 1e-30, -1e-30, 1e4, -1e4, 88.0, -104.0, 709.0, -745.0, np.inf,
+              -np.inf, np.nan] if logits else
+             [0.0, 1.0, f32.smallest_subnormal, f32.tiny, f32.eps, 1 - f32.epsneg, 0.5, 1e-30,
+              np.nan])
+    x = np.concatenate([rng.normal(scale=6, size=3000) if logits else rng.random(3000),
+                        np.repeat(edges, 2)]).astype(dtype)
+    t = (rng.random(x.size) < 0.5).astype(dtype)
+    t[-len(edges) * 2::2] = 0
+    t[-len(edges) * 2 + 1::2] = 1
+    for eps in (["auto", 0.0] if not logits else [None]):
+        kw = {} if logits else {"eps": eps}
+        hard = f(t, x, reduction="none", **kw)
+        soft_t = t.copy()
+        soft_t[::500] = 0.25                     # a soft label in every segment: the general form
+        keep = np.ones(x.size, bool)
+        keep[::500] = False
+        mixed = f(soft_t, x, reduction="none", **kw)
+        assert hard[keep].tobytes() == mixed[keep].tobytes()
+        g_hard = f(t, x, reduction="sum", return_grad=True, **kw)[1]
+        g_mixed = f(soft_t, x, reduction="sum", return_grad=True, **kw)[1]
+        assert g_hard[keep].tobytes() == g_mixed[keep].tobytes()
+        ref = (reference.binary_cross_entropy_with_logits if logits
+               else reference.binary_cross_entropy)
+        with np.errstate(invalid="ignore"):
+            want = ref(t, x, reduction="none", **kw)
+        ok = np.isfinite(want)
+        assert np.array_equal(np.isnan(hard), np.isnan(want))
+        assert np.allclose(hard[ok], want[ok], rtol=4 * np.finfo(dtype).eps, atol=0)
+
+
 # ------------------------------------------------------------------------ exact sums
 def _all_calls(dtype, rng, n_rows=2003):
     x = rng.normal(scale=5, size=(n_rows, 7)).astype(dtype)

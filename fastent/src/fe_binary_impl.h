@@ -16,7 +16,7 @@ FE_INLINE void FE_FN(bce_body)(
     Py_ssize_t n, const REAL *FE_RESTRICT t, const REAL *FE_RESTRICT x,
     const REAL *FE_RESTRICT w, const REAL *FE_RESTRICT pw, REAL *FE_RESTRICT out,
     REAL *FE_RESTRICT grad, const fe_bparams *prm, int *bad,
-    const int mode, const int has_w, const int has_grad, const int has_pw)
+    const int mode, const int has_w, const int has_grad, const int has_pw, const int hard)
 {
     const REAL zero = 0, one = 1;
     const REAL lo = (REAL)prm->lo, hi = (REAL)prm->hi, lmin = (REAL)prm->log_min;
@@ -31,13 +31,13 @@ FE_INLINE void FE_FN(bce_body)(
         badt |= !((t0 >= zero) & (t0 <= one));
         const REAL ti = t0 * keep + shift;
         if (mode == FE_BCE_LOGITS) {
-            l = FE_T(bce_logit)(ti, xi, has_pw ? pw[i] : one, &g);
+            l = FE_T(bce_logit)(ti, xi, has_pw ? pw[i] : one, &g, hard);
         } else {
             badp |= (xi < zero) | (xi > one);
             if (mode == FE_BCE_LOGMIN)
                 l = FE_T(bce_prob_logmin)(ti, xi, lmin, &g);
             else
-                l = FE_T(bce_prob)(ti, xi, lo, hi, &g);
+                l = FE_T(bce_prob)(ti, xi, lo, hi, &g, hard);
         }
         if (has_w) {
             const REAL wi = w[i];
@@ -58,16 +58,32 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
                        const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
                        fe_xsum *total, fe_xsum *wtotal, double *xs)
 {
-#define FE_CALL(M, HW, HG, PW) FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW)
-#define FE_MODE(M, PW)                                                                   \
-    if (w) { if (grad) FE_CALL(M, 1, 1, PW); else FE_CALL(M, 1, 0, PW); }                \
-    else   { if (grad) FE_CALL(M, 0, 1, PW); else FE_CALL(M, 0, 0, PW); }
+#define FE_CALL(M, HW, HG, PW, H)                                                         \
+    FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H)
+#define FE_MODE(M, PW, H)                                                                \
+    if (w) { if (grad) FE_CALL(M, 1, 1, PW, H); else FE_CALL(M, 1, 0, PW, H); }          \
+    else   { if (grad) FE_CALL(M, 0, 1, PW, H); else FE_CALL(M, 0, 0, PW, H); }
+    /* hard labels (every target of the segment 0 or 1, no smoothing, no pos_weight): terms
+     * that give the same bits with less work (one log, one float softplus) */
+    int hard = prm->smooth == 0.0 && !(prm->mode == FE_BCE_LOGITS && pw);
+    if (hard && prm->mode != FE_BCE_LOGMIN) {
+        Py_ssize_t i;
+        int soft = 0;
+        FE_PRAGMA(omp simd reduction(|:soft))
+        for (i = 0; i < n; i++)
+            soft |= (t[i] != (REAL)0) & (t[i] != (REAL)1);
+        hard = !soft;
+    }
     if (prm->mode == FE_BCE_LOGITS) {
-        if (pw) { FE_MODE(FE_BCE_LOGITS, 1) } else { FE_MODE(FE_BCE_LOGITS, 0) }
+        if (pw) { FE_MODE(FE_BCE_LOGITS, 1, 0) }
+        else if (hard) { FE_MODE(FE_BCE_LOGITS, 0, 1) }
+        else { FE_MODE(FE_BCE_LOGITS, 0, 0) }
     } else if (prm->mode == FE_BCE_LOGMIN) {
-        FE_MODE(FE_BCE_LOGMIN, 0)
+        FE_MODE(FE_BCE_LOGMIN, 0, 0)
+    } else if (hard) {
+        FE_MODE(FE_BCE_CLIP, 0, 1)
     } else {
-        FE_MODE(FE_BCE_CLIP, 0)
+        FE_MODE(FE_BCE_CLIP, 0, 0)
     }
 #undef FE_MODE
 #undef FE_CALL

@@ -148,6 +148,19 @@ FE_INLINE float fe_log1pf(float x)
     return fe_logf_special(u, x != x || x == 0.0f ? x : res);   /* keeps -0 */
 }
 
+/* pos != 0 ? log(p) : log1p(-p), with one evaluation of the core: bit for bit what
+ * fe_logf(p) or fe_log1pf(-p) gives (binary cross-entropy with hard labels needs only one
+ * of the two logs).  pos is a float flag (1 or 0) so that the lanes stay float. */
+FE_INLINE float fe_logf_sel(float p, float pos)
+{
+    const float x = -p, u1 = 1.0f + x;
+    const float b = u1 - 1.0f;
+    const float c = (1.0f - (u1 - b)) + (x - b);
+    const float u = pos != 0 ? p : u1;
+    const float res = fe_logf_core(u, pos != 0 ? 0.0f : c / u1, 0.0f);
+    return fe_logf_special(u, pos == 0 && (x != x || x == 0.0f) ? x : res);
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* double                                                                               */
 /* ------------------------------------------------------------------------------------ */
@@ -251,6 +264,17 @@ FE_INLINE double fe_log1p(double x)
     const double c = (1.0 - (u - b)) + (x - b);
     const double res = fe_log_core(u, c / u, 0.0);
     return fe_log_special(u, x != x || x == 0.0 ? x : res);     /* keeps -0 */
+}
+
+/* pos != 0 ? log(p) : log1p(-p), one core evaluation (as fe_logf_sel). */
+FE_INLINE double fe_log_sel(double p, double pos)
+{
+    const double x = -p, u1 = 1.0 + x;
+    const double b = u1 - 1.0;
+    const double c = (1.0 - (u1 - b)) + (x - b);
+    const double u = pos != 0 ? p : u1;
+    const double res = fe_log_core(u, pos != 0 ? 0.0 : c / u1, 0.0);
+    return fe_log_special(u, pos == 0 && (x != x || x == 0.0) ? x : res);
 }
 
 /* ------------------------------------------------------------------------------------ */

@@ -40,6 +40,7 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define EXP fe_expf
 #define LOG fe_logf
 #define LOG1P fe_log1pf
+#define LOG_SEL fe_logf_sel
 #define LOG1P_UR fe_log1pf_ur
 #define LOGRATIO fe_logratiof
 #include "fe_terms_impl.h"
@@ -48,6 +49,7 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef LOG_SEL
 #undef LOG1P_UR
 #undef LOGRATIO
 #undef FE_KEY
@@ -62,6 +64,7 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define EXP fe_exp
 #define LOG fe_log
 #define LOG1P fe_log1p
+#define LOG_SEL fe_log_sel
 #define LOG1P_UR fe_log1p_ur
 #define LOGRATIO fe_logratio
 #include "fe_terms_impl.h"
@@ -70,6 +73,7 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef EXP
 #undef LOG
 #undef LOG1P
+#undef LOG_SEL
 #undef LOG1P_UR
 #undef LOGRATIO
 #undef FE_KEY

@@ -15,18 +15,20 @@
  *   l = -[t log pc + (1-t) log1p(-pc)]        (a zero coefficient contributes 0: 0 log 0 = 0)
  *   dl/dp = (pc - t) / (pc (1 - pc)); where pc (1 - pc) is 0 (eps = 0 only), the split form
  *           -t/pc + (1-t)/(1-pc) with zero coefficients dropped.                            */
-FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g)
+FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g, const int hard)
 {
     const REAL zero = 0, one = 1, u = one - t;
     REAL pc = p < lo ? lo : p;
     pc = pc > hi ? hi : pc;
     pc = p != p ? p : pc;                               /* NaN propagates */
-    const REAL a = t > zero ? t * LOG(pc) : zero;
-    const REAL b = u > zero ? u * LOG1P(-pc) : zero;
     const REAL d = pc * (one - pc);
     const REAL split = (t > zero ? -t / pc : zero) + (u > zero ? u / (one - pc) : zero);
     *g = d > zero ? (pc - t) / d : split;
     *g = pc != pc ? pc : *g;
+    if (hard)       /* t is 0 or 1: only one log is needed, and it gives the same bits */
+        return -(LOG_SEL(pc, t) + zero);
+    const REAL a = t > zero ? t * LOG(pc) : zero;
+    const REAL b = u > zero ? u * LOG1P(-pc) : zero;
     return -(a + b);
 }
 
@@ -51,22 +53,28 @@ FE_INLINE REAL FE_T(bce_prob_logmin)(REAL t, REAL p, REAL lmin, REAL *g)
  *   dl/dx = (1-t) sigma(x) - c t sigma(-x)
  * not sigma(x) - t, which cancels for hard labels: the two-term form is accurate at every x.
  * x = +-inf gives the exact limits, NaN propagates.                                        */
-FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g)
+FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
 {
     const REAL zero = 0, one = 1, u = one - t;
     const REAL ax = x < zero ? -x : x;
     const REAL e = EXP(-ax);
     const REAL r = one / (one + e);
     const REAL L = LOG1P_UR(e, one + e, r);             /* log1p(e), sharing 1/(1+e) */
-    /* the softplus values and their weighted sum in double: for float32 this keeps a soft
-     * label's loss within 2 ulp (three float roundings would not) */
-    const double sp_pos = (double)(x > zero ? x : zero) + (double)L;    /* softplus(x)  */
-    const double sp_neg = (double)(x < zero ? -x : zero) + (double)L;   /* softplus(-x) */
     const REAL sig_pos = x >= zero ? r : e * r;         /* sigma(x)     */
     const REAL sig_neg = x >= zero ? e * r : r;         /* sigma(-x)    */
     const REAL tc = t * c;
-    REAL l = (REAL)((tc > zero ? (double)tc * sp_neg : 0.0)
-                    + (u > zero ? (double)u * sp_pos : 0.0));
+    REAL l;
+    if (hard) {     /* t c and 1 - t are 0 or 1: one softplus, one rounding, the same bits
+                     * as the double form below (max(+-x, 0) + L rounded once either way) */
+        l = t > zero ? (x < zero ? -x : zero) + L : (x > zero ? x : zero) + L;
+    } else {
+        /* the softplus values and their weighted sum in double: for float32 this keeps a
+         * soft label's loss within 2 ulp (three float roundings would not) */
+        const double sp_pos = (double)(x > zero ? x : zero) + (double)L;    /* softplus(x) */
+        const double sp_neg = (double)(x < zero ? -x : zero) + (double)L;   /* softplus(-x) */
+        l = (REAL)((tc > zero ? (double)tc * sp_neg : 0.0)
+                   + (u > zero ? (double)u * sp_pos : 0.0));
+    }
     *g = u * sig_pos - tc * sig_neg;
     l = x != x ? x : l;
     *g = x != x ? x : *g;

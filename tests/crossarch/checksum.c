@@ -28,7 +28,7 @@ int main(void) {
   #pragma omp simd
   for (int i = 0; i < N; i++) yf[i] = fe_log1pf(xf[i]); mix(yf, sizeof yf);
   #pragma omp simd
-  for (int i = 0; i < N; i++) { float g; yf[i] = fe_bce_logit_f32(0.3f, xf[i] * 1e-37f, 1.0f, &g); yf[i] += g; } mix(yf, sizeof yf);
+  for (int i = 0; i < N; i++) { float g; yf[i] = fe_bce_logit_f32(0.3f, xf[i] * 1e-37f, 1.0f, &g, 0); yf[i] += g; } mix(yf, sizeof yf);
   #pragma omp simd
   for (int i = 0; i < N; i++) { float g; yf[i] = fe_kl_f32(0.25f, xf[i] < 0 ? -xf[i] : xf[i], 0.0f, &g); } mix(yf, sizeof yf);
   #pragma omp simd
