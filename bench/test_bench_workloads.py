@@ -14,12 +14,13 @@ from fastent import _bench
 THREADS = [1, 2]
 WORKLOADS = {w.label: w for w in _bench.all_workloads(quick=False)}
 IMPLS = ["fastent-1t", "fastent-2t", "NumPy", "torch-1t", "torch-2t", "sklearn-1t",
-         "sklearn-2t", "scipy"]
+         "sklearn-2t", "scipy", "torch.compile-1t", "torch.compile-2t", "jax"]
+COMPILED = False        # True: torch.compile and JAX's jit too (seconds of compiling a shape)
 
 
 @functools.lru_cache(maxsize=1)
 def _found():
-    return _bench.peers()[0]
+    return _bench.peers(compiled=COMPILED)[0]
 
 
 @functools.lru_cache(maxsize=1)

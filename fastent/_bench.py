@@ -52,23 +52,62 @@ def normwise_error(actual, exact):
 
 
 # ----------------------------------------------------------------------------- peers
-def peers():
-    """{name: module or None} and {name: why it is skipped} for the optional peers."""
+def peers(compiled=False):
+    """{name: module or None} and {name: why it is skipped} for the optional peers; with
+    `compiled`, also torch.compile ("torch.compile") and JAX's jit ("jax", float64 on)."""
     found, skipped = {}, {}
-    for name, module in (("torch", "torch"), ("sklearn", "sklearn._loss.loss"),
-                         ("scipy", "scipy.special")):
+    names = [("torch", "torch"), ("sklearn", "sklearn._loss.loss"), ("scipy", "scipy.special")]
+    if compiled:
+        names.append(("jax", "jax"))
+        # compile in this process: pools of compile workers would read as other load
+        os.environ.setdefault("TORCHINDUCTOR_COMPILE_THREADS", "1")
+    for name, module in names:
         try:
             found[name] = __import__(module, fromlist=["_"])
         except Exception as e:          # ImportError, or a broken install
             found[name] = None
             skipped[name] = f"{type(e).__name__}: {e}".splitlines()[0]
+    if compiled and found.get("jax") is not None:
+        found["jax"].config.update("jax_enable_x64", True)
+    if compiled:
+        found["torch.compile"] = found["torch"]
+        if found["torch"] is None:
+            skipped["torch.compile"] = skipped["torch"]
+    else:
+        for name in ("torch.compile", "jax"):
+            skipped[name] = "not asked for (--compiled: each shape compiles for seconds)"
     return found, skipped
+
+
+ALL_CORES = ("jax",)    # peers whose threads cannot be set per call: compared at the most
+
+
+def _compiled_peers(found, torch_fn, jax_fn, args, grad):
+    """torch.compile of the PyTorch expression (autograd compiled with it) and jax.jit of
+    the JAX one (value_and_grad for loss+grad); args: (target, prediction) NumPy arrays."""
+    out = {}
+    torch = found.get("torch.compile")
+    if torch is not None and torch_fn is not None:
+        compiled = torch.compile(torch_fn, dynamic=False)
+        out["torch.compile"] = _torch_impl(torch, compiled, args[0], args[1], grad)
+    jax = found.get("jax")
+    if jax is not None and jax_fn is not None:
+        t, x = (jax.device_put(a) for a in args)
+        f = jax.jit(jax.value_and_grad(jax_fn, argnums=1) if grad else jax_fn)
+
+        def make_jax(threads):
+            def call():
+                r = f(t, x)
+                return (float(r[0]), np.asarray(r[1])) if grad else (float(r),)
+            return call
+        out["jax"] = (False, make_jax)
+    return out
 
 
 def _version(name):
     try:
         from importlib.metadata import version
-        return version({"sklearn": "scikit-learn"}.get(name, name))
+        return version({"sklearn": "scikit-learn", "torch.compile": "torch"}.get(name, name))
     except Exception:
         return "?"
 
@@ -173,6 +212,18 @@ def _binary_peers(found, logits, t, x, grad):
         F = torch.nn.functional
         out["torch"] = _torch_impl(torch, F.binary_cross_entropy_with_logits if logits
                                    else F.binary_cross_entropy, t, x, grad)
+    jnp = found["jax"].numpy if found.get("jax") is not None else None
+    if logits:
+        jf = None if jnp is None else (lambda tt, xx: jnp.mean(
+            jnp.maximum(xx, 0) - xx * tt + jnp.log1p(jnp.exp(-jnp.abs(xx)))))
+    else:
+        jf = None if jnp is None else (lambda tt, xx: -jnp.mean(
+            tt * jnp.log(xx) + (1 - tt) * jnp.log1p(-xx)))
+    tf = None
+    if torch is not None:
+        F = torch.nn.functional
+        tf = F.binary_cross_entropy_with_logits if logits else F.binary_cross_entropy
+    out.update(_compiled_peers(found, tf, jf, (t, x), grad))
     if sk is not None and logits:
         def make_sk(threads):
             loss_obj = sk.HalfBinomialLoss()
@@ -218,6 +269,17 @@ def _softmax_peers(found, kind, t, x, grad):
     torch, sk = found.get("torch"), found.get("sklearn")
     if torch is not None:
         out["torch"] = _torch_impl(torch, torch.nn.functional.cross_entropy, t, x, grad)
+    jnp = found["jax"].numpy if found.get("jax") is not None else None
+    jf = None
+    if jnp is not None:
+        from jax.nn import log_softmax
+        if kind == "index":
+            jf = lambda tt, xx: -jnp.mean(jnp.take_along_axis(log_softmax(xx, axis=1),
+                                                               tt[:, None], axis=1))
+        else:
+            jf = lambda tt, xx: -jnp.mean(jnp.sum(tt * log_softmax(xx, axis=1), axis=1))
+    out.update(_compiled_peers(found, None if torch is None else
+                               torch.nn.functional.cross_entropy, jf, (t, x), grad))
     if sk is not None and kind == "index":
         def make_sk(threads):
             loss_obj = sk.HalfMultinomialLoss(n_classes=x.shape[1])
@@ -275,6 +337,14 @@ def _divergence_peers(found, name, p, q, grad):
                 return -(pt * qq.log()).sum(-1).mean()
             return -(qq * qq.log()).sum(-1).mean()
         out["torch"] = _torch_impl(torch, value, p, q, grad)
+    jnp = found["jax"].numpy if found.get("jax") is not None else None
+    jf = None
+    if jnp is not None:
+        jf = {"cross_entropy": lambda pp, qq: -jnp.mean(jnp.sum(pp * jnp.log(qq), axis=-1)),
+              "kl_divergence": lambda pp, qq: jnp.mean(jnp.sum(
+                  pp * (jnp.log(pp) - jnp.log(qq)), axis=-1)),
+              "entropy": lambda pp, qq: -jnp.mean(jnp.sum(qq * jnp.log(qq), axis=-1))}[name]
+    out.update(_compiled_peers(found, None if torch is None else value, jf, (p, q), grad))
     return out
 
 
@@ -329,9 +399,11 @@ def measure(calls, budget):
     return [tuple(float(v) for v in np.percentile(s, [50, 25, 75])) for s in samples]
 
 
-def run(workloads, threads, budget, found, progress=print):
-    """Time every workload; returns the rows of the report (see `report`)."""
+def run(workloads, threads, budget, found, progress=print, failed=None):
+    """Time every workload; returns the rows of the report (see `report`).  `failed` gets
+    {implementation: why} for the implementations that raised."""
     rows = []
+    failed = {} if failed is None else failed
     start = time.perf_counter()
     for i, w in enumerate(workloads, 1):
         elapsed = time.perf_counter() - start
@@ -339,8 +411,16 @@ def run(workloads, threads, budget, found, progress=print):
         progress(f"[{i}/{len(workloads)}] {w.label}  ({_duration(elapsed)} elapsed{eta})")
         impls, exact = w.build(found)
         expected = exact()
-        chosen = implementations(impls, threads)
-        calls = [make(nt) for _, make, nt in chosen]
+        chosen, calls = [], []
+        for key, make, nt in implementations(impls, threads):
+            try:
+                call = make(nt)
+                call()                  # a peer that fails here (a compiler missing) is left out
+            except Exception as e:
+                failed[key] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+                continue
+            chosen.append((key, make, nt))
+            calls.append(call)
         stats = measure(calls, budget)
         row = dict(workload=w.label, family=w.family, mode=w.mode, dtype=w.dtype,
                    shape=list(w.shape), elements=w.elements, times={}, errors={})
@@ -498,9 +578,10 @@ def report(env, rows, threads):
     for nt in threads:
         rcols.append(f"NumPy ÷ fastent {nt}t")
         rpairs.append(("NumPy", f"fastent-{nt}t"))
-    for s in single:
-        rcols.append(f"{s} ÷ fastent 1t")
-        rpairs.append((s, "fastent-1t"))
+    for s in single:             # one-threaded peers, or (ALL_CORES) every core's
+        nt = threads[-1] if s in ALL_CORES else threads[0]
+        rcols.append(f"{s}{' (all cores)' if s in ALL_CORES else ''} ÷ fastent {nt}t")
+        rpairs.append((s, f"fastent-{nt}t"))
     for p in peer_names:
         for nt in threads:
             rcols.append(f"{p} {nt}t ÷ fastent {nt}t")
@@ -611,6 +692,9 @@ def add_arguments(parser):
     parser.add_argument("--only", default="", metavar="TEXT",
                         help="run only the workloads whose label contains TEXT, e.g. "
                              "'softmax', 'float32', 'loss+grad'")
+    parser.add_argument("--compiled", action="store_true",
+                        help="also time torch.compile and JAX's jit (each shape compiles "
+                             "for seconds; JAX runs on all cores)")
     parser.add_argument("--from-json", metavar="FILE",
                         help="render a pytest-benchmark JSON saved from bench/ instead of "
                              "timing")
@@ -619,7 +703,7 @@ def add_arguments(parser):
 def main(args, parser):
     """`python -m fastent bench` with parsed `args`; usage errors go through `parser`."""
     threads = args.threads
-    found, skipped = peers()
+    found, skipped = peers(compiled=args.compiled)
     if args.from_json:
         try:
             with open(args.from_json) as f:
@@ -650,8 +734,11 @@ def main(args, parser):
         for w in warnings_for(env, []):
             print(f"warning: {w}", flush=True)
         probe = OtherLoad().start()
-        rows = run(workloads, threads, budget, found, progress=lambda s: print(s, flush=True))
+        failed = {}
+        rows = run(workloads, threads, budget, found, progress=lambda s: print(s, flush=True),
+                   failed=failed)
         env["others_during"] = probe.stop()
+        env["skipped"].update({k: f"failed: {v}" for k, v in failed.items()})
     md, warn = report(env, rows, threads)
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, "report.md"), "w") as f:

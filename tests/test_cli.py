@@ -69,6 +69,14 @@ def test_other_processes_are_measured_not_our_own_threads(monkeypatch):
     assert _bench.OtherLoad().start().stop() == pytest.approx(0.25)
 
 
+def test_compiled_peers_are_found_or_skipped_with_a_reason():
+    found, skipped = _bench.peers(compiled=True)
+    for name in ("torch.compile", "jax"):
+        assert (found.get(name) is not None) != (name in skipped)
+    found, skipped = _bench.peers()
+    assert "--compiled" in skipped["jax"] and "torch.compile" not in found
+
+
 def test_normwise_error_measures_what_it_claims():
     g = np.array([1e-300, 0.0, -2.0, 1.0])
     # an elementwise relative error next to zero is huge; normwise it is the honest 5e-17
