@@ -12,8 +12,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
                                      const REAL *FE_RESTRICT t, double lo_,
                                      REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                      double *FE_RESTRICT loss, REAL *FE_RESTRICT terms,
-                                     int *bad, const int kind, const int has_grad,
-                                     const int plain)
+                                     int *bad, const int kind, const int has_grad)
 {
     const REAL lo = (REAL)lo_, zero = 0;
     const Py_ssize_t n = R * C;
@@ -29,8 +28,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
         } else {
             const REAL pi = t[i];
             badp |= pi < zero;
-            terms[i] = kind == 1 ? FE_T(kl)(pi, xi, lo, &g, plain)
-                                 : FE_T(xent)(pi, xi, lo, &g);
+            terms[i] = kind == 1 ? FE_T(kl)(pi, xi, lo, &g) : FE_T(xent)(pi, xi, lo, &g);
         }
         if (has_grad) grad[i] = g;
     }
@@ -51,25 +49,11 @@ static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x
                              const REAL *t, double lo, REAL *grad, const double *gsc,
                              double *loss, REAL *terms, int *bad)
 {
-#define FE_CALL(K, G, P)                                                                  \
-    FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, bad, K, G, P)
-    if (kind == 1) {
-        /* KL of ordinary probabilities (fe_terms_impl.h: kl): no special value to select */
-        const REAL lo_ = (REAL)lo, pmin = (REAL)FE_KL_PLAIN_MIN, pmax = (REAL)FE_KL_PLAIN_MAX;
-        Py_ssize_t i;
-        int odd = 0;
-        FE_PRAGMA(omp simd reduction(|:odd))
-        for (i = 0; i < R * C; i++) {
-            const REAL p = t[i], qe = x[i] < lo_ ? lo_ : x[i];
-            odd |= !((qe >= pmin) & (qe <= pmax)
-                     & ((p == (REAL)0) | ((p >= lo_) & (p >= pmin) & (p <= pmax))));
-        }
-        if (grad) { if (odd) FE_CALL(1, 1, 0); else FE_CALL(1, 1, 1); }
-        else      { if (odd) FE_CALL(1, 0, 0); else FE_CALL(1, 0, 1); }
-    } else if (grad) {
-        if (kind == 0) FE_CALL(0, 1, 0); else FE_CALL(2, 1, 0);
+#define FE_CALL(K, G) FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, bad, K, G)
+    if (grad) {
+        if (kind == 0) FE_CALL(0, 1); else if (kind == 1) FE_CALL(1, 1); else FE_CALL(2, 1);
     } else {
-        if (kind == 0) FE_CALL(0, 0, 0); else FE_CALL(2, 0, 0);
+        if (kind == 0) FE_CALL(0, 0); else if (kind == 1) FE_CALL(1, 0); else FE_CALL(2, 0);
     }
 #undef FE_CALL
 }

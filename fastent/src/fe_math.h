@@ -282,20 +282,12 @@ FE_INLINE double fe_log_sel(double p, double pos)
 /* ------------------------------------------------------------------------------------ */
 /* For p, q > 0 finite (callers select the special cases).  SciPy's rel_entr computes
  * x log(x / y), which overflows when y is tiny (q = 1e-310, p = 1 gives inf instead of
- * 713.8) and loses digits when p and q are close.  Here, with v = p / q rounded:
- *   v a normal number:  log v + r / p, r = p - v q exactly (fma): the rounding of the
- *                       quotient corrected, so p close to q keeps every digit (v - 1 is
- *                       exact in the log core);
- *   otherwise:          log((mp / mq) 2^(ep - eq)), p = mp 2^ep and q = mq 2^eq with
- *                       mp, mq in [1, 2) read from the bits (subnormals scaled), so the
- *                       quotient can neither overflow nor underflow (|log| > 87 there).
- * The first is fe_logratio[f]_v, alone where a caller knows v is normal (KL's segments of
- * ordinary probabilities). */
-FE_INLINE float fe_logratiof_v(float p, float q, float v)
-{
-    return fe_logf_core(v, fmaf(-v, q, p) / p, 0.0f);
-}
-
+ * 713.8) and loses digits when p and q are close.  Here:
+ *   p within a factor 2 of q:  log1p((p - q) / q), p - q exact (Sterbenz);
+ *   otherwise:                 log((mp / mq) 2^(ep - eq)), p = mp 2^ep and q = mq 2^eq with
+ *                              mp, mq in [1, 2) read from the bits (subnormals scaled),
+ *                              so the quotient can neither overflow nor underflow.
+ * Either way one division and one log core, selected lane by lane. */
 /* x > 0 as m 2^e, m in [1, 2): the bits of x scaled out of the subnormal range first */
 FE_INLINE uint32_t fe_normbitsf_(float x)
 {
@@ -304,22 +296,19 @@ FE_INLINE uint32_t fe_normbitsf_(float x)
 
 FE_INLINE float fe_logratiof(float p, float q)
 {
-    const float v = p / q;
+    /* near: p in [q/2, 2q], as a float flag (int flags mixed with float lanes keep GCC
+     * from vectorising) */
+    const float nf = p >= 0.5f * q ? (p <= 2.0f * q ? 1.0f : 0) : 0;
     const uint32_t bp = fe_normbitsf_(p), bq = fe_normbitsf_(q);
     const float mp = fe_u2f((bp & 0x007fffffu) | 0x3f800000u);
     const float mq = fe_u2f((bq & 0x007fffffu) | 0x3f800000u);
     const float k = ((float)((int32_t)(bp >> 23) - (int32_t)(bq >> 23))
                      - (p < 0x1p-126f ? 23.0f : 0.0f)) + (q < 0x1p-126f ? 23.0f : 0.0f);
-    const float far = fe_logf_core(mp / mq, 0.0f, k);
-    /* v normal, as a float flag (int flags mixed with float lanes keep GCC from
-     * vectorising) */
-    const float normal = v >= 0x1p-126f ? (v <= 0x1.fffffep127f ? 1.0f : 0) : 0;
-    return normal != 0 ? fe_logratiof_v(p, q, normal != 0 ? v : 1.0f) : far;
-}
-
-FE_INLINE double fe_logratio_v(double p, double q, double v)
-{
-    return fe_log_core(v, fma(-v, q, p) / p, 0.0);
+    const float v = (nf != 0 ? p - q : mp) / (nf != 0 ? q : mq);
+    const float u = nf != 0 ? 1.0f + v : v;
+    const float b = u - 1.0f;
+    const float c = nf != 0 ? ((1.0f - (u - b)) + (v - b)) / u : 0.0f;
+    return fe_logf_core(u, c, nf != 0 ? 0.0f : k);
 }
 
 FE_INLINE uint64_t fe_normbits_(double x)
@@ -329,7 +318,9 @@ FE_INLINE uint64_t fe_normbits_(double x)
 
 FE_INLINE double fe_logratio(double p, double q)
 {
-    const double v = p / q;
+    /* near: p in [q/2, 2q], as a double flag (int flags mixed with double lanes keep GCC
+     * from vectorising) */
+    const double nf = p >= 0.5 * q ? (p <= 2.0 * q ? 1.0 : 0) : 0;
     const uint64_t bp = fe_normbits_(p), bq = fe_normbits_(q);
     const double mp = fe_u2d((bp & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
     const double mq = fe_u2d((bq & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
@@ -337,9 +328,11 @@ FE_INLINE double fe_logratio(double p, double q)
     const double ep = fe_u2d(0x4330000000000000ull + (bp >> 52));
     const double eq = fe_u2d(0x4330000000000000ull + (bq >> 52));
     const double k = ((ep - eq) - (p < 0x1p-1022 ? 52.0 : 0.0)) + (q < 0x1p-1022 ? 52.0 : 0.0);
-    const double far = fe_log_core(mp / mq, 0.0, k);
-    const double normal = v >= 0x1p-1022 ? (v <= 0x1.fffffffffffffp1023 ? 1.0 : 0) : 0;
-    return normal != 0 ? fe_logratio_v(p, q, normal != 0 ? v : 1.0) : far;
+    const double v = (nf != 0 ? p - q : mp) / (nf != 0 ? q : mq);
+    const double u = nf != 0 ? 1.0 + v : v;
+    const double b = u - 1.0;
+    const double c = nf != 0 ? ((1.0 - (u - b)) + (v - b)) / u : 0.0;
+    return fe_log_core(u, c, nf != 0 ? 0.0 : k);
 }
 
 #endif /* FE_MATH_H */

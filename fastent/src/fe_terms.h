@@ -10,8 +10,6 @@
 #include "fe_math.h"
 
 #define FE_LANES 16             /* lanes of every row sum (fe_terms_impl.h) */
-#define FE_KL_PLAIN_MIN 0x1p-60  /* pe, qe in this range: p / q is a normal number */
-#define FE_KL_PLAIN_MAX 0x1p60
 #define FE_T_(x, dt) fe_##x##_##dt
 #define FE_TX(x, dt) FE_T_(x, dt)
 #define FE_T(x) FE_TX(x, FE_DT)
@@ -45,7 +43,6 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define LOG_SEL fe_logf_sel
 #define LOG1P_UR fe_log1pf_ur
 #define LOGRATIO fe_logratiof
-#define LOGRATIO_V fe_logratiof_v
 #include "fe_terms_impl.h"
 #undef REAL
 #undef FE_DT
@@ -55,7 +52,6 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef LOG_SEL
 #undef LOG1P_UR
 #undef LOGRATIO
-#undef LOGRATIO_V
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF
@@ -71,7 +67,6 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define LOG_SEL fe_log_sel
 #define LOG1P_UR fe_log1p_ur
 #define LOGRATIO fe_logratio
-#define LOGRATIO_V fe_logratio_v
 #include "fe_terms_impl.h"
 #undef REAL
 #undef FE_DT
@@ -81,7 +76,6 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef LOG_SEL
 #undef LOG1P_UR
 #undef LOGRATIO
-#undef LOGRATIO_V
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF

@@ -120,7 +120,6 @@ FE_INLINE double FE_T(softmax_bterm)(REAL a, REAL x, REAL m)
  * value and the gradient unless q is NaN (NaN propagates, as SciPy's xlogy(0, nan)).
  *   cross-entropy  -p log qe            d/dq = -p / qe
  *   KL             p log(pe / qe)       d/dq = -p / qe     (log ratio: fe_logratio)
- * KL_PLAIN_MIN, KL_PLAIN_MAX: the range of pe, qe in which the quotient is always normal.
  *   entropy        -p log pe            d/dp = -(log pe + 1)
  * With eps = 0 these are SciPy's xlogy, rel_entr and entr: +inf where p > 0 = q.           */
 FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g)
@@ -132,16 +131,10 @@ FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g)
     return p == zero ? (q == q ? zero : q) : val;
 }
 
-FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g, const int plain)
+FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g)
 {
     const REAL zero = 0, one = 1, inf = (REAL)INFINITY;
     const REAL qe = q < lo ? lo : q, pe = p < lo ? lo : p;
-    if (plain) {    /* every p of the segment 0 or pe, every pe, qe in [2^-60, 2^60]: the
-                     * quotient is normal, no special value; the same bits as below */
-        const REAL v = pe / qe;
-        *g = p == zero ? zero : -v;
-        return p == zero ? zero : p * LOGRATIO_V(pe, qe, v);
-    }
     /* the log ratio of the finite positive values; the selects below set the others
      * (conditions as nested selects: int flags combined with & keep GCC from vectorising) */
     REAL pr = pe > zero ? pe : one, qr = qe > zero ? qe : one;
