@@ -2,7 +2,6 @@
 the README's examples run too (its >>> blocks as doctests, the others as scripts)."""
 import doctest
 import inspect
-import pathlib
 import re
 
 import numpy as np
