@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 
+from fastent import _api
 from fastent import _validation as v
 from fastent import binary, divergence, softmax
 from fastent._exact import ExactSum
@@ -304,35 +305,29 @@ class RunningLoss:
             raise TypeError("sequence_axis: Dask arrays are not supported; update with "
                             "NumPy batches")
         loss, _, totals = _LOSSES[self.loss](target, logits, reduction="none", **opts)
-        den = self._row_denominators(target, loss.shape, opts.get("weight"))
         ax = v.axis(self.sequence_axis, loss.ndim, "sequence_axis")
-        loss = np.moveaxis(loss, ax, 0).reshape(loss.shape[ax], -1)
-        den = np.moveaxis(den, ax, 0).reshape(den.shape[ax], -1)
-        for lrow, drow in zip(loss, den):
-            d = math.fsum(drow)
-            if d > 0:
-                nats = math.fsum(lrow.astype(np.float64)) / d / self._scale
+        # each sequence's denominator from the one row pass the loss itself uses (weights,
+        # class weights of labels in the computation dtype, ignore_index)
+        x, dtype = v.prediction(logits, "logits")
+        C = x.shape[v.axis(self._config["axis"], x.ndim)]
+        t = np.asarray(target)
+        labels = t.dtype.kind in "biu"
+        cw = self._config["class_weight"]
+        cw = None if cw is None or not labels else v.class_weight(cw, C, dtype)
+        w = opts.get("weight")
+        w = None if w is None else np.broadcast_to(np.asarray(w, np.float64), loss.shape)
+        for i in range(loss.shape[ax]):
+            ti = np.take(t, i, axis=ax) if labels else None
+            den = _api.row_pass(
+                np.take(loss, i, axis=ax).shape, C, None if w is None else np.take(w, i, axis=ax),
+                labels=None if ti is None else v.labels(ti, "target"), class_weight=cw,
+                ignore_index=self._config["ignore_index"], target=ti)[1].value()
+            if den > 0:
+                lrow = np.take(loss, i, axis=ax).astype(np.float64).ravel()
+                nats = math.fsum(lrow) / den / self._scale
                 stats.seq_ppl.add(ExactSum.of_value(_exp(nats)))
                 stats.seq_count += 1
         return totals
-
-    def _row_denominators(self, target, row_shape, weight):
-        """Each row's share of the mean's denominator: its weight, times the class weight of
-        its label; 0 for an ignored label."""
-        c = self._config
-        den = np.ones(row_shape) if weight is None else np.broadcast_to(
-            np.asarray(weight, dtype=np.float64), row_shape)
-        t = np.asarray(target)
-        if t.dtype.kind in "biu":
-            lab = t.astype(np.intp)
-            keep = np.ones(row_shape, bool) if c["ignore_index"] is None \
-                else lab != c["ignore_index"]
-            if c["class_weight"] is not None:
-                cw = np.asarray(c["class_weight"])
-                den = den * np.where(keep, cw[np.where(keep, lab, 0)], 0.0)
-            else:
-                den = np.where(keep, den, 0.0)
-        return den
 
     def merge(self, other):
         """Add the batches of another accumulator of the same configuration; returns self.
