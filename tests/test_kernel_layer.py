@@ -304,6 +304,38 @@ def test_exact_sum_state(values):
     assert b.add(a).value() == math.fsum(values)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("spread", [4, 20, 60, 120, 250])
+@pytest.mark.parametrize("n", [1, 7, 4095, 4096, 4097, 10000])
+def test_exact_sum_of_blocks_of_every_spread(dtype, spread, n):
+    """Blocks whose values span up to 2^spread (two extraction levels in one pass cover a
+    float within 2^57 of the block's largest value, a double within 2^28; beyond that the
+    further levels), of mixed signs, equal the exactly rounded sum."""
+    from fastent._exact import ExactSum
+    rng = np.random.default_rng(spread * 7919 + n)
+    top = 60 if dtype == np.float32 else 500
+    e = rng.integers(top - min(spread, 2 * top), top, size=n)
+    v = (rng.choice([-1.0, 1.0], size=n) * rng.random(n) * np.ldexp(1.0, e)).astype(dtype)
+    want = math.fsum(v.astype(np.float64))
+    assert ExactSum.of(_runtime.exact_sum(v, dtype)).value() == want
+    # one inf, then one NaN, in the middle of a block: IEEE semantics, the rest exact
+    w = v.copy()
+    w[n // 2] = np.inf
+    assert ExactSum.of(_runtime.exact_sum(w, dtype)).value() == np.inf
+    w[n // 3] = np.nan
+    assert np.isnan(ExactSum.of(_runtime.exact_sum(w, dtype)).value())
+
+
+def test_exact_sum_of_blocks_with_huge_values():
+    """Values at or above 2^1000 (added one by one) next to ordinary and tiny ones."""
+    from fastent._exact import ExactSum
+    rng = np.random.default_rng(3)
+    v = rng.normal(size=5000)
+    v[[5, 4100]] = [2.0 ** 1020, -(2.0 ** 1020)]
+    v[7] = 2.0 ** -1070
+    assert ExactSum.of(_runtime.exact_sum(v, np.float64)).value() == math.fsum(v)
+
+
 def test_exact_sum_beyond_the_float64_range_is_inf():
     """A sum whose exact partial totals leave the float64 range rounds to +-inf (where
     math.fsum raises OverflowError)."""

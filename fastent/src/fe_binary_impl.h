@@ -28,8 +28,9 @@ FE_INLINE void FE_FN(bce_body)(
     for (i = 0; i < n; i++) {
         const REAL xi = x[i], t0 = t[i];
         REAL l, g;
-        badt |= !((t0 >= zero) & (t0 <= one));
-        const REAL ti = t0 * keep + shift;
+        if (!hard)      /* hard: every t is 0 or 1 (the caller's scan), unsmoothed */
+            badt |= !((t0 >= zero) & (t0 <= one));
+        const REAL ti = hard ? t0 : t0 * keep + shift;
         if (mode == FE_BCE_LOGITS) {
             l = FE_T(bce_logit)(ti, xi, has_pw ? pw[i] : one, &g, hard);
         } else {

@@ -146,39 +146,80 @@ FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
 }
 
 /* Add n values (float or double, contiguous) exactly; r: FE_XBLOCK doubles of scratch.
- * Non-finite values are counted apart, values >= 2^1000 added one by one, the rest by
- * extraction, FE_XBLOCK values at a time.  Inline: a kernel calls it, so that it runs in
- * the kernel's instruction set. */
-#define FE_XSUM_ADD_ARRAY(NAME, T)                                                          \
+ * FE_XBLOCK values at a time: a first pass takes max|v| (as bits: an integer max, which
+ * vectorises with every compiler); a block with an inf, a NaN or a value >= 2^1000 is added
+ * apart (non-finite values counted, huge ones one by one, the rest by extraction).  Otherwise
+ * one pass extracts two levels at once, sigma1 = 2^13 2^e from max|v| and sigma2 =
+ * 2^-40 sigma1 (the remainders of level 1 are at most 2^-53 sigma1 = 2^-13 sigma2, so level
+ * 2 has the same headroom): a float within 2^57 of the block's largest value, a double
+ * within 2^28, leaves no remainder.  Only when some remainder is left does a second pass
+ * store the remainders for the further levels of fe_xsum_extract.  Inline: a kernel calls
+ * it, so that it runs in the kernel's instruction set. */
+#define FE_XSUM_ADD_ARRAY(NAME, T, U, TOBITS, FROMBITS, ABSMASK)                            \
 FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE_RESTRICT r) \
 {                                                                                           \
     Py_ssize_t i0, i, m;                                                                    \
     for (i0 = 0; i0 < n; i0 += FE_XBLOCK) {                                                 \
-        double amax, chk = 0.0;                                                             \
-        uint64_t mb = 0;                          /* max |x| as bits (fe_xsum_extract) */   \
+        const T *FE_RESTRICT vb = v + i0;                                                   \
+        U mb = 0;                                 /* max |v| as bits (NaN: above inf) */    \
         m = n - i0 < FE_XBLOCK ? n - i0 : FE_XBLOCK;                                        \
-        FE_PRAGMA(omp simd reduction(max:mb) reduction(+:chk))                              \
+        FE_PRAGMA(omp simd reduction(max:mb))                                               \
         for (i = 0; i < m; i++) {                                                           \
-            const double x = (double)v[i0 + i];                                             \
-            const uint64_t a = fe_d2u(x) & 0x7fffffffffffffffull;                           \
-            r[i] = x;                                                                       \
-            mb = a > mb ? a : mb;                 /* NaN too: caught just below */          \
-            chk += x * 0.0;                       /* NaN when an x is inf or NaN */         \
+            const U a = TOBITS(vb[i]) & ABSMASK;                                            \
+            mb = a > mb ? a : mb;                                                           \
         }                                                                                   \
-        amax = fe_u2d(mb);                                                                  \
-        if (!(amax < 0x1p1000) || chk != chk) {   /* inf, NaN or huge: one by one */        \
-            amax = 0.0;                                                                     \
+        if (mb == 0)                                                                        \
+            continue;                                                                       \
+        if (!((double)FROMBITS(mb) < 0x1p1000)) { /* inf, NaN or huge: apart */             \
+            double amax = 0.0;                                                              \
             for (i = 0; i < m; i++) {                                                       \
-                const double a = fabs(r[i]);                                                \
-                if (!(a < 0x1p1000)) { fe_xsum_add(s, r[i]); r[i] = 0.0; }                 \
+                const double x = (double)vb[i], a = fabs(x);                                \
+                r[i] = x;                                                                   \
+                if (!(a < 0x1p1000)) { fe_xsum_add(s, x); r[i] = 0.0; }                     \
                 else if (a > amax) amax = a;                                                \
             }                                                                               \
+            fe_xsum_extract(s, r, m, amax);                                                 \
+            continue;                                                                       \
         }                                                                                   \
-        fe_xsum_extract(s, r, m, amax);                                                     \
+        double sigma1, sigma2;                                                             \
+        uint64_t left = 0;                                                                  \
+        {                                                                                   \
+            int e;                                                                          \
+            frexp((double)FROMBITS(mb), &e);      /* max|v| = f 2^e, f in [0.5, 1) */       \
+            sigma1 = ldexp(1.0, e + 13);                                                    \
+            sigma2 = ldexp(1.0, e + 13 - 40);                                               \
+        }                                                                                   \
+        {                                                                                   \
+            double u1 = 0.0, u2 = 0.0;                                                      \
+            FE_PRAGMA(omp simd reduction(+:u1, u2) reduction(|:left))                       \
+            for (i = 0; i < m; i++) {                                                       \
+                const double x = (double)vb[i];                                             \
+                const double q1 = (sigma1 + x) - sigma1, r1 = x - q1;                       \
+                const double q2 = (sigma2 + r1) - sigma2;                                   \
+                u1 += q1;                         /* exact in any order */                  \
+                u2 += q2;                                                                   \
+                left |= fe_d2u(r1 - q2);                                                    \
+            }                                                                               \
+            fe_xsum_add(s, u1);                                                             \
+            fe_xsum_add(s, u2);                                                             \
+        }                                                                                   \
+        if (left & 0x7fffffffffffffffull) {       /* remainders left: further levels */     \
+            uint64_t mr = 0;                                                                \
+            FE_PRAGMA(omp simd reduction(max:mr))                                           \
+            for (i = 0; i < m; i++) {                                                       \
+                const double x = (double)vb[i];                                             \
+                const double q1 = (sigma1 + x) - sigma1, r1 = x - q1;                       \
+                const double q2 = (sigma2 + r1) - sigma2, r2 = r1 - q2;                     \
+                const uint64_t a = fe_d2u(r2) & 0x7fffffffffffffffull;                      \
+                r[i] = r2;                                                                  \
+                mr = a > mr ? a : mr;                                                       \
+            }                                                                               \
+            fe_xsum_extract(s, r, m, fe_u2d(mr));                                           \
+        }                                                                                   \
     }                                                                                       \
 }
-FE_XSUM_ADD_ARRAY(fe_xsum_add_f32, float)
-FE_XSUM_ADD_ARRAY(fe_xsum_add_f64, double)
+FE_XSUM_ADD_ARRAY(fe_xsum_add_f32, float, uint32_t, fe_f2u, fe_u2f, 0x7fffffffu)
+FE_XSUM_ADD_ARRAY(fe_xsum_add_f64, double, uint64_t, fe_d2u, fe_u2d, 0x7fffffffffffffffull)
 #undef FE_XSUM_ADD_ARRAY
 
 #endif /* FE_EXACT_H */

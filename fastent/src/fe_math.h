@@ -64,13 +64,13 @@ FE_INLINE double fe_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
 /* exp(x), float.  Sollya: fpminimax(exp(x), [|2,...,6|], [|single...|], [-ln2/2; ln2/2],
  * floating, relative, 1 + x): relative error 2^-28.8. */
-FE_INLINE float fe_expf(float x)
+FE_INLINE float fe_expf_(float x, const int upper)
 {
     const float shifter = 0x1.8p23f, log2e = 0x1.715476p+0f;
     const float ln2_hi = 0x1.62e43p-1f, ln2_lo = -0x1.05c610p-29f;
     const float c2 = 0x1.fffffap-2f, c3 = 0x1.555492p-3f, c4 = 0x1.555a26p-5f,
                 c5 = 0x1.12397cp-7f, c6 = 0x1.694c86p-10f;
-    float xc = x > 89.0f ? 89.0f : x;              /* exp(89) overflows, exp(-104) is 0 */
+    float xc = upper && x > 89.0f ? 89.0f : x;     /* exp(89) overflows, exp(-104) is 0 */
     xc = xc < -104.0f ? -104.0f : xc;              /* (a NaN stays NaN: selected below)  */
     const float z = fmaf(xc, log2e, shifter);
     const float n = z - shifter;                   /* round(x / ln2), exactly           */
@@ -91,15 +91,20 @@ FE_INLINE float fe_expf(float x)
     return x != x ? x + x : res;
 }
 
+/* exp(x) for every x; exp(x) for x <= 0 (or NaN), without the upper clamp: the same bits
+ * (softmax's x - max and the softplus's -|x| know their sign) */
+FE_INLINE float fe_expf(float x) { return fe_expf_(x, 1); }
+FE_INLINE float fe_expf_nonpos(float x) { return fe_expf_(x, 0); }
+
 /* log(u 2^kadd) + cu for u > 0 finite (cu: a correction, |cu| tiny against log u, or 0;
  * kadd: an integer).
  * R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2, [|1,2,3|], [|single...|],
  * [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-29.8. */
-FE_INLINE float fe_logf_core(float u, float cu, float kadd)
+FE_INLINE float fe_logf_core_(float u, float cu, float kadd, const int may_sub)
 {
     const float ln2_hi = 0x1.62e4p-1f, ln2_lo = 0x1.7f7d1cp-20f;
     const float L1 = 0x1.55557ap-1f, L2 = 0x1.995ed6p-2f, L3 = 0x1.31e08p-2f;
-    const int sub = u < 0x1p-126f;
+    const int sub = may_sub && u < 0x1p-126f;
     const float us = sub ? u * 0x1p23f : u;
     const int32_t t = (int32_t)(fe_f2u(us) - 0x3f3504f3u);  /* bits of sqrt(2)/2 */
     const int32_t k = t >> 23;
@@ -113,6 +118,11 @@ FE_INLINE float fe_logf_core(float u, float cu, float kadd)
     R = R * z;
     const float hfsq = 0.5f * f * f;
     return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + (dk * ln2_lo + cu))) - f);
+}
+
+FE_INLINE float fe_logf_core(float u, float cu, float kadd)
+{
+    return fe_logf_core_(u, cu, kadd, 1);
 }
 
 /* The special values of log at u (C99 F.9.3.7), else res. */
@@ -137,6 +147,16 @@ FE_INLINE float fe_log1pf_ur(float x, float u, float ru)
     const float c = (1.0f - (u - b)) + (x - b);
     const float res = fe_logf_core(u, c * ru, 0.0f);
     return fe_logf_special(u, x != x || x == 0.0f ? x : res);
+}
+
+/* log1p(x) for x in [0, 1] (u = 1 + x, ru = 1 / u as above): no special value and no
+ * subnormal can occur, so the core alone gives fe_log1pf_ur's bits (x = 0: +0 either way).
+ * A NaN x gives a NaN of unspecified payload (the caller selects). */
+FE_INLINE float fe_log1pf_unit_ur(float x, float u, float ru)
+{
+    const float b = u - 1.0f;
+    const float c = (1.0f - (u - b)) + (x - b);
+    return fe_logf_core_(u, c * ru, 0.0f, 0);
 }
 
 FE_INLINE float fe_log1pf(float x)
@@ -167,7 +187,7 @@ FE_INLINE float fe_logf_sel(float p, float pos)
 
 /* exp(x), double.  Sollya: fpminimax(exp(x), [|2,...,11|], [|double...|], [-ln2/2; ln2/2],
  * floating, relative, 1 + x): relative error 2^-58. */
-FE_INLINE double fe_exp(double x)
+FE_INLINE double fe_exp_(double x, const int upper)
 {
     const double shifter = 0x1.8p52, log2e = 0x1.71547652b82fep+0;
     const double ln2_hi = 0x1.62e42fefa39efp-1, ln2_lo = 0x1.abc9e3b39803fp-56;
@@ -176,7 +196,7 @@ FE_INLINE double fe_exp(double x)
                  c6 = 0x1.6c16c18475a18p-10, c7 = 0x1.a01a012fec2f9p-13,
                  c8 = 0x1.a0199963c9d45p-16, c9 = 0x1.71df18fbc7568p-19,
                  c10 = 0x1.28adf7a193ac5p-22, c11 = 0x1.ad92c7da7197p-26;
-    double xc = x > 710.0 ? 710.0 : x;             /* exp(710) overflows, exp(-746) is 0 */
+    double xc = upper && x > 710.0 ? 710.0 : x;    /* exp(710) overflows, exp(-746) is 0 */
     xc = xc < -746.0 ? -746.0 : xc;
     const double z = fma(xc, log2e, shifter);
     const double n = z - shifter;
@@ -203,16 +223,19 @@ FE_INLINE double fe_exp(double x)
     return x != x ? x + x : res;
 }
 
+FE_INLINE double fe_exp(double x) { return fe_exp_(x, 1); }
+FE_INLINE double fe_exp_nonpos(double x) { return fe_exp_(x, 0); }
+
 /* log(u 2^kadd) + cu for u > 0 finite, kadd an integer.  R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2,
  * [|1,...,7|], [|double...|], [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-59. */
-FE_INLINE double fe_log_core(double u, double cu, double kadd)
+FE_INLINE double fe_log_core_(double u, double cu, double kadd, const int may_sub)
 {
     const double ln2_hi = 0x1.62e42feep-1, ln2_lo = 0x1.a39ef35793c76p-33;
     const double L1 = 0x1.5555555555592p-1, L2 = 0x1.999999997ff27p-2,
                  L3 = 0x1.24924941e048bp-2, L4 = 0x1.c71c5215423a7p-3,
                  L5 = 0x1.74663cba3a9b8p-3, L6 = 0x1.39a1edfb181ccp-3,
                  L7 = 0x1.2f0386248cf79p-3;
-    const int sub = u < 0x1p-1022;
+    const int sub = may_sub && u < 0x1p-1022;
     const double us = sub ? u * 0x1p52 : u;
     /* k = exponent of us relative to [sqrt2/2, sqrt2), without 64-bit arithmetic shifts
      * (AVX2 has none): bias the difference so that it is positive, shift logically. */
@@ -236,6 +259,11 @@ FE_INLINE double fe_log_core(double u, double cu, double kadd)
     return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + (dk * ln2_lo + cu))) - f);
 }
 
+FE_INLINE double fe_log_core(double u, double cu, double kadd)
+{
+    return fe_log_core_(u, cu, kadd, 1);
+}
+
 FE_INLINE double fe_log_special(double u, double res)
 {
     res = u == (double)INFINITY ? u : res;
@@ -255,6 +283,13 @@ FE_INLINE double fe_log1p_ur(double x, double u, double ru)
     const double c = (1.0 - (u - b)) + (x - b);
     const double res = fe_log_core(u, c * ru, 0.0);
     return fe_log_special(u, x != x || x == 0.0 ? x : res);
+}
+
+FE_INLINE double fe_log1p_unit_ur(double x, double u, double ru)
+{
+    const double b = u - 1.0;
+    const double c = (1.0 - (u - b)) + (x - b);
+    return fe_log_core_(u, c * ru, 0.0, 0);
 }
 
 FE_INLINE double fe_log1p(double x)

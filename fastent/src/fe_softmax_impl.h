@@ -45,7 +45,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     }
     FE_PRAGMA(omp simd)
     for (i = 0; i < n; i++)                            /* 2. e = exp(z) */
-        z[i] = EXP(z[i]);
+        z[i] = EXP_NONPOS(z[i]);                       /* z <= 0, or NaN */
     if (!lab) {                                        /* 3. probability terms */
         for (r = 0; r < R; r++) {
             const REAL *xr = x + r * C, *tr = t + r * C, m = M[r];

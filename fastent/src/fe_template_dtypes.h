@@ -2,19 +2,23 @@
 #define REAL float
 #define FE_DT f32
 #define EXP fe_expf
+#define EXP_NONPOS fe_expf_nonpos
 #define FE_XADD fe_xsum_add_f32
 #include FE_TEMPLATE
 #undef REAL
 #undef FE_DT
 #undef EXP
+#undef EXP_NONPOS
 #undef FE_XADD
 
 #define REAL double
 #define FE_DT f64
 #define EXP fe_exp
+#define EXP_NONPOS fe_exp_nonpos
 #define FE_XADD fe_xsum_add_f64
 #include FE_TEMPLATE
 #undef REAL
 #undef FE_DT
 #undef EXP
+#undef EXP_NONPOS
 #undef FE_XADD

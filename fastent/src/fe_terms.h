@@ -42,6 +42,8 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define LOG1P fe_log1pf
 #define LOG_SEL fe_logf_sel
 #define LOG1P_UR fe_log1pf_ur
+#define LOG1P_UNIT_UR fe_log1pf_unit_ur
+#define EXP_NONPOS fe_expf_nonpos
 #define LOGRATIO fe_logratiof
 #include "fe_terms_impl.h"
 #undef REAL
@@ -51,6 +53,8 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef LOG1P
 #undef LOG_SEL
 #undef LOG1P_UR
+#undef LOG1P_UNIT_UR
+#undef EXP_NONPOS
 #undef LOGRATIO
 #undef FE_KEY
 #undef FE_KEY_OF
@@ -66,6 +70,8 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define LOG1P fe_log1p
 #define LOG_SEL fe_log_sel
 #define LOG1P_UR fe_log1p_ur
+#define LOG1P_UNIT_UR fe_log1p_unit_ur
+#define EXP_NONPOS fe_exp_nonpos
 #define LOGRATIO fe_logratio
 #include "fe_terms_impl.h"
 #undef REAL
@@ -75,6 +81,8 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef LOG1P
 #undef LOG_SEL
 #undef LOG1P_UR
+#undef LOG1P_UNIT_UR
+#undef EXP_NONPOS
 #undef LOGRATIO
 #undef FE_KEY
 #undef FE_KEY_OF

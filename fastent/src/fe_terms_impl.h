@@ -57,16 +57,19 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
 {
     const REAL zero = 0, one = 1, u = one - t;
     const REAL ax = x < zero ? -x : x;
-    const REAL e = EXP(-ax);
+    const REAL e = EXP_NONPOS(-ax);
     const REAL r = one / (one + e);
-    const REAL L = LOG1P_UR(e, one + e, r);             /* log1p(e), sharing 1/(1+e) */
+    const REAL L = LOG1P_UNIT_UR(e, one + e, r);        /* log1p(e), sharing 1/(1+e) */
     const REAL sig_pos = x >= zero ? r : e * r;         /* sigma(x)     */
     const REAL sig_neg = x >= zero ? e * r : r;         /* sigma(-x)    */
     const REAL tc = t * c;
     REAL l;
     if (hard) {     /* t c and 1 - t are 0 or 1: one softplus, one rounding, the same bits
-                     * as the double form below (max(+-x, 0) + L rounded once either way) */
-        l = t > zero ? (x < zero ? -x : zero) + L : (x > zero ? x : zero) + L;
+                     * as the double form below (max(+-x, 0) + L rounded once either way),
+                     * and the gradient's zero product dropped (0 - s, s - 0: the same bits) */
+        const REAL sx = t > zero ? -x : x;
+        l = (sx > zero ? sx : zero) + L;
+        *g = t > zero ? zero - sig_neg : sig_pos;
     } else {
         /* the softplus values and their weighted sum in double: for float32 this keeps a
          * soft label's loss within 2 ulp (three float roundings would not) */
@@ -74,8 +77,8 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
         const double sp_neg = (double)(x < zero ? -x : zero) + (double)L;   /* softplus(-x) */
         l = (REAL)((tc > zero ? (double)tc * sp_neg : 0.0)
                    + (u > zero ? (double)u * sp_pos : 0.0));
+        *g = u * sig_pos - tc * sig_neg;
     }
-    *g = u * sig_pos - tc * sig_neg;
     l = x != x ? x : l;
     *g = x != x ? x : *g;
     return l;
