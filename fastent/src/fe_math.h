@@ -96,21 +96,14 @@ FE_INLINE float fe_expf_(float x, const int upper)
 FE_INLINE float fe_expf(float x) { return fe_expf_(x, 1); }
 FE_INLINE float fe_expf_nonpos(float x) { return fe_expf_(x, 0); }
 
-/* log(u 2^kadd) + cu for u > 0 finite (cu: a correction, |cu| tiny against log u, or 0;
- * kadd: an integer).
+/* dk ln2 + log1p(f) + cu for f in [sqrt2/2 - 1, sqrt2 - 1] (dk: an integer; cu: a
+ * correction, |cu| tiny against the result, or 0): the polynomial of fdlibm's reduction.
  * R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2, [|1,2,3|], [|single...|],
  * [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-29.8. */
-FE_INLINE float fe_logf_core_(float u, float cu, float kadd, const int may_sub)
+FE_INLINE float fe_logf_poly(float f, float dk, float cu)
 {
     const float ln2_hi = 0x1.62e4p-1f, ln2_lo = 0x1.7f7d1cp-20f;
     const float L1 = 0x1.55557ap-1f, L2 = 0x1.995ed6p-2f, L3 = 0x1.31e08p-2f;
-    const int sub = may_sub && u < 0x1p-126f;
-    const float us = sub ? u * 0x1p23f : u;
-    const int32_t t = (int32_t)(fe_f2u(us) - 0x3f3504f3u);  /* bits of sqrt(2)/2 */
-    const int32_t k = t >> 23;
-    const float m = fe_u2f(fe_f2u(us) - ((uint32_t)k << 23));  /* in [sqrt2/2, sqrt2) */
-    const float f = m - 1.0f;
-    const float dk = ((float)k - (sub ? 23.0f : 0.0f)) + kadd;
     const float s = f / (2.0f + f);
     const float z = s * s;
     float R = fmaf(L3, z, L2);
@@ -118,6 +111,19 @@ FE_INLINE float fe_logf_core_(float u, float cu, float kadd, const int may_sub)
     R = R * z;
     const float hfsq = 0.5f * f * f;
     return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + (dk * ln2_lo + cu))) - f);
+}
+
+/* log(u 2^kadd) + cu for u > 0 finite (kadd an integer): u = 2^k m, m in [sqrt2/2, sqrt2),
+ * f = m - 1 exactly.  may_sub = 0: the caller knows u is normal. */
+FE_INLINE float fe_logf_core_(float u, float cu, float kadd, const int may_sub)
+{
+    const int sub = may_sub && u < 0x1p-126f;
+    const float us = sub ? u * 0x1p23f : u;
+    const int32_t t = (int32_t)(fe_f2u(us) - 0x3f3504f3u);  /* bits of sqrt(2)/2 */
+    const int32_t k = t >> 23;
+    const float m = fe_u2f(fe_f2u(us) - ((uint32_t)k << 23));  /* in [sqrt2/2, sqrt2) */
+    const float dk = ((float)k - (sub ? 23.0f : 0.0f)) + kadd;
+    return fe_logf_poly(m - 1.0f, dk, cu);
 }
 
 FE_INLINE float fe_logf_core(float u, float cu, float kadd)
@@ -226,26 +232,16 @@ FE_INLINE double fe_exp_(double x, const int upper)
 FE_INLINE double fe_exp(double x) { return fe_exp_(x, 1); }
 FE_INLINE double fe_exp_nonpos(double x) { return fe_exp_(x, 0); }
 
-/* log(u 2^kadd) + cu for u > 0 finite, kadd an integer.  R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2,
- * [|1,...,7|], [|double...|], [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-59. */
-FE_INLINE double fe_log_core_(double u, double cu, double kadd, const int may_sub)
+/* dk ln2 + log1p(f) + cu for f in [sqrt2/2 - 1, sqrt2 - 1], as fe_logf_poly.
+ * R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2, [|1,...,7|], [|double...|],
+ * [2^-60; (3 - 2 sqrt 2)^2], absolute): error 2^-59. */
+FE_INLINE double fe_log_poly(double f, double dk, double cu)
 {
     const double ln2_hi = 0x1.62e42feep-1, ln2_lo = 0x1.a39ef35793c76p-33;
     const double L1 = 0x1.5555555555592p-1, L2 = 0x1.999999997ff27p-2,
                  L3 = 0x1.24924941e048bp-2, L4 = 0x1.c71c5215423a7p-3,
                  L5 = 0x1.74663cba3a9b8p-3, L6 = 0x1.39a1edfb181ccp-3,
                  L7 = 0x1.2f0386248cf79p-3;
-    const int sub = may_sub && u < 0x1p-1022;
-    const double us = sub ? u * 0x1p52 : u;
-    /* k = exponent of us relative to [sqrt2/2, sqrt2), without 64-bit arithmetic shifts
-     * (AVX2 has none): bias the difference so that it is positive, shift logically. */
-    const uint64_t t = fe_d2u(us) - 0x3fe6a09e667f3bcdull + (1023ull << 52);
-    const uint64_t kb = t >> 52;                       /* k + 1023, in [1, 2046]        */
-    const double m = fe_u2d(fe_d2u(us) - (kb << 52) + (1023ull << 52));
-    const double f = m - 1.0;
-    /* (double)(kb - 1023) without int64 -> double conversion: 2^52 + kb as bits */
-    const double dk = (fe_u2d(0x4330000000000000ull + kb) - (0x1p52 + 1023.0))
-                      - (sub ? 52.0 : 0.0) + kadd;
     const double s = f / (2.0 + f);
     const double z = s * s;
     double R = fma(L7, z, L6);
@@ -257,6 +253,22 @@ FE_INLINE double fe_log_core_(double u, double cu, double kadd, const int may_su
     R = R * z;
     const double hfsq = 0.5 * f * f;
     return dk * ln2_hi - ((hfsq - (s * (hfsq + R) + (dk * ln2_lo + cu))) - f);
+}
+
+/* log(u 2^kadd) + cu for u > 0 finite, kadd an integer (as fe_logf_core_). */
+FE_INLINE double fe_log_core_(double u, double cu, double kadd, const int may_sub)
+{
+    const int sub = may_sub && u < 0x1p-1022;
+    const double us = sub ? u * 0x1p52 : u;
+    /* k = exponent of us relative to [sqrt2/2, sqrt2), without 64-bit arithmetic shifts
+     * (AVX2 has none): bias the difference so that it is positive, shift logically. */
+    const uint64_t t = fe_d2u(us) - 0x3fe6a09e667f3bcdull + (1023ull << 52);
+    const uint64_t kb = t >> 52;                       /* k + 1023, in [1, 2046]        */
+    const double m = fe_u2d(fe_d2u(us) - (kb << 52) + (1023ull << 52));
+    /* (double)(kb - 1023) without int64 -> double conversion: 2^52 + kb as bits */
+    const double dk = (fe_u2d(0x4330000000000000ull + kb) - (0x1p52 + 1023.0))
+                      - (sub ? 52.0 : 0.0) + kadd;
+    return fe_log_poly(m - 1.0, dk, cu);
 }
 
 FE_INLINE double fe_log_core(double u, double cu, double kadd)
@@ -317,12 +329,16 @@ FE_INLINE double fe_log_sel(double p, double pos)
 /* ------------------------------------------------------------------------------------ */
 /* For p, q > 0 finite (callers select the special cases).  SciPy's rel_entr computes
  * x log(x / y), which overflows when y is tiny (q = 1e-310, p = 1 gives inf instead of
- * 713.8) and loses digits when p and q are close.  Here:
- *   p within a factor 2 of q:  log1p((p - q) / q), p - q exact (Sterbenz);
- *   otherwise:                 log((mp / mq) 2^(ep - eq)), p = mp 2^ep and q = mq 2^eq with
- *                              mp, mq in [1, 2) read from the bits (subnormals scaled),
- *                              so the quotient can neither overflow nor underflow.
- * Either way one division and one log core, selected lane by lane. */
+ * 713.8) and loses digits when p and q are close.  Here p = mp 2^ep and q = mq 2^eq with
+ * mp, mq in [1, 2) read from the bits (subnormals scaled), so nothing can overflow or
+ * underflow; mp / mq in (1/2, 2) is brought into [sqrt2/2, sqrt2) by doubling mp or mq
+ * (P, Q), and then
+ *   log(p / q) = k ln2 + log1p(f),  f = (P - Q) / Q,  k = ep - eq - [P = 2 mp] + [Q = 2 mq]
+ * with P - Q exact (Sterbenz: P / Q in [1/2, 2]): f is the correctly rounded relative
+ * difference, however close p and q are (no 1 + f is ever rounded), and log1p(f) is the
+ * polynomial of fe_logf_poly on its own interval, with f's rounding error put back to
+ * first order: the remainder r = (P - Q) - f Q is exact (fma), and log1p(f + r/Q) =
+ * log1p(f) + r / (Q (1 + f)) = log1p(f) + r / P.  No select between two forms. */
 /* x > 0 as m 2^e, m in [1, 2): the bits of x scaled out of the subnormal range first */
 FE_INLINE uint32_t fe_normbitsf_(float x)
 {
@@ -331,19 +347,16 @@ FE_INLINE uint32_t fe_normbitsf_(float x)
 
 FE_INLINE float fe_logratiof(float p, float q)
 {
-    /* near: p in [q/2, 2q], as a float flag (int flags mixed with float lanes keep GCC
-     * from vectorising) */
-    const float nf = p >= 0.5f * q ? (p <= 2.0f * q ? 1.0f : 0) : 0;
     const uint32_t bp = fe_normbitsf_(p), bq = fe_normbitsf_(q);
     const float mp = fe_u2f((bp & 0x007fffffu) | 0x3f800000u);
     const float mq = fe_u2f((bq & 0x007fffffu) | 0x3f800000u);
     const float k = ((float)((int32_t)(bp >> 23) - (int32_t)(bq >> 23))
                      - (p < 0x1p-126f ? 23.0f : 0.0f)) + (q < 0x1p-126f ? 23.0f : 0.0f);
-    const float v = (nf != 0 ? p - q : mp) / (nf != 0 ? q : mq);
-    const float u = nf != 0 ? 1.0f + v : v;
-    const float b = u - 1.0f;
-    const float c = nf != 0 ? ((1.0f - (u - b)) + (v - b)) / u : 0.0f;
-    return fe_logf_core(u, c, nf != 0 ? 0.0f : k);
+    const float lo = 0x1.6a09e6p-1f * mq, hi = 0x1.6a09e6p+0f * mq;   /* mq sqrt2^-+1 */
+    const float P = mp < lo ? 2.0f * mp : mp, Q = mp >= hi ? 2.0f * mq : mq;
+    const float up = mp < lo ? 1.0f : 0.0f, dn = mp >= hi ? 1.0f : 0.0f;
+    const float d = P - Q, f = d / Q;
+    return fe_logf_poly(f, (k - up) + dn, fmaf(-f, Q, d) / P);
 }
 
 FE_INLINE uint64_t fe_normbits_(double x)
@@ -353,9 +366,6 @@ FE_INLINE uint64_t fe_normbits_(double x)
 
 FE_INLINE double fe_logratio(double p, double q)
 {
-    /* near: p in [q/2, 2q], as a double flag (int flags mixed with double lanes keep GCC
-     * from vectorising) */
-    const double nf = p >= 0.5 * q ? (p <= 2.0 * q ? 1.0 : 0) : 0;
     const uint64_t bp = fe_normbits_(p), bq = fe_normbits_(q);
     const double mp = fe_u2d((bp & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
     const double mq = fe_u2d((bq & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
@@ -363,11 +373,11 @@ FE_INLINE double fe_logratio(double p, double q)
     const double ep = fe_u2d(0x4330000000000000ull + (bp >> 52));
     const double eq = fe_u2d(0x4330000000000000ull + (bq >> 52));
     const double k = ((ep - eq) - (p < 0x1p-1022 ? 52.0 : 0.0)) + (q < 0x1p-1022 ? 52.0 : 0.0);
-    const double v = (nf != 0 ? p - q : mp) / (nf != 0 ? q : mq);
-    const double u = nf != 0 ? 1.0 + v : v;
-    const double b = u - 1.0;
-    const double c = nf != 0 ? ((1.0 - (u - b)) + (v - b)) / u : 0.0;
-    return fe_log_core(u, c, nf != 0 ? 0.0 : k);
+    const double lo = 0x1.6a09e667f3bcdp-1 * mq, hi = 0x1.6a09e667f3bcdp+0 * mq;
+    const double P = mp < lo ? 2.0 * mp : mp, Q = mp >= hi ? 2.0 * mq : mq;
+    const double up = mp < lo ? 1.0 : 0.0, dn = mp >= hi ? 1.0 : 0.0;
+    const double d = P - Q, f = d / Q;
+    return fe_log_poly(f, (k - up) + dn, fma(-f, Q, d) / P);
 }
 
 #endif /* FE_MATH_H */

@@ -136,14 +136,11 @@ FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g)
 
 FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g)
 {
-    const REAL zero = 0, one = 1, inf = (REAL)INFINITY;
+    const REAL zero = 0, inf = (REAL)INFINITY;
     const REAL qe = q < lo ? lo : q, pe = p < lo ? lo : p;
-    /* the log ratio of the finite positive values; the selects below set the others
-     * (conditions as nested selects: int flags combined with & keep GCC from vectorising) */
-    REAL pr = pe > zero ? pe : one, qr = qe > zero ? qe : one;
-    pr = pr < inf ? pr : one;
-    qr = qr < inf ? qr : one;
-    REAL L = LOGRATIO(pr, qr);
+    /* the log ratio, meaningful for finite positive values; the selects below set the
+     * others (the ratio of special values is computed and discarded: no branch, no trap) */
+    REAL L = LOGRATIO(pe, qe);
     L = qe == zero ? inf : L;                          /* p > 0 = q          */
     L = qe == inf ? -inf : L;
     L = pe == inf ? (qe == inf ? (REAL)NAN : inf) : L;
