@@ -498,6 +498,30 @@ def test_kl_terms_within_2_ulp_near_equal_straddling_and_far(dtype):
     assert worst <= 2.0, worst
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_normal_clip_bound_shortcut_keeps_the_bits(dtype):
+    """With a clip bound that is a normal number the logs skip their subnormal case; an
+    element that no bound clips gives the same bytes with a subnormal bound (the general
+    logs), in every family that clips."""
+    rng = np.random.default_rng(37)
+    tiny_eps = float(np.finfo(dtype).smallest_subnormal) * 4        # a subnormal bound
+    p = rng.uniform(1e-3, 0.999, (300, 9)).astype(dtype)
+    q = rng.uniform(1e-3, 0.999, (300, 9)).astype(dtype)
+    t = (rng.random((300, 9)) < 0.5).astype(dtype)
+    calls = [
+        lambda e: fe.binary_cross_entropy(t, p, eps=e, reduction="none"),
+        lambda e: fe.binary_cross_entropy(t * dtype(0.7), p, eps=e, reduction="none"),
+        lambda e: fe.binary_cross_entropy(t, p, eps=e, return_grad=True)[1],
+        lambda e: fe.cross_entropy(p, q, eps=e, reduction="none"),
+        lambda e: fe.kl_divergence(p, q, eps=e, reduction="none"),
+        lambda e: fe.kl_divergence(p, q, eps=e, return_grad=True)[1],
+        lambda e: fe.entropy(p, eps=e, reduction="none"),
+        lambda e: fe.entropy(p, eps=e, return_grad=True)[1],
+    ]
+    for k, f in enumerate(calls):
+        assert f(1e-6).tobytes() == f(tiny_eps).tobytes() == f(0.0).tobytes(), k
+
+
 def test_kl_float32_huge_ratio():
     got = fe.kl_divergence(np.array([[1.0]], np.float32), np.array([[1e-40]], np.float32),
                            eps=0, reduction="none")

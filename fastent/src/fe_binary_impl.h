@@ -16,7 +16,8 @@ FE_INLINE void FE_FN(bce_body)(
     Py_ssize_t n, const REAL *FE_RESTRICT t, const REAL *FE_RESTRICT x,
     const REAL *FE_RESTRICT w, const REAL *FE_RESTRICT pw, REAL *FE_RESTRICT out,
     REAL *FE_RESTRICT grad, const fe_bparams *prm, int *bad,
-    const int mode, const int has_w, const int has_grad, const int has_pw, const int hard)
+    const int mode, const int has_w, const int has_grad, const int has_pw, const int hard,
+    const int normal)
 {
     const REAL zero = 0, one = 1;
     const REAL lo = (REAL)prm->lo, hi = (REAL)prm->hi, lmin = (REAL)prm->log_min;
@@ -38,7 +39,7 @@ FE_INLINE void FE_FN(bce_body)(
             if (mode == FE_BCE_LOGMIN)
                 l = FE_T(bce_prob_logmin)(ti, xi, lmin, &g);
             else
-                l = FE_T(bce_prob)(ti, xi, lo, hi, &g, hard);
+                l = FE_T(bce_prob)(ti, xi, lo, hi, &g, hard, normal);
         }
         if (has_w) {
             const REAL wi = w[i];
@@ -59,11 +60,15 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
                        const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
                        fe_xsum *total, fe_xsum *wtotal, double *xs)
 {
-#define FE_CALL(M, HW, HG, PW, H)                                                         \
-    FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H)
-#define FE_MODE(M, PW, H)                                                                \
-    if (w) { if (grad) FE_CALL(M, 1, 1, PW, H); else FE_CALL(M, 1, 0, PW, H); }          \
-    else   { if (grad) FE_CALL(M, 0, 1, PW, H); else FE_CALL(M, 0, 0, PW, H); }
+#define FE_CALL(M, HW, HG, PW, H, N)                                                      \
+    FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H, N)
+#define FE_MODE_N(M, PW, H, N)                                                             \
+    if (w) { if (grad) FE_CALL(M, 1, 1, PW, H, N); else FE_CALL(M, 1, 0, PW, H, N); }    \
+    else   { if (grad) FE_CALL(M, 0, 1, PW, H, N); else FE_CALL(M, 0, 0, PW, H, N); }
+#define FE_MODE(M, PW, H) FE_MODE_N(M, PW, H, 0)
+    /* clip bounds that are normal numbers (any eps > 0 that is not below the dtype's
+     * smallest normal): no log argument is subnormal, the logs skip that case */
+    const int normal = prm->lo >= (sizeof(REAL) == 4 ? FLT_MIN : DBL_MIN) && prm->hi < 1.0;
     /* hard labels (every target of the segment 0 or 1, no smoothing, no pos_weight): terms
      * that give the same bits with less work (one log, one float softplus) */
     int hard = prm->smooth == 0.0 && !(prm->mode == FE_BCE_LOGITS && pw);
@@ -81,11 +86,12 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
         else { FE_MODE(FE_BCE_LOGITS, 0, 0) }
     } else if (prm->mode == FE_BCE_LOGMIN) {
         FE_MODE(FE_BCE_LOGMIN, 0, 0)
-    } else if (hard) {
-        FE_MODE(FE_BCE_CLIP, 0, 1)
+    } else if (normal) {
+        if (hard) { FE_MODE_N(FE_BCE_CLIP, 0, 1, 1) } else { FE_MODE_N(FE_BCE_CLIP, 0, 0, 1) }
     } else {
-        FE_MODE(FE_BCE_CLIP, 0, 0)
+        if (hard) { FE_MODE(FE_BCE_CLIP, 0, 1) } else { FE_MODE(FE_BCE_CLIP, 0, 0) }
     }
+#undef FE_MODE_N
 #undef FE_MODE
 #undef FE_CALL
     if (total) {

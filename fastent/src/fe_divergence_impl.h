@@ -12,7 +12,8 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
                                      const REAL *FE_RESTRICT t, double lo_,
                                      REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                      double *FE_RESTRICT loss, REAL *FE_RESTRICT terms,
-                                     int *bad, const int kind, const int has_grad)
+                                     int *bad, const int kind, const int has_grad,
+                                     const int normal)
 {
     const REAL lo = (REAL)lo_, zero = 0;
     const Py_ssize_t n = R * C;
@@ -24,11 +25,12 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
         REAL g;
         badq |= xi < zero;
         if (kind == 2) {
-            terms[i] = FE_T(entropy)(xi, lo, &g);
+            terms[i] = FE_T(entropy)(xi, lo, &g, normal);
         } else {
             const REAL pi = t[i];
             badp |= pi < zero;
-            terms[i] = kind == 1 ? FE_T(kl)(pi, xi, lo, &g) : FE_T(xent)(pi, xi, lo, &g);
+            terms[i] = kind == 1 ? FE_T(kl)(pi, xi, lo, &g, normal)
+                                  : FE_T(xent)(pi, xi, lo, &g, normal);
         }
         if (has_grad) grad[i] = g;
     }
@@ -49,11 +51,16 @@ static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x
                              const REAL *t, double lo, REAL *grad, const double *gsc,
                              double *loss, REAL *terms, int *bad)
 {
-#define FE_CALL(K, G) FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, bad, K, G)
+#define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, bad, K, G, N)
+#define FE_KIND(G, N) \
+    if (kind == 0) FE_CALL(0, G, N); else if (kind == 1) FE_CALL(1, G, N); else FE_CALL(2, G, N);
+    /* a normal clip bound (the default eps): no value reaching a log is subnormal */
+    const int normal = (REAL)lo >= (sizeof(REAL) == 4 ? (REAL)FLT_MIN : (REAL)DBL_MIN);
     if (grad) {
-        if (kind == 0) FE_CALL(0, 1); else if (kind == 1) FE_CALL(1, 1); else FE_CALL(2, 1);
+        if (normal) { FE_KIND(1, 1) } else { FE_KIND(1, 0) }
     } else {
-        if (kind == 0) FE_CALL(0, 0); else if (kind == 1) FE_CALL(1, 0); else FE_CALL(2, 0);
+        if (normal) { FE_KIND(0, 1) } else { FE_KIND(0, 0) }
     }
+#undef FE_KIND
 #undef FE_CALL
 }

@@ -145,6 +145,12 @@ FE_INLINE float fe_logf(float x)
     return fe_logf_special(x, fe_logf_core(x, 0.0f, 0.0f));
 }
 
+/* log(x) for x that is never subnormal (clipped at a normal bound): fe_logf's bits */
+FE_INLINE float fe_logf_normal(float x)
+{
+    return fe_logf_special(x, fe_logf_core_(x, 0.0f, 0.0f, 0));
+}
+
 /* log1p(x) for a caller that already has u = 1 + x (rounded) and ru = 1 / u: the division
  * of the correction is a product (the softplus of the logits needs 1 / (1 + e) anyway). */
 FE_INLINE float fe_log1pf_ur(float x, float u, float ru)
@@ -165,27 +171,35 @@ FE_INLINE float fe_log1pf_unit_ur(float x, float u, float ru)
     return fe_logf_core_(u, c * ru, 0.0f, 0);
 }
 
-FE_INLINE float fe_log1pf(float x)
+FE_INLINE float fe_log1pf_(float x, const int may_sub)
 {
     const float u = 1.0f + x;
     const float b = u - 1.0f;                        /* TwoSum(1, x): u + c = 1 + x exactly */
     const float c = (1.0f - (u - b)) + (x - b);
-    const float res = fe_logf_core(u, c / u, 0.0f);
+    const float res = fe_logf_core_(u, c / u, 0.0f, may_sub);
     return fe_logf_special(u, x != x || x == 0.0f ? x : res);   /* keeps -0 */
 }
+
+FE_INLINE float fe_log1pf(float x) { return fe_log1pf_(x, 1); }
+/* for 1 + x never subnormal (x clipped away from -1 by a normal margin): the same bits */
+FE_INLINE float fe_log1pf_normal(float x) { return fe_log1pf_(x, 0); }
 
 /* pos != 0 ? log(p) : log1p(-p), with one evaluation of the core: bit for bit what
  * fe_logf(p) or fe_log1pf(-p) gives (binary cross-entropy with hard labels needs only one
  * of the two logs).  pos is a float flag (1 or 0) so that the lanes stay float. */
-FE_INLINE float fe_logf_sel(float p, float pos)
+FE_INLINE float fe_logf_sel_(float p, float pos, const int may_sub)
 {
     const float x = -p, u1 = 1.0f + x;
     const float b = u1 - 1.0f;
     const float c = (1.0f - (u1 - b)) + (x - b);
     const float u = pos != 0 ? p : u1;
-    const float res = fe_logf_core(u, pos != 0 ? 0.0f : c / u1, 0.0f);
+    const float res = fe_logf_core_(u, pos != 0 ? 0.0f : c / u1, 0.0f, may_sub);
     return fe_logf_special(u, pos == 0 && (x != x || x == 0.0f) ? x : res);
 }
+
+FE_INLINE float fe_logf_sel(float p, float pos) { return fe_logf_sel_(p, pos, 1); }
+/* for p and 1 - p never subnormal (clipped at a normal bound): the same bits */
+FE_INLINE float fe_logf_sel_normal(float p, float pos) { return fe_logf_sel_(p, pos, 0); }
 
 /* ------------------------------------------------------------------------------------ */
 /* double                                                                               */
@@ -289,6 +303,11 @@ FE_INLINE double fe_log(double x)
     return fe_log_special(x, fe_log_core(x, 0.0, 0.0));
 }
 
+FE_INLINE double fe_log_normal(double x)
+{
+    return fe_log_special(x, fe_log_core_(x, 0.0, 0.0, 0));
+}
+
 FE_INLINE double fe_log1p_ur(double x, double u, double ru)
 {
     const double b = u - 1.0;
@@ -304,25 +323,31 @@ FE_INLINE double fe_log1p_unit_ur(double x, double u, double ru)
     return fe_log_core_(u, c * ru, 0.0, 0);
 }
 
-FE_INLINE double fe_log1p(double x)
+FE_INLINE double fe_log1p_(double x, const int may_sub)
 {
     const double u = 1.0 + x;
     const double b = u - 1.0;
     const double c = (1.0 - (u - b)) + (x - b);
-    const double res = fe_log_core(u, c / u, 0.0);
+    const double res = fe_log_core_(u, c / u, 0.0, may_sub);
     return fe_log_special(u, x != x || x == 0.0 ? x : res);     /* keeps -0 */
 }
 
+FE_INLINE double fe_log1p(double x) { return fe_log1p_(x, 1); }
+FE_INLINE double fe_log1p_normal(double x) { return fe_log1p_(x, 0); }
+
 /* pos != 0 ? log(p) : log1p(-p), one core evaluation (as fe_logf_sel). */
-FE_INLINE double fe_log_sel(double p, double pos)
+FE_INLINE double fe_log_sel_(double p, double pos, const int may_sub)
 {
     const double x = -p, u1 = 1.0 + x;
     const double b = u1 - 1.0;
     const double c = (1.0 - (u1 - b)) + (x - b);
     const double u = pos != 0 ? p : u1;
-    const double res = fe_log_core(u, pos != 0 ? 0.0 : c / u1, 0.0);
+    const double res = fe_log_core_(u, pos != 0 ? 0.0 : c / u1, 0.0, may_sub);
     return fe_log_special(u, pos == 0 && (x != x || x == 0.0) ? x : res);
 }
+
+FE_INLINE double fe_log_sel(double p, double pos) { return fe_log_sel_(p, pos, 1); }
+FE_INLINE double fe_log_sel_normal(double p, double pos) { return fe_log_sel_(p, pos, 0); }
 
 /* ------------------------------------------------------------------------------------ */
 /* log(p / q) without overflow, underflow or cancellation                               */
@@ -345,13 +370,15 @@ FE_INLINE uint32_t fe_normbitsf_(float x)
     return fe_f2u(x < 0x1p-126f ? x * 0x1p23f : x);
 }
 
-FE_INLINE float fe_logratiof(float p, float q)
+FE_INLINE float fe_logratiof_(float p, float q, const int may_sub)
 {
-    const uint32_t bp = fe_normbitsf_(p), bq = fe_normbitsf_(q);
+    const uint32_t bp = may_sub ? fe_normbitsf_(p) : fe_f2u(p);
+    const uint32_t bq = may_sub ? fe_normbitsf_(q) : fe_f2u(q);
     const float mp = fe_u2f((bp & 0x007fffffu) | 0x3f800000u);
     const float mq = fe_u2f((bq & 0x007fffffu) | 0x3f800000u);
     const float k = ((float)((int32_t)(bp >> 23) - (int32_t)(bq >> 23))
-                     - (p < 0x1p-126f ? 23.0f : 0.0f)) + (q < 0x1p-126f ? 23.0f : 0.0f);
+                     - (may_sub && p < 0x1p-126f ? 23.0f : 0.0f))
+                    + (may_sub && q < 0x1p-126f ? 23.0f : 0.0f);
     const float lo = 0x1.6a09e6p-1f * mq, hi = 0x1.6a09e6p+0f * mq;   /* mq sqrt2^-+1 */
     const float P = mp < lo ? 2.0f * mp : mp, Q = mp >= hi ? 2.0f * mq : mq;
     const float up = mp < lo ? 1.0f : 0.0f, dn = mp >= hi ? 1.0f : 0.0f;
@@ -364,20 +391,29 @@ FE_INLINE uint64_t fe_normbits_(double x)
     return fe_d2u(x < 0x1p-1022 ? x * 0x1p52 : x);
 }
 
-FE_INLINE double fe_logratio(double p, double q)
+FE_INLINE double fe_logratio_(double p, double q, const int may_sub)
 {
-    const uint64_t bp = fe_normbits_(p), bq = fe_normbits_(q);
+    const uint64_t bp = may_sub ? fe_normbits_(p) : fe_d2u(p);
+    const uint64_t bq = may_sub ? fe_normbits_(q) : fe_d2u(q);
     const double mp = fe_u2d((bp & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
     const double mq = fe_u2d((bq & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
     /* exponent fields as doubles without int64 -> double conversion (2^52 + e as bits) */
     const double ep = fe_u2d(0x4330000000000000ull + (bp >> 52));
     const double eq = fe_u2d(0x4330000000000000ull + (bq >> 52));
-    const double k = ((ep - eq) - (p < 0x1p-1022 ? 52.0 : 0.0)) + (q < 0x1p-1022 ? 52.0 : 0.0);
+    const double k = ((ep - eq) - (may_sub && p < 0x1p-1022 ? 52.0 : 0.0))
+                     + (may_sub && q < 0x1p-1022 ? 52.0 : 0.0);
     const double lo = 0x1.6a09e667f3bcdp-1 * mq, hi = 0x1.6a09e667f3bcdp+0 * mq;
     const double P = mp < lo ? 2.0 * mp : mp, Q = mp >= hi ? 2.0 * mq : mq;
     const double up = mp < lo ? 1.0 : 0.0, dn = mp >= hi ? 1.0 : 0.0;
     const double d = P - Q, f = d / Q;
     return fe_log_poly(f, (k - up) + dn, fma(-f, Q, d) / P);
 }
+
+/* log(p / q) for any p, q > 0 finite; for p, q never subnormal (clipped at a normal bound):
+ * the same bits without the subnormal scaling */
+FE_INLINE float fe_logratiof(float p, float q) { return fe_logratiof_(p, q, 1); }
+FE_INLINE float fe_logratiof_normal(float p, float q) { return fe_logratiof_(p, q, 0); }
+FE_INLINE double fe_logratio(double p, double q) { return fe_logratio_(p, q, 1); }
+FE_INLINE double fe_logratio_normal(double p, double q) { return fe_logratio_(p, q, 0); }
 
 #endif /* FE_MATH_H */

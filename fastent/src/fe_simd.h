@@ -33,6 +33,13 @@
 
 #include "fe_math.h"      /* FE_INLINE, and the maths every family uses */
 
+/* A hint to fetch the cache line at p (no fault, no effect on any value). */
+#if defined(__GNUC__) || defined(__clang__)
+#  define FE_PREFETCH(p) __builtin_prefetch(p)
+#else
+#  define FE_PREFETCH(p) ((void)(p))
+#endif
+
 #if defined(_OPENMP) || defined(FE_OPENMP_SIMD)
 #  define FE_PRAGMA(x) _Pragma(#x)
 #else

@@ -45,6 +45,10 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define LOG1P_UNIT_UR fe_log1pf_unit_ur
 #define EXP_NONPOS fe_expf_nonpos
 #define LOGRATIO fe_logratiof
+#define LOGRATIO_NORMAL fe_logratiof_normal
+#define LOG_NORMAL fe_logf_normal
+#define LOG1P_NORMAL fe_log1pf_normal
+#define LOG_SEL_NORMAL fe_logf_sel_normal
 #include "fe_terms_impl.h"
 #undef REAL
 #undef FE_DT
@@ -56,6 +60,10 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef LOG1P_UNIT_UR
 #undef EXP_NONPOS
 #undef LOGRATIO
+#undef LOGRATIO_NORMAL
+#undef LOG_NORMAL
+#undef LOG1P_NORMAL
+#undef LOG_SEL_NORMAL
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF
@@ -73,6 +81,10 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define LOG1P_UNIT_UR fe_log1p_unit_ur
 #define EXP_NONPOS fe_exp_nonpos
 #define LOGRATIO fe_logratio
+#define LOGRATIO_NORMAL fe_logratio_normal
+#define LOG_NORMAL fe_log_normal
+#define LOG1P_NORMAL fe_log1p_normal
+#define LOG_SEL_NORMAL fe_log_sel_normal
 #include "fe_terms_impl.h"
 #undef REAL
 #undef FE_DT
@@ -84,6 +96,10 @@ FE_INLINE double fe_val_f64(int64_t k)
 #undef LOG1P_UNIT_UR
 #undef EXP_NONPOS
 #undef LOGRATIO
+#undef LOGRATIO_NORMAL
+#undef LOG_NORMAL
+#undef LOG1P_NORMAL
+#undef LOG_SEL_NORMAL
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF

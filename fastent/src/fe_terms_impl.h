@@ -14,8 +14,11 @@
  * the nearest values of the dtype that keep both logs finite when eps > 0).
  *   l = -[t log pc + (1-t) log1p(-pc)]        (a zero coefficient contributes 0: 0 log 0 = 0)
  *   dl/dp = (pc - t) / (pc (1 - pc)); where pc (1 - pc) is 0 (eps = 0 only), the split form
- *           -t/pc + (1-t)/(1-pc) with zero coefficients dropped.                            */
-FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g, const int hard)
+ *           -t/pc + (1-t)/(1-pc) with zero coefficients dropped.
+ * normal: lo and 1 - hi are normal numbers, so no log argument is subnormal (the same bits,
+ * less work).                                                                              */
+FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g, const int hard,
+                              const int normal)
 {
     const REAL zero = 0, one = 1, u = one - t;
     REAL pc = p < lo ? lo : p;
@@ -26,9 +29,9 @@ FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g, const i
     *g = d > zero ? (pc - t) / d : split;
     *g = pc != pc ? pc : *g;
     if (hard)       /* t is 0 or 1: only one log is needed, and it gives the same bits */
-        return -(LOG_SEL(pc, t) + zero);
-    const REAL a = t > zero ? t * LOG(pc) : zero;
-    const REAL b = u > zero ? u * LOG1P(-pc) : zero;
+        return -((normal ? LOG_SEL_NORMAL(pc, t) : LOG_SEL(pc, t)) + zero);
+    const REAL a = t > zero ? t * (normal ? LOG_NORMAL(pc) : LOG(pc)) : zero;
+    const REAL b = u > zero ? u * (normal ? LOG1P_NORMAL(-pc) : LOG1P(-pc)) : zero;
     return -(a + b);
 }
 
@@ -124,23 +127,24 @@ FE_INLINE double FE_T(softmax_bterm)(REAL a, REAL x, REAL m)
  *   cross-entropy  -p log qe            d/dq = -p / qe
  *   KL             p log(pe / qe)       d/dq = -p / qe     (log ratio: fe_logratio)
  *   entropy        -p log pe            d/dp = -(log pe + 1)
- * With eps = 0 these are SciPy's xlogy, rel_entr and entr: +inf where p > 0 = q.           */
-FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g)
+ * With eps = 0 these are SciPy's xlogy, rel_entr and entr: +inf where p > 0 = q.
+ * normal: lo is a normal number, so pe and qe never are subnormal (the same bits, less work).*/
+FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g, const int normal)
 {
     const REAL zero = 0;
     const REAL qe = q < lo ? lo : q;
-    const REAL val = -p * LOG(qe), gv = -p / qe;
+    const REAL val = -p * (normal ? LOG_NORMAL(qe) : LOG(qe)), gv = -p / qe;
     *g = p == zero ? (q == q ? zero : q) : gv;
     return p == zero ? (q == q ? zero : q) : val;
 }
 
-FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g)
+FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g, const int normal)
 {
     const REAL zero = 0, inf = (REAL)INFINITY;
     const REAL qe = q < lo ? lo : q, pe = p < lo ? lo : p;
     /* the log ratio, meaningful for finite positive values; the selects below set the
      * others (the ratio of special values is computed and discarded: no branch, no trap) */
-    REAL L = LOGRATIO(pe, qe);
+    REAL L = normal ? LOGRATIO_NORMAL(pe, qe) : LOGRATIO(pe, qe);
     L = qe == zero ? inf : L;                          /* p > 0 = q          */
     L = qe == inf ? -inf : L;
     L = pe == inf ? (qe == inf ? (REAL)NAN : inf) : L;
@@ -151,11 +155,11 @@ FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g)
     return p == zero ? (q == q ? zero : q) : val;
 }
 
-FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g)
+FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g, const int normal)
 {
     const REAL zero = 0, one = 1;
     const REAL pe = p < lo ? lo : p;
-    const REAL lp = LOG(pe);
+    const REAL lp = normal ? LOG_NORMAL(pe) : LOG(pe);
     *g = -(lp + one);
     return p == zero ? zero : -(p * lp);
 }
