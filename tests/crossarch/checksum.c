@@ -30,7 +30,13 @@ int main(void) {
   #pragma omp simd
   for (int i = 0; i < N; i++) { float g; yf[i] = fe_bce_logit_f32(0.3f, xf[i] * 1e-37f, 1.0f, &g, 0); yf[i] += g; } mix(yf, sizeof yf);
   #pragma omp simd
-  for (int i = 0; i < N; i++) { float g; yf[i] = fe_kl_f32(0.25f, xf[i] < 0 ? -xf[i] : xf[i], 0.0f, &g); } mix(yf, sizeof yf);
+  for (int i = 0; i < N; i++) { float g; yf[i] = fe_kl_f32(0.25f, xf[i] < 0 ? -xf[i] : xf[i], 0.0f, &g, 0); } mix(yf, sizeof yf);
+  #pragma omp simd
+  for (int i = 0; i < N; i++) { float g; yf[i] = fe_kl_f32(0.25f, xf[i] < 0 ? -xf[i] : xf[i], 1e-7f, &g, 1); } mix(yf, sizeof yf);
+  #pragma omp simd
+  for (int i = 0; i < N; i++) { float g; yf[i] = fe_bce_logit_f32((float)(i & 1), xf[i] * 1e-37f, 1.0f, &g, 1); yf[i] += g; } mix(yf, sizeof yf);
+  #pragma omp simd
+  for (int i = 0; i < N; i++) { float g; yf[i] = fe_bce_prob_f32((float)(i & 1), xf[i] * 1e-38f, 1e-7f, 1.0f - 1e-7f, &g, 1, 1); yf[i] += g; } mix(yf, sizeof yf);
   #pragma omp simd
   for (int i = 0; i < N; i++) yd[i] = fe_exp(xd[i] * 1e-305); mix(yd, sizeof yd);
   #pragma omp simd
@@ -38,7 +44,9 @@ int main(void) {
   #pragma omp simd
   for (int i = 0; i < N; i++) yd[i] = fe_log1p(xd[i]); mix(yd, sizeof yd);
   #pragma omp simd
-  for (int i = 0; i < N; i++) { double g; yd[i] = fe_kl_f64(0.25, xd[i] < 0 ? -xd[i] : xd[i], 0.0, &g); } mix(yd, sizeof yd);
+  for (int i = 0; i < N; i++) { double g; yd[i] = fe_kl_f64(0.25, xd[i] < 0 ? -xd[i] : xd[i], 0.0, &g, 0); } mix(yd, sizeof yd);
+  #pragma omp simd
+  for (int i = 0; i < N; i++) { double g; yd[i] = fe_kl_f64(0.25, xd[i] < 0 ? -xd[i] : xd[i], 1e-15, &g, 1); } mix(yd, sizeof yd);
   printf("%016llx\n", (unsigned long long)h);
   return 0;
 }
