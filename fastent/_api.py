@@ -18,12 +18,38 @@ class Totals(NamedTuple):
     count: int
 
 
-def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred, dtype):
+class Outputs(NamedTuple):
+    """The arrays a kernel writes (loss: the unreduced loss or None; grad: the gradient or
+    None) and the caller's `out` / `grad_out` they go to when those overlap an input."""
+    loss: object
+    grad: object
+    out: object = None
+    grad_out: object = None
+
+    def finish(self):
+        """Copy results computed apart into the caller's overlapping arrays; returns
+        (unreduced loss, gradient) as the caller sees them."""
+        if self.out is not None:
+            np.copyto(self.out, self.loss)
+        if self.grad_out is not None:
+            np.copyto(self.grad_out, self.grad)
+        return (self.loss if self.out is None else self.out,
+                self.grad if self.grad_out is None else self.grad_out)
+
+
+def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred, dtype,
+            inputs=()):
     """Check caller-provided outputs and allocate the missing ones, of the computation
     `dtype` (in the prediction's memory order when they have its shape).
 
-    Returns (unreduced loss array or None, gradient array or None); the loss array exists
-    only for reduction="none", the gradient only when it is wanted."""
+    An `out` or `grad_out` that shares memory with an input (`pred` or any of `inputs`, e.g.
+    ``grad_out=logits``) is written as NumPy's ufuncs write it: as if the inputs had been
+    copied first -- the kernel writes a fresh array, copied into the caller's at the end
+    (Outputs.finish).  `out` and `grad_out` overlapping each other is a ValueError (each
+    receives its own result).
+
+    Returns Outputs: the arrays the kernel writes (the unreduced loss only for
+    reduction="none", the gradient only when it is wanted)."""
     if out is not None:
         if not want_loss or reduction != "none":
             raise ValueError("out: only allowed with reduction='none' "
@@ -33,9 +59,18 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred,
         if not want_grad:
             raise ValueError("grad_out: only allowed when the gradient is computed")
         v.output(grad_out, "grad_out", pred.shape, dtype)
+        if out is not None and np.may_share_memory(out, grad_out):
+            raise ValueError("out and grad_out: must not share memory (each receives its "
+                             "own result)")
+    ins = [a for a in (pred, *inputs) if isinstance(a, np.ndarray)]
+
+    def apart(arr):
+        return arr is not None and any(np.may_share_memory(arr, a) for a in ins)
+
+    out_apart, grad_apart = apart(out), apart(grad_out)
     loss_arr = None
     if want_loss and reduction == "none":
-        if out is not None:
+        if out is not None and not out_apart:
             loss_arr = out
         elif loss_shape == pred.shape:
             loss_arr = np.empty_like(pred, dtype=dtype)   # the prediction's memory order
@@ -43,8 +78,10 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred,
             loss_arr = np.empty(loss_shape, dtype)
     grad = None
     if want_grad:
-        grad = grad_out if grad_out is not None else np.empty_like(pred, dtype=dtype)
-    return loss_arr, grad
+        grad = grad_out if grad_out is not None and not grad_apart else np.empty_like(
+            pred, dtype=dtype)
+    return Outputs(loss_arr, grad, out if out_apart else None,
+                   grad_out if grad_apart else None)
 
 
 def grad_scale(reduction, loss_scale, denominator):

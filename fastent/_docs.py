@@ -41,10 +41,14 @@ SHARED = {
                       "zero, every label ignored)."),
     "out": ("ndarray, optional",
             'Receives the unreduced values (reduction="none" only): the loss\'s shape and the '
-            "computation dtype, writeable; the result is that very array."),
+            "computation dtype, writeable; the result is that very array.  It may share "
+            "memory with an input: the values are those of the call with separate arrays "
+            "(NumPy's ufunc rule; computed apart, then copied in)."),
     "grad_out": ("ndarray, optional",
                  "Receives the gradient: the prediction's shape and computation dtype, "
-                 "writeable; the result is that very array."),
+                 "writeable; the result is that very array.  It may be an input (e.g. "
+                 "grad_out=logits, in place): the values are those of the call with separate "
+                 "arrays.  Sharing memory with out raises ValueError."),
     "n_threads": ("int, optional",
                   "Threads for this call: None uses the usable cores, a positive int caps "
                   "them, -1 all usable cores, -2 all but one.  The result does not depend on "

@@ -67,9 +67,10 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         if v.bad_weight(raw).any():
             raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
-    loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+    outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=shape, pred=x,
-                                  dtype=dtype)
+                                  dtype=dtype, inputs=(t, w, pw))
+    loss_arr, grad = outs.loss, outs.grad
 
     # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)
     grad_scale = loss_scale
@@ -101,6 +102,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                               hint)
         raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
 
+    loss_arr, grad = outs.finish()
     total = ExactSum.of(s)
     wtotal = ExactSum.of_value(x.size) if w is None else ExactSum.of(sw)
     loss = None

@@ -37,9 +37,10 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     lo = v.clip_bounds(clip, dtype)[0] if clip > 0 else 0.0
     nt = v.n_threads(n_threads)
     rw, denom, count = _api.row_pass(row_shape, C, weight)
-    loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+    outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=row_shape, pred=x,
-                                  dtype=dtype)
+                                  dtype=dtype, inputs=(t, rw))
+    loss_arr, grad = outs.loss, outs.grad
     s, bad = None, 0
     if x.size:
         operands = [x, t, None, rw, loss_arr, grad]
@@ -59,6 +60,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
         raise v.first_bad("p", t, lambda a: a < 0, _NEGATIVE)
     if bad & 2:
         raise v.first_bad(pred_name, x, lambda a: a < 0, _NEGATIVE)
+    loss_arr, grad = outs.finish()
     total = ExactSum.of(s)
     loss = None
     if want_loss:

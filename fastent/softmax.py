@@ -68,9 +68,10 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     rw, denom, count = _api.row_pass(row_shape, C, weight, labels=labels, class_weight=cw,
                               ignore_index=ignore_index, target=t)
 
-    loss_arr, grad = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+    outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                                   reduction=reduction, loss_shape=row_shape, pred=x,
-                                  dtype=dtype)
+                                  dtype=dtype, inputs=(t, tp, labels, rw, cw))
+    loss_arr, grad = outs.loss, outs.grad
     grad_scale = _api.grad_scale(reduction, loss_scale,
                                  denom.value() if denominator is None else denominator)
 
@@ -90,6 +91,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     if bad:
         raise v.first_bad("target", tp, lambda a: ~((a >= 0) & (a <= 1)), _TARGET_RANGE)
 
+    loss_arr, grad = outs.finish()
     total = ExactSum.of(s)
     loss = None
     if want_loss:
