@@ -2,7 +2,8 @@
 
 Switches (environment variables, read at build time):
   FASTENT_OPENMP=0   build without OpenMP even where the compiler has it (serial kernels)
-  FASTENT_DEBUG=1    bounds checking and assertions back on, -O0 -g
+  FASTENT_DEBUG=1    bounds checking and assertions back on, -O0 -g, and (where the compiler
+                     has them) AddressSanitizer and UBSan over the C kernels and drivers
 
 The default build runs on any x86-64 CPU: the kernels are compiled for the baseline and,
 under a target pragma (GCC or clang), for x86-64-v3 and x86-64-v4, and picked at import
@@ -59,6 +60,16 @@ class BuildExt(build_ext):
             # no FMA contraction: every kernel variant and instruction set rounds alike
             compile_args += ["-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off",
                              "-std=gnu11"]
+        if DEBUG and gcc_like:
+            # every pointer offset of the drivers and kernels checked, and undefined
+            # behaviour an abort (the Python process needs the runtimes preloaded: .ci/run)
+            san = ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+            if _compiles(cc, "int main(void){return 0;}\n", san, san):
+                compile_args += san + ["-fno-omit-frame-pointer"]
+                link_args += san
+            else:
+                notes.append("FASTENT_DEBUG=1: this compiler has no AddressSanitizer/UBSan; "
+                             "the debug build checks memoryviews only")
         # GCC only: jump threading and partial redundancy elimination copy the code after
         # each clamp into both arms (one with the bound folded in), which if-conversion then
         # joins with blends: the KL loop takes 136 instructions a vector instead of 101

@@ -29,6 +29,11 @@ def test_show_config_reports_build_and_runtime():
                    "threads", "SIMD kernels"):
         assert needle in text
     assert "-ffast-math" not in text and "march=native" not in text
+    # the debug build checks the C pointer code too (where the compiler has the sanitizers)
+    sanitized = "-fsanitize=address,undefined" in BUILD_INFO["compile_args"]
+    assert not sanitized or BUILD_INFO["debug"]          # never in a release build
+    if BUILD_INFO["debug"] and BUILD_INFO["compiler"] == "gcc":
+        assert sanitized
 
 
 def test_forced_instruction_set_is_used():
