@@ -45,7 +45,7 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred,
     An `out` or `grad_out` that shares memory with an input (`pred` or any of `inputs`, e.g.
     ``grad_out=logits``) is written as NumPy's ufuncs write it: as if the inputs had been
     copied first -- the kernel writes a fresh array, copied into the caller's at the end
-    (Outputs.finish).  `out` and `grad_out` overlapping each other is a ValueError (each
+    (Outputs.finish); so is one that is not aligned (the kernels store typed values).  `out` and `grad_out` overlapping each other is a ValueError (each
     receives its own result).
 
     Returns Outputs: the arrays the kernel writes (the unreduced loss only for
@@ -64,8 +64,9 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred,
                              "own result)")
     ins = [a for a in (pred, *inputs) if isinstance(a, np.ndarray)]
 
-    def apart(arr):
-        return arr is not None and any(np.may_share_memory(arr, a) for a in ins)
+    def apart(arr):       # overlapping an input, or not aligned (the kernels write typed)
+        return arr is not None and (not arr.flags.aligned
+                                    or any(np.may_share_memory(arr, a) for a in ins))
 
     out_apart, grad_apart = apart(out), apart(grad_out)
     loss_arr = None

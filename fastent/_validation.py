@@ -108,6 +108,10 @@ def _asarray(x, name):
         raise TypeError(f"{name}: dtype bfloat16 is not supported; {_BFLOAT16}")
     if a.dtype.kind in "OUSVMm":
         raise TypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
+    if not a.flags.aligned:
+        # elements at addresses that are not multiples of their size (a buffer read at an
+        # odd offset, a pickled chunk): the kernels read typed data, so they get a copy
+        a = a.copy()
     return a
 
 

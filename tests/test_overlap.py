@@ -88,3 +88,28 @@ def test_an_error_leaves_an_overlapping_grad_out_untouched():
     with pytest.raises(ValueError):
         fe.kl_divergence(p, x, return_grad=True, grad_out=x)
     assert x.tobytes() == before.tobytes()
+
+
+def _unaligned(a):
+    """A copy of `a` whose elements sit at odd addresses (as a chunk unpickled from a
+    buffer can): NumPy's aligned flag False."""
+    buf = np.zeros(a.nbytes + 1, np.uint8)
+    u = np.frombuffer(buf.data, dtype=a.dtype, count=a.size, offset=1).reshape(a.shape)
+    u[...] = a
+    assert not u.flags.aligned
+    return u
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_unaligned_inputs_and_outputs_give_the_aligned_bytes(dtype):
+    for name, (f, args, roles) in _cases(dtype, 12).items():
+        want_l, want_g = f(*args, return_grad=True)
+        want_none = f(*args, reduction="none")
+        un = [_unaligned(a) for a in args]
+        l, g = f(*un, return_grad=True)
+        assert l == want_l and g.tobytes() == want_g.tobytes(), name
+        gout = _unaligned(np.zeros_like(want_g))
+        l, g = f(*args, return_grad=True, grad_out=gout)
+        assert g is gout and g.tobytes() == want_g.tobytes(), name
+        out = _unaligned(np.zeros_like(want_none))
+        assert f(*un, reduction="none", out=out).tobytes() == want_none.tobytes(), name
