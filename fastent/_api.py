@@ -20,14 +20,15 @@ class Totals(NamedTuple):
 
 class Outputs(NamedTuple):
     """The arrays a kernel writes (loss: the unreduced loss or None; grad: the gradient or
-    None) and the caller's `out` / `grad_out` they go to when those overlap an input."""
+    None) and the caller's `out` / `grad_out` they go to when those are written apart
+    (overlapping an input, or not aligned)."""
     loss: object
     grad: object
     out: object = None
     grad_out: object = None
 
     def finish(self):
-        """Copy results computed apart into the caller's overlapping arrays; returns
+        """Copy results computed apart into the caller's arrays; returns
         (unreduced loss, gradient) as the caller sees them."""
         if self.out is not None:
             np.copyto(self.out, self.loss)
@@ -45,8 +46,9 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred,
     An `out` or `grad_out` that shares memory with an input (`pred` or any of `inputs`, e.g.
     ``grad_out=logits``) is written as NumPy's ufuncs write it: as if the inputs had been
     copied first -- the kernel writes a fresh array, copied into the caller's at the end
-    (Outputs.finish); so is one that is not aligned (the kernels store typed values).  `out` and `grad_out` overlapping each other is a ValueError (each
-    receives its own result).
+    (Outputs.finish); so is one that is not aligned (the kernels store typed values).
+    `out` and `grad_out` overlapping each other is a ValueError (each receives its own
+    result).
 
     Returns Outputs: the arrays the kernel writes (the unreduced loss only for
     reduction="none", the gradient only when it is wanted)."""

@@ -68,8 +68,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
             raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
-                                  reduction=reduction, loss_shape=shape, pred=x,
-                                  dtype=dtype, inputs=(t, w, pw))
+                        reduction=reduction, loss_shape=shape, pred=x,
+                        dtype=dtype, inputs=(t, w, pw))
     loss_arr, grad = outs.loss, outs.grad
 
     # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)

@@ -38,8 +38,8 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     nt = v.n_threads(n_threads)
     rw, denom, count = _api.row_pass(row_shape, C, weight)
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
-                                  reduction=reduction, loss_shape=row_shape, pred=x,
-                                  dtype=dtype, inputs=(t, rw))
+                        reduction=reduction, loss_shape=row_shape, pred=x,
+                        dtype=dtype, inputs=(t, rw))
     loss_arr, grad = outs.loss, outs.grad
     s, bad = None, 0
     if x.size:

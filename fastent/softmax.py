@@ -69,8 +69,8 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
                               ignore_index=ignore_index, target=t)
 
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
-                                  reduction=reduction, loss_shape=row_shape, pred=x,
-                                  dtype=dtype, inputs=(t, tp, labels, rw, cw))
+                        reduction=reduction, loss_shape=row_shape, pred=x,
+                        dtype=dtype, inputs=(t, tp, labels, rw, cw))
     loss_arr, grad = outs.loss, outs.grad
     grad_scale = _api.grad_scale(reduction, loss_scale,
                                  denom.value() if denominator is None else denominator)

@@ -5,7 +5,6 @@
 #ifndef FE_BINARY_H
 #define FE_BINARY_H
 
-#include <float.h>
 #include "fe_terms.h"
 #include "fe_exact.h"
 

@@ -68,7 +68,7 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
 #define FE_MODE(M, PW, H) FE_MODE_N(M, PW, H, 0)
     /* clip bounds that are normal numbers (any eps > 0 that is not below the dtype's
      * smallest normal): no log argument is subnormal, the logs skip that case */
-    const int normal = prm->lo >= (sizeof(REAL) == 4 ? FLT_MIN : DBL_MIN) && prm->hi < 1.0;
+    const int normal = FE_T(normal_bound)(prm->lo) && prm->hi < 1.0;
     /* hard labels (every target of the segment 0 or 1, no smoothing, no pos_weight): terms
      * that give the same bits with less work (one log, one float softplus) */
     int hard = prm->smooth == 0.0 && !(prm->mode == FE_BCE_LOGITS && pw);

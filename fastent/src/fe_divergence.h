@@ -5,7 +5,6 @@
 #ifndef FE_DIVERGENCE_H
 #define FE_DIVERGENCE_H
 
-#include <float.h>
 #include "fe_terms.h"
 
 #define FE_TEMPLATE "fe_divergence_impl.h"

@@ -55,7 +55,7 @@ static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x
 #define FE_KIND(G, N) \
     if (kind == 0) FE_CALL(0, G, N); else if (kind == 1) FE_CALL(1, G, N); else FE_CALL(2, G, N);
     /* a normal clip bound (the default eps): no value reaching a log is subnormal */
-    const int normal = (REAL)lo >= (sizeof(REAL) == 4 ? (REAL)FLT_MIN : (REAL)DBL_MIN);
+    const int normal = FE_T(normal_bound)(lo);
     if (grad) {
         if (normal) { FE_KIND(1, 1) } else { FE_KIND(1, 0) }
     } else {

@@ -145,6 +145,17 @@ FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
     }
 }
 
+/* Two extraction levels of x at once (sigma1, sigma2 as in FE_XSUM_ADD_ARRAY): the
+ * level sums' terms *q1, *q2, and the remainder left. */
+FE_INLINE double fe_xsum_levels2(double x, double sigma1, double sigma2, double *q1,
+                                 double *q2)
+{
+    *q1 = (sigma1 + x) - sigma1;
+    const double r1 = x - *q1;
+    *q2 = (sigma2 + r1) - sigma2;
+    return r1 - *q2;
+}
+
 /* Add n values (float or double, contiguous) exactly; r: FE_XBLOCK doubles of scratch.
  * FE_XBLOCK values at a time: a first pass takes max|v| (as bits: an integer max, which
  * vectorises with every compiler); a block with an inf, a NaN or a value >= 2^1000 is added
@@ -193,12 +204,10 @@ FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE
             double u1 = 0.0, u2 = 0.0;                                                      \
             FE_PRAGMA(omp simd reduction(+:u1, u2) reduction(|:left))                       \
             for (i = 0; i < m; i++) {                                                       \
-                const double x = (double)vb[i];                                             \
-                const double q1 = (sigma1 + x) - sigma1, r1 = x - q1;                       \
-                const double q2 = (sigma2 + r1) - sigma2;                                   \
+                double q1, q2;                                                              \
+                left |= fe_d2u(fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2));   \
                 u1 += q1;                         /* exact in any order */                  \
                 u2 += q2;                                                                   \
-                left |= fe_d2u(r1 - q2);                                                    \
             }                                                                               \
             fe_xsum_add(s, u1);                                                             \
             fe_xsum_add(s, u2);                                                             \
@@ -207,9 +216,8 @@ FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE
             uint64_t mr = 0;                                                                \
             FE_PRAGMA(omp simd reduction(max:mr))                                           \
             for (i = 0; i < m; i++) {                                                       \
-                const double x = (double)vb[i];                                             \
-                const double q1 = (sigma1 + x) - sigma1, r1 = x - q1;                       \
-                const double q2 = (sigma2 + r1) - sigma2, r2 = r1 - q2;                     \
+                double q1, q2;                                                              \
+                const double r2 = fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2); \
                 const uint64_t a = fe_d2u(r2) & 0x7fffffffffffffffull;                      \
                 r[i] = r2;                                                                  \
                 mr = a > mr ? a : mr;                                                       \

@@ -140,30 +140,20 @@ FE_INLINE float fe_logf_special(float u, float res)
     return u != u ? u + u : res;
 }
 
-FE_INLINE float fe_logf(float x)
+/* log(x); may_sub = 0 for an x that is never subnormal (clipped at a normal bound): the
+ * same bits without that case.  The functions below with a may_sub flag mean the same. */
+FE_INLINE float fe_logf_(float x, const int may_sub)
 {
-    return fe_logf_special(x, fe_logf_core(x, 0.0f, 0.0f));
+    return fe_logf_special(x, fe_logf_core_(x, 0.0f, 0.0f, may_sub));
 }
 
-/* log(x) for x that is never subnormal (clipped at a normal bound): fe_logf's bits */
-FE_INLINE float fe_logf_normal(float x)
-{
-    return fe_logf_special(x, fe_logf_core_(x, 0.0f, 0.0f, 0));
-}
+FE_INLINE float fe_logf(float x) { return fe_logf_(x, 1); }
 
-/* log1p(x) for a caller that already has u = 1 + x (rounded) and ru = 1 / u: the division
- * of the correction is a product (the softplus of the logits needs 1 / (1 + e) anyway). */
-FE_INLINE float fe_log1pf_ur(float x, float u, float ru)
-{
-    const float b = u - 1.0f;
-    const float c = (1.0f - (u - b)) + (x - b);
-    const float res = fe_logf_core(u, c * ru, 0.0f);
-    return fe_logf_special(u, x != x || x == 0.0f ? x : res);
-}
-
-/* log1p(x) for x in [0, 1] (u = 1 + x, ru = 1 / u as above): no special value and no
- * subnormal can occur, so the core alone gives fe_log1pf_ur's bits (x = 0: +0 either way).
- * A NaN x gives a NaN of unspecified payload (the caller selects). */
+/* log1p(x) for x in [0, 1], for a caller that already has u = 1 + x (rounded) and
+ * ru = 1 / u (the softplus of the logits needs 1 / (1 + e) anyway): the correction's
+ * division is a product, and no special value or subnormal can occur, so the core alone
+ * gives fe_log1pf's bits (x = 0: +0 either way).  A NaN x gives a NaN of unspecified
+ * payload (the caller selects). */
 FE_INLINE float fe_log1pf_unit_ur(float x, float u, float ru)
 {
     const float b = u - 1.0f;
@@ -181,8 +171,6 @@ FE_INLINE float fe_log1pf_(float x, const int may_sub)
 }
 
 FE_INLINE float fe_log1pf(float x) { return fe_log1pf_(x, 1); }
-/* for 1 + x never subnormal (x clipped away from -1 by a normal margin): the same bits */
-FE_INLINE float fe_log1pf_normal(float x) { return fe_log1pf_(x, 0); }
 
 /* pos != 0 ? log(p) : log1p(-p), with one evaluation of the core: bit for bit what
  * fe_logf(p) or fe_log1pf(-p) gives (binary cross-entropy with hard labels needs only one
@@ -196,10 +184,6 @@ FE_INLINE float fe_logf_sel_(float p, float pos, const int may_sub)
     const float res = fe_logf_core_(u, pos != 0 ? 0.0f : c / u1, 0.0f, may_sub);
     return fe_logf_special(u, pos == 0 && (x != x || x == 0.0f) ? x : res);
 }
-
-FE_INLINE float fe_logf_sel(float p, float pos) { return fe_logf_sel_(p, pos, 1); }
-/* for p and 1 - p never subnormal (clipped at a normal bound): the same bits */
-FE_INLINE float fe_logf_sel_normal(float p, float pos) { return fe_logf_sel_(p, pos, 0); }
 
 /* ------------------------------------------------------------------------------------ */
 /* double                                                                               */
@@ -298,23 +282,12 @@ FE_INLINE double fe_log_special(double u, double res)
     return u != u ? u + u : res;
 }
 
-FE_INLINE double fe_log(double x)
+FE_INLINE double fe_log_(double x, const int may_sub)
 {
-    return fe_log_special(x, fe_log_core(x, 0.0, 0.0));
+    return fe_log_special(x, fe_log_core_(x, 0.0, 0.0, may_sub));
 }
 
-FE_INLINE double fe_log_normal(double x)
-{
-    return fe_log_special(x, fe_log_core_(x, 0.0, 0.0, 0));
-}
-
-FE_INLINE double fe_log1p_ur(double x, double u, double ru)
-{
-    const double b = u - 1.0;
-    const double c = (1.0 - (u - b)) + (x - b);
-    const double res = fe_log_core(u, c * ru, 0.0);
-    return fe_log_special(u, x != x || x == 0.0 ? x : res);
-}
+FE_INLINE double fe_log(double x) { return fe_log_(x, 1); }
 
 FE_INLINE double fe_log1p_unit_ur(double x, double u, double ru)
 {
@@ -333,7 +306,6 @@ FE_INLINE double fe_log1p_(double x, const int may_sub)
 }
 
 FE_INLINE double fe_log1p(double x) { return fe_log1p_(x, 1); }
-FE_INLINE double fe_log1p_normal(double x) { return fe_log1p_(x, 0); }
 
 /* pos != 0 ? log(p) : log1p(-p), one core evaluation (as fe_logf_sel). */
 FE_INLINE double fe_log_sel_(double p, double pos, const int may_sub)
@@ -345,9 +317,6 @@ FE_INLINE double fe_log_sel_(double p, double pos, const int may_sub)
     const double res = fe_log_core_(u, pos != 0 ? 0.0 : c / u1, 0.0, may_sub);
     return fe_log_special(u, pos == 0 && (x != x || x == 0.0) ? x : res);
 }
-
-FE_INLINE double fe_log_sel(double p, double pos) { return fe_log_sel_(p, pos, 1); }
-FE_INLINE double fe_log_sel_normal(double p, double pos) { return fe_log_sel_(p, pos, 0); }
 
 /* ------------------------------------------------------------------------------------ */
 /* log(p / q) without overflow, underflow or cancellation                               */
@@ -408,12 +377,5 @@ FE_INLINE double fe_logratio_(double p, double q, const int may_sub)
     const double d = P - Q, f = d / Q;
     return fe_log_poly(f, (k - up) + dn, fma(-f, Q, d) / P);
 }
-
-/* log(p / q) for any p, q > 0 finite; for p, q never subnormal (clipped at a normal bound):
- * the same bits without the subnormal scaling */
-FE_INLINE float fe_logratiof(float p, float q) { return fe_logratiof_(p, q, 1); }
-FE_INLINE float fe_logratiof_normal(float p, float q) { return fe_logratiof_(p, q, 0); }
-FE_INLINE double fe_logratio(double p, double q) { return fe_logratio_(p, q, 1); }
-FE_INLINE double fe_logratio_normal(double p, double q) { return fe_logratio_(p, q, 0); }
 
 #endif /* FE_MATH_H */

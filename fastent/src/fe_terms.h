@@ -6,6 +6,7 @@
 #ifndef FE_TERMS_H
 #define FE_TERMS_H
 
+#include <float.h>
 #include "fe_simd.h"
 #include "fe_math.h"
 
@@ -40,30 +41,24 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define EXP fe_expf
 #define LOG fe_logf
 #define LOG1P fe_log1pf
-#define LOG_SEL fe_logf_sel
-#define LOG1P_UR fe_log1pf_ur
+#define LOG_ fe_logf_                 /* the (x, may_sub) forms: fe_math.h */
+#define LOG1P_ fe_log1pf_
+#define LOG_SEL_ fe_logf_sel_
+#define LOGRATIO_ fe_logratiof_
 #define LOG1P_UNIT_UR fe_log1pf_unit_ur
 #define EXP_NONPOS fe_expf_nonpos
-#define LOGRATIO fe_logratiof
-#define LOGRATIO_NORMAL fe_logratiof_normal
-#define LOG_NORMAL fe_logf_normal
-#define LOG1P_NORMAL fe_log1pf_normal
-#define LOG_SEL_NORMAL fe_logf_sel_normal
 #include "fe_terms_impl.h"
 #undef REAL
 #undef FE_DT
 #undef EXP
 #undef LOG
 #undef LOG1P
-#undef LOG_SEL
-#undef LOG1P_UR
+#undef LOG_
+#undef LOG1P_
+#undef LOG_SEL_
+#undef LOGRATIO_
 #undef LOG1P_UNIT_UR
 #undef EXP_NONPOS
-#undef LOGRATIO
-#undef LOGRATIO_NORMAL
-#undef LOG_NORMAL
-#undef LOG1P_NORMAL
-#undef LOG_SEL_NORMAL
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF
@@ -76,30 +71,24 @@ FE_INLINE double fe_val_f64(int64_t k)
 #define EXP fe_exp
 #define LOG fe_log
 #define LOG1P fe_log1p
-#define LOG_SEL fe_log_sel
-#define LOG1P_UR fe_log1p_ur
+#define LOG_ fe_log_                 /* the (x, may_sub) forms: fe_math.h */
+#define LOG1P_ fe_log1p_
+#define LOG_SEL_ fe_log_sel_
+#define LOGRATIO_ fe_logratio_
 #define LOG1P_UNIT_UR fe_log1p_unit_ur
 #define EXP_NONPOS fe_exp_nonpos
-#define LOGRATIO fe_logratio
-#define LOGRATIO_NORMAL fe_logratio_normal
-#define LOG_NORMAL fe_log_normal
-#define LOG1P_NORMAL fe_log1p_normal
-#define LOG_SEL_NORMAL fe_log_sel_normal
 #include "fe_terms_impl.h"
 #undef REAL
 #undef FE_DT
 #undef EXP
 #undef LOG
 #undef LOG1P
-#undef LOG_SEL
-#undef LOG1P_UR
+#undef LOG_
+#undef LOG1P_
+#undef LOG_SEL_
+#undef LOGRATIO_
 #undef LOG1P_UNIT_UR
 #undef EXP_NONPOS
-#undef LOGRATIO
-#undef LOGRATIO_NORMAL
-#undef LOG_NORMAL
-#undef LOG1P_NORMAL
-#undef LOG_SEL_NORMAL
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF

@@ -5,8 +5,8 @@
  * nothing else, so an element or a row gives the same bits wherever it sits, on any thread
  * and any instruction set.  No include guard on purpose.
  *
- * Expects REAL, FE_T(x) (the name of term x for this dtype) and EXP, LOG, LOG1P, LOGRATIO
- * (fastent's own maths, src/fe_math.h).
+ * Expects REAL, FE_T(x) (the name of term x for this dtype) and fastent's own maths
+ * (src/fe_math.h) under the names fe_terms.h gives them (LOG, LOG_, LOGRATIO_, ...).
  */
 
 /* ---- binary cross-entropy on probabilities ------------------------------------------ *
@@ -29,9 +29,9 @@ FE_INLINE REAL FE_T(bce_prob)(REAL t, REAL p, REAL lo, REAL hi, REAL *g, const i
     *g = d > zero ? (pc - t) / d : split;
     *g = pc != pc ? pc : *g;
     if (hard)       /* t is 0 or 1: only one log is needed, and it gives the same bits */
-        return -((normal ? LOG_SEL_NORMAL(pc, t) : LOG_SEL(pc, t)) + zero);
-    const REAL a = t > zero ? t * (normal ? LOG_NORMAL(pc) : LOG(pc)) : zero;
-    const REAL b = u > zero ? u * (normal ? LOG1P_NORMAL(-pc) : LOG1P(-pc)) : zero;
+        return -(LOG_SEL_(pc, t, !normal) + zero);
+    const REAL a = t > zero ? t * LOG_(pc, !normal) : zero;
+    const REAL b = u > zero ? u * LOG1P_(-pc, !normal) : zero;
     return -(a + b);
 }
 
@@ -125,15 +125,20 @@ FE_INLINE double FE_T(softmax_bterm)(REAL a, REAL x, REAL m)
  * positive value when eps is below it; 0 when eps = 0).  A zero p contributes 0 to the
  * value and the gradient unless q is NaN (NaN propagates, as SciPy's xlogy(0, nan)).
  *   cross-entropy  -p log qe            d/dq = -p / qe
- *   KL             p log(pe / qe)       d/dq = -p / qe     (log ratio: fe_logratio)
+ *   KL             p log(pe / qe)       d/dq = -p / qe     (log ratio: fe_logratio_)
  *   entropy        -p log pe            d/dp = -(log pe + 1)
  * With eps = 0 these are SciPy's xlogy, rel_entr and entr: +inf where p > 0 = q.
  * normal: lo is a normal number, so pe and qe never are subnormal (the same bits, less work).*/
+FE_INLINE int FE_T(normal_bound)(double lo)    /* lo: a clip bound of this dtype */
+{
+    return (REAL)lo >= (sizeof(REAL) == 4 ? (REAL)FLT_MIN : (REAL)DBL_MIN);
+}
+
 FE_INLINE REAL FE_T(xent)(REAL p, REAL q, REAL lo, REAL *g, const int normal)
 {
     const REAL zero = 0;
     const REAL qe = q < lo ? lo : q;
-    const REAL val = -p * (normal ? LOG_NORMAL(qe) : LOG(qe)), gv = -p / qe;
+    const REAL val = -p * LOG_(qe, !normal), gv = -p / qe;
     *g = p == zero ? (q == q ? zero : q) : gv;
     return p == zero ? (q == q ? zero : q) : val;
 }
@@ -144,7 +149,7 @@ FE_INLINE REAL FE_T(kl)(REAL p, REAL q, REAL lo, REAL *g, const int normal)
     const REAL qe = q < lo ? lo : q, pe = p < lo ? lo : p;
     /* the log ratio, meaningful for finite positive values; the selects below set the
      * others (the ratio of special values is computed and discarded: no branch, no trap) */
-    REAL L = normal ? LOGRATIO_NORMAL(pe, qe) : LOGRATIO(pe, qe);
+    REAL L = LOGRATIO_(pe, qe, !normal);
     L = qe == zero ? inf : L;                          /* p > 0 = q          */
     L = qe == inf ? -inf : L;
     L = pe == inf ? (qe == inf ? (REAL)NAN : inf) : L;
@@ -159,7 +164,7 @@ FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g, const int normal)
 {
     const REAL zero = 0, one = 1;
     const REAL pe = p < lo ? lo : p;
-    const REAL lp = normal ? LOG_NORMAL(pe) : LOG(pe);
+    const REAL lp = LOG_(pe, !normal);
     *g = -(lp + one);
     return p == zero ? zero : -(p * lp);
 }
