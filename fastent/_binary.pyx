@@ -17,7 +17,9 @@ import numpy as np
 from cython.parallel cimport prange, threadid
 from libc.stdlib cimport free, malloc
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
-                              FE_XBLOCK, fe_gather_as, fe_scatter, fe_xsum, fe_xsum_init, xsum_threads_state)
+                              FE_XBLOCK, disjoint, fe_gather_as, fe_scatter, fe_xsum,
+                              fe_xsum_init, fe_xsum_merge, plain_array, real_number,
+                              thread_count_plain, xsum_state, xsum_value)
 
 cnp.import_array()
 
@@ -151,8 +153,7 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, int c
     """
     cdef Layout L
     cdef fe_bparams prm
-    cdef Py_ssize_t nblocks, b, k, d
-    cdef int nt
+    cdef Py_ssize_t k, d
     cdef cnp.ndarray a
 
     L.ndim = len(shape)
@@ -186,40 +187,176 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, int c
     prm.loss_scale = loss_scale
     prm.grad_scale = grad_scale
 
+    cdef fe_xsum total, wtotal
+    cdef int bad = _run_bce(&L, &prm, n_threads, want_sum, &total, &wtotal)
+    if L.total == 0 or not want_sum:
+        return None, None, bad
+    return (xsum_state(&total), xsum_state(&wtotal) if L.data[W] != NULL else None, bad)
+
+
+cdef int _run_bce(const Layout *L, const fe_bparams *prm, int n_threads, bint want_sum,
+                  fe_xsum *total, fe_xsum *wtotal) except -1:
+    """Every block of L's iteration range, on up to `n_threads` threads; the exact sums of
+    the written losses and of the weights go to *total and *wtotal (when `want_sum`).
+    Returns the range-check bits of the blocks."""
+    cdef Py_ssize_t nblocks, b
+    cdef int nt, tid, bad = 0
+    fe_xsum_init(total)
+    fe_xsum_init(wtotal)
     if L.total == 0:
-        return None, None, 0
+        return 0
     nblocks = (L.total + FE_BLOCK - 1) // FE_BLOCK
     # below FE_PARALLEL_MIN blocks waking the thread pool costs more than it saves
     nt = 1 if L.total < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
-    cdef int[::1] bads = np.empty(nblocks, dtype=np.intc)
-    cdef char[::1] scratch = np.empty(nt * NOPS * FE_BLOCK * L.itemsize, dtype=np.int8)
-    cdef char *scr = &scratch[0]
+    cdef char *scr = <char *>malloc(nt * NOPS * FE_BLOCK * L.itemsize)
     cdef fe_xsum *sums = <fe_xsum *>malloc(2 * nt * sizeof(fe_xsum))
     cdef double *xs = <double *>malloc(nt * FE_XBLOCK * sizeof(double))
-    cdef int tid
-    if sums == NULL or xs == NULL:
+    cdef int *bads = <int *>malloc(nblocks * sizeof(int))
+    if scr == NULL or sums == NULL or xs == NULL or bads == NULL:
+        free(scr)
         free(sums)
         free(xs)
+        free(bads)
         raise MemoryError()
     for tid in range(2 * nt):
         fe_xsum_init(&sums[tid])
     with nogil:
         if nt == 1:     # no OpenMP region at all: small calls, forked children
             for b in range(nblocks):
-                _block(&L, b, scr, &prm, want_sum, &sums[0], &sums[1], xs, &bads[b])
+                _block(L, b, scr, prm, want_sum, &sums[0], &sums[1], xs, &bads[b])
         else:           # guided: big chunks first, small ones last, so a late thread costs little
             for b in prange(nblocks, schedule='guided', num_threads=nt):
                 tid = threadid()
-                _block(&L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, &prm, want_sum,
+                _block(L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, prm, want_sum,
                        &sums[tid], &sums[nt + tid], xs + tid * FE_XBLOCK, &bads[b])
-    cdef int bad = 0
     for b in range(nblocks):
         bad |= bads[b]
-    total = wtotal = None
     if want_sum:
-        total = xsum_threads_state(sums, nt)
-        if L.data[W] != NULL:
-            wtotal = xsum_threads_state(sums + nt, nt)
+        for tid in range(nt):      # exact: the order of the merge does not matter
+            fe_xsum_merge(total, &sums[tid])
+            if L.data[W] != NULL:
+                fe_xsum_merge(wtotal, &sums[nt + tid])
+    free(scr)
     free(sums)
     free(xs)
-    return total, wtotal, bad
+    free(bads)
+    return bad
+
+
+# ---- the thin call path -------------------------------------------------------------------
+# The common case -- a C-contiguous, aligned float32/float64 prediction, a target of its
+# shape in any type the kernel reads, default keywords -- goes from the public function to
+# the block loop above with O(1) Python work.  Anything else returns None and the caller
+# takes its general path, which makes every check and raises every error; so does a call
+# whose data the kernel found invalid (range-check bits), so that the general path raises
+# the same error it always did.  Same kernel, same bits.
+from math import fsum as _fsum
+from fastent import _threads
+from fastent import _validation as _v
+
+cdef dict _AUTO_BOUNDS = {t: _v.clip_bounds(_v.clip_eps("auto", t), t)
+                          for t in (np.float32, np.float64)}
+cdef double _LO32 = _AUTO_BOUNDS[np.float32][0], _HI32 = _AUTO_BOUNDS[np.float32][1]
+cdef double _LO64 = _AUTO_BOUNDS[np.float64][0], _HI64 = _AUTO_BOUNDS[np.float64][1]
+# numpy type number -> the kernels' element type code (src/fe_simd.h; _validation.KERNEL_TYPES)
+cdef dict _CODES = {np.dtype(t).num: c for t, c in _v.KERNEL_TYPES.items()}
+
+
+def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_weight,
+         label_smoothing, zero_division, out, grad_out, n_threads, bint want_loss,
+         bint want_grad):
+    """(loss or None, grad or None) of the common case, or None (see above)."""
+    if not (plain_array(pred) and plain_array(target)
+            and weight is None and pos_weight is None and log_min is None
+            and type(eps) is str and eps == "auto"
+            and real_number(label_smoothing) and label_smoothing == 0
+            and real_number(zero_division) and thread_count_plain(n_threads)
+            and type(base) is str and base == "e"
+            and type(reduction) is str and reduction in ("mean", "sum", "none")):
+        return None
+    cdef cnp.ndarray x = pred, t = target, o = None, g = None
+    cdef int typ = cnp.PyArray_TYPE(x)
+    if typ != cnp.NPY_FLOAT and typ != cnp.NPY_DOUBLE:
+        return None
+    cdef int nd = cnp.PyArray_NDIM(x), d
+    if cnp.PyArray_NDIM(t) != nd:
+        return None
+    for d in range(nd):
+        if cnp.PyArray_DIM(t, d) != cnp.PyArray_DIM(x, d):
+            return None
+    tcode = _CODES.get(cnp.PyArray_TYPE(t))
+    cdef cnp.npy_intp n = cnp.PyArray_SIZE(x)
+    if tcode is None or n == 0:
+        return None
+    cdef bint none = reduction == "none"
+    for arr, wanted in ((out, want_loss and none), (grad_out, want_grad)):
+        if arr is not None and not (
+                wanted and plain_array(arr) and cnp.PyArray_TYPE(arr) == typ
+                and cnp.PyArray_SIZE(arr) == n and cnp.PyArray_NDIM(arr) == nd
+                and cnp.PyArray_ISWRITEABLE(arr) and disjoint(arr, x) and disjoint(arr, t)):
+            return None
+    if out is not None:
+        o = out
+        for d in range(nd):
+            if cnp.PyArray_DIM(o, d) != cnp.PyArray_DIM(x, d):
+                return None
+    if grad_out is not None:
+        g = grad_out
+        for d in range(nd):
+            if cnp.PyArray_DIM(g, d) != cnp.PyArray_DIM(x, d):
+                return None
+        if not disjoint(g, o):
+            return None
+    if want_loss and none and o is None:
+        o = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(x), typ, 0)
+    if want_grad and g is None:
+        g = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(x), typ, 0)
+
+    cdef Layout L
+    cdef fe_bparams prm
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(x)
+    L.ndim = 1
+    L.total = n
+    L.shape[0] = n
+    L.itemsize = isz
+    L.ctype = FE_T_F32 if isz == 4 else FE_T_F64
+    cdef int k
+    for k in range(NOPS):
+        L.data[k] = NULL
+        L.types[k] = L.ctype
+        L.strides[k][0] = isz
+    L.data[T], L.types[T] = <char *>cnp.PyArray_DATA(t), tcode
+    L.strides[T][0] = cnp.PyArray_ITEMSIZE(t)
+    L.data[X] = <char *>cnp.PyArray_DATA(x)
+    if o is not None:
+        L.data[OUT] = <char *>cnp.PyArray_DATA(o)
+    if g is not None:
+        L.data[GRAD] = <char *>cnp.PyArray_DATA(g)
+    prm.mode = FE_BCE_LOGITS if logits else FE_BCE_CLIP
+    prm.lo, prm.hi = (_LO32, _HI32) if isz == 4 else (_LO64, _HI64)
+    prm.log_min = 0.0
+    prm.smooth = 0.0
+    prm.loss_scale = 1.0
+    prm.grad_scale = 1.0 / n if reduction == "mean" else 1.0
+    cdef fe_xsum total, wtotal
+    cdef bint want_sum = want_loss and not none
+    cdef int nt, bad
+    if n < _threads.PARALLEL_MIN:
+        bad = _run_bce(&L, &prm, 1, want_sum, &total, &wtotal)
+    else:
+        nt = _threads.acquire(_threads.resolve(n_threads), n)
+        try:
+            bad = _run_bce(&L, &prm, nt, want_sum, &total, &wtotal)
+        finally:
+            _threads.release(nt, n)
+    if bad:
+        return None
+    loss = None
+    if want_loss:
+        if none:
+            loss = o
+        elif reduction == "sum":
+            loss = np.float64(xsum_value(&total, _fsum))
+        else:
+            loss = np.float64(xsum_value(&total, _fsum) / n)
+    return loss, g

@@ -3,6 +3,7 @@
 the strided gather/scatter helpers of src/fe_simd.h, and the exact sums of src/fe_exact.h
 (the one reduction path: every reduced value of every family goes through them)."""
 
+cimport numpy as cnp
 from libc.stdlib cimport free, malloc
 
 cdef extern from "fe_simd.h" nogil:
@@ -48,3 +49,52 @@ cdef inline tuple xsum_threads_state(fe_xsum *sums, int nt):
     for k in range(1, nt):
         fe_xsum_merge(&sums[0], &sums[k])
     return xsum_state(&sums[0])
+
+
+# ---- the common case, recognised in O(1) (the public functions' thin call path) ----------
+
+
+cdef inline bint plain_array(object a):
+    """An exact numpy.ndarray, C-contiguous, aligned, in this machine's byte order: what the
+    kernels read in place with no layout work."""
+    if type(a) is not cnp.ndarray:
+        return False
+    return (cnp.PyArray_ISCARRAY_RO(<cnp.ndarray>a)
+            and not cnp.PyArray_ISBYTESWAPPED(<cnp.ndarray>a))
+
+
+cdef inline bint real_number(object x):
+    """A Python float or int (not a bool): what fastent._validation.real accepts without
+    conversion."""
+    return isinstance(x, float) or type(x) is int
+
+
+cdef inline bint disjoint(cnp.ndarray a, object b):
+    """Whether the bytes of C-contiguous `a` and of `b` (a C-contiguous array or None) do
+    not overlap."""
+    if b is None:
+        return True
+    cdef char *pa = <char *>cnp.PyArray_DATA(a)
+    cdef char *pb = <char *>cnp.PyArray_DATA(<cnp.ndarray>b)
+    return (pa + cnp.PyArray_NBYTES(a) <= pb or pb + cnp.PyArray_NBYTES(<cnp.ndarray>b) <= pa
+            or cnp.PyArray_NBYTES(a) == 0 or cnp.PyArray_NBYTES(<cnp.ndarray>b) == 0)
+
+
+cdef inline bint thread_count_plain(object n_threads):
+    """n_threads as fastent._threads.resolve accepts it without error (None or a non-zero
+    int)."""
+    return n_threads is None or (type(n_threads) is int and n_threads != 0)
+
+
+cdef inline object xsum_value(const fe_xsum *s, object fsum):
+    """fastent._exact.ExactSum.value() of an exact sum (`fsum` is math.fsum): the same
+    correctly rounded float64."""
+    if s.nan or (s.pinf and s.ninf):
+        return float("nan")
+    if s.pinf:
+        return float("inf")
+    if s.ninf:
+        return float("-inf")
+    if s.ovf:
+        return float("inf") if s.ovf > 0 else float("-inf")
+    return fsum([s.p[i] for i in range(s.n)])

@@ -21,8 +21,9 @@ from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
-                              FE_XBLOCK, fe_gather_as, fe_scatter, fe_xsum, fe_xsum_add_f64, fe_xsum_init,
-                              xsum_state, xsum_threads_state)
+                              FE_XBLOCK, disjoint, fe_gather_as, fe_scatter, fe_xsum,
+                              fe_xsum_add_f64, fe_xsum_init, fe_xsum_merge, plain_array,
+                              real_number, thread_count_plain, xsum_state, xsum_value)
 
 cnp.import_array()
 
@@ -224,6 +225,8 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
     for j in range(n):
         rw = 1.0 if R.data[RW] == NULL else (<double *>(R.data[RW] + off[RW]))[0]
         ign = _ignored(R, NULL if R.data[LAB] == NULL else R.data[LAB] + off[LAB], &label)
+        if ign and not (R.has_ignore and label == R.ignore_index):
+            bad = 4     # a label outside [0, C): only the thin call path checks it here
         lab[j] = -1 if ign else label
         rws[j] = 0.0 if ign else rw
         gsc[j] = 0.0 if ign else R.grad_scale * rw
@@ -280,8 +283,7 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     probability target outside [0, 1]; distributions: 1 = a negative target, 2 = a negative
     prediction)."""
     cdef Rows R
-    cdef Py_ssize_t k, d, nblocks, b
-    cdef int nt, tid
+    cdef Py_ssize_t k, d
     cdef cnp.ndarray a
     R.ndim = len(shape)
     if R.ndim < 1 or R.ndim > FE_MAXDIM:
@@ -318,42 +320,180 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
     R.ignore_index = ignore_index if ignore_index is not None else 0
     R.loss_scale = loss_scale
     R.grad_scale = grad_scale
+    cdef fe_xsum total
+    cdef int bad = _run_rows(&R, n_threads, want_sum, &total)
+    return (xsum_state(&total) if want_sum and R.nrows and C else None), bad
+
+
+cdef int _run_rows(Rows *R, int n_threads, bint want_sum, fe_xsum *total) except -1:
+    """Every block of rows of R, on up to `n_threads` threads; the exact sum of the written
+    row losses goes to *total (when `want_sum`).  Returns the bad bits of the blocks."""
+    cdef Py_ssize_t nblocks, b, C = R.C
+    cdef int nt, tid, bad = 0
+    fe_xsum_init(total)
     if R.nrows == 0 or C == 0:
-        return None, 0
+        return 0
     R.rows_per_block = max(1, FE_BLOCK // C)
     nblocks = (R.nrows + R.rows_per_block - 1) // R.rows_per_block
     nt = 1 if R.nrows * C < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
-    cdef int[::1] bads = np.zeros(nblocks, dtype=np.intc)
     # four buffers of a block's elements, two of doubles (the kernel's element terms) and
     # 11 numbers per row (labels, offsets, scales, losses, the kernel's work), 64-byte
     # aligned for the vector loops
     cdef Py_ssize_t per_thread = (4 * R.rows_per_block * C * R.itemsize
                                   + 2 * R.rows_per_block * C * 8 + 11 * 8 * R.rows_per_block)
     per_thread = (per_thread + 63) // 64 * 64
-    cdef char[::1] scratch = np.empty(nt * per_thread + 64, dtype=np.int8)
-    cdef char *scr = &scratch[0]
-    scr += (64 - (<size_t>scr) % 64) % 64
+    cdef char *mem = <char *>malloc(nt * per_thread + 64)
     cdef fe_xsum *sums = <fe_xsum *>malloc(nt * sizeof(fe_xsum))
     cdef double *xs = <double *>malloc(nt * FE_XBLOCK * sizeof(double))
-    if sums == NULL or xs == NULL:
+    cdef int *bads = <int *>malloc(nblocks * sizeof(int))
+    if mem == NULL or sums == NULL or xs == NULL or bads == NULL:
+        free(mem)
         free(sums)
         free(xs)
+        free(bads)
         raise MemoryError()
+    cdef char *scr = mem + (64 - (<size_t>mem) % 64) % 64
     for tid in range(nt):
         fe_xsum_init(&sums[tid])
     with nogil:
         if nt == 1:     # no OpenMP region at all: small calls, forked children
             for b in range(nblocks):
-                _block(&R, b, scr, want_sum, &sums[0], xs, &bads[b])
+                _block(R, b, scr, want_sum, &sums[0], xs, &bads[b])
         else:           # guided: big chunks first, small ones last, so a late thread costs little
             for b in prange(nblocks, schedule='guided', num_threads=nt):
                 tid = threadid()
-                _block(&R, b, scr + tid * per_thread, want_sum, &sums[tid],
+                _block(R, b, scr + tid * per_thread, want_sum, &sums[tid],
                        xs + tid * FE_XBLOCK, &bads[b])
-    cdef int bad = 0
     for b in range(nblocks):
         bad |= bads[b]
-    total = xsum_threads_state(sums, nt) if want_sum else None
+    if want_sum:
+        for tid in range(nt):      # exact: the order of the merge does not matter
+            fe_xsum_merge(total, &sums[tid])
+    free(mem)
     free(sums)
     free(xs)
-    return total, bad
+    free(bads)
+    return bad
+
+
+# ---- the thin call path -------------------------------------------------------------------
+# The common case of a class-axis function -- one C-contiguous, aligned float32/float64
+# (rows, C) prediction with axis=-1, a target of the right shape and type, default
+# keywords -- goes from the public function to the block loop above with O(1) Python work.
+# Anything else returns None, and the caller takes its general path, which makes every check
+# and raises every error; so does a call whose data a kernel found invalid (bad bits), so the
+# general path raises the same error it always did.  Same kernels, same bits.
+from math import fsum as _fsum
+from fastent import _threads
+from fastent import _validation as _v
+
+cdef dict _AUTO_LO = {t: _v.clip_bounds(_v.clip_eps("auto", t), t)[0]
+                      for t in (np.float32, np.float64)}
+cdef double _LO32 = _AUTO_LO[np.float32], _LO64 = _AUTO_LO[np.float64]
+
+
+def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out, grad_out,
+         n_threads, bint want_loss, bint want_grad, weight=None, class_weight=None,
+         ignore_index=None, label_smoothing=0.0):
+    """(loss or None, grad or None) of the common case, or None (see above)."""
+    if not (plain_array(pred) and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
+            and type(axis) is int and (axis == -1 or axis == 1)
+            and weight is None and class_weight is None and ignore_index is None
+            and real_number(label_smoothing) and label_smoothing == 0
+            and real_number(zero_division) and thread_count_plain(n_threads)
+            and type(base) is str and base == "e"
+            and (eps is None or (type(eps) is str and eps == "auto"))
+            and type(reduction) is str and reduction in ("mean", "sum", "none")):
+        return None
+    cdef cnp.ndarray x = pred, t = None, o = None, g = None
+    cdef int typ = cnp.PyArray_TYPE(x)
+    if typ != cnp.NPY_FLOAT and typ != cnp.NPY_DOUBLE:
+        return None
+    cdef cnp.npy_intp N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
+    cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(x)
+    cdef bint labels = False
+    if N == 0 or C == 0:
+        return None
+    if kind != ENTROPY:
+        if not plain_array(target):
+            return None
+        t = target
+        labels = kind == SOFTMAX and cnp.PyArray_TYPE(t) == cnp.NPY_INTP
+        if labels:
+            if cnp.PyArray_NDIM(t) != 1 or cnp.PyArray_DIM(t, 0) != N:
+                return None
+        elif (cnp.PyArray_TYPE(t) != typ or cnp.PyArray_NDIM(t) != 2
+              or cnp.PyArray_DIM(t, 0) != N or cnp.PyArray_DIM(t, 1) != C):
+            return None
+    cdef bint none = reduction == "none"
+    if out is not None:
+        if not (want_loss and none and plain_array(out) and cnp.PyArray_TYPE(out) == typ
+                and cnp.PyArray_NDIM(out) == 1 and cnp.PyArray_DIM(out, 0) == N
+                and cnp.PyArray_ISWRITEABLE(out) and disjoint(out, x) and disjoint(out, t)):
+            return None
+        o = out
+    if grad_out is not None:
+        if not (want_grad and plain_array(grad_out) and cnp.PyArray_TYPE(grad_out) == typ
+                and cnp.PyArray_NDIM(grad_out) == 2 and cnp.PyArray_DIM(grad_out, 0) == N
+                and cnp.PyArray_DIM(grad_out, 1) == C and cnp.PyArray_ISWRITEABLE(grad_out)
+                and disjoint(grad_out, x) and disjoint(grad_out, t) and disjoint(grad_out, o)):
+            return None
+        g = grad_out
+    if want_loss and none and o is None:
+        o = cnp.PyArray_EMPTY(1, &N, typ, 0)
+    if want_grad and g is None:
+        g = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(x), typ, 0)
+
+    cdef Rows R
+    R.ndim = 1
+    R.nrows = N
+    R.shape[0] = N
+    R.C = C
+    R.kind = kind
+    R.itemsize = isz
+    R.xtype = R.ttype = R.ctype = FE_T_F32 if isz == 4 else FE_T_F64
+    R.lo = (_LO32 if isz == 4 else _LO64) if kind != SOFTMAX else 0.0
+    R.cw = NULL
+    R.cw_sum = C
+    R.smooth = 0.0
+    R.has_ignore = False
+    R.ignore_index = 0
+    R.loss_scale = 1.0
+    R.grad_scale = 1.0 / N if reduction == "mean" else 1.0
+    cdef int k
+    for k in range(NOPS):
+        R.data[k] = NULL
+        R.strides[k][0] = 0
+        R.cstride[k] = 0
+    R.data[X], R.strides[X][0], R.cstride[X] = <char *>cnp.PyArray_DATA(x), C * isz, isz
+    if labels:
+        R.data[LAB], R.strides[LAB][0] = <char *>cnp.PyArray_DATA(t), sizeof(Py_ssize_t)
+    elif t is not None:
+        R.data[TP], R.strides[TP][0], R.cstride[TP] = <char *>cnp.PyArray_DATA(t), C * isz, isz
+    if o is not None:
+        R.data[OUT], R.strides[OUT][0] = <char *>cnp.PyArray_DATA(o), isz
+    if g is not None:
+        R.data[GRAD], R.strides[GRAD][0], R.cstride[GRAD] = (<char *>cnp.PyArray_DATA(g),
+                                                             C * isz, isz)
+    cdef fe_xsum total
+    cdef bint want_sum = want_loss and not none
+    cdef int nt = 1, bad
+    if N * C < _threads.PARALLEL_MIN:
+        bad = _run_rows(&R, 1, want_sum, &total)
+    else:
+        nt = _threads.acquire(_threads.resolve(n_threads), N * C)
+        try:
+            bad = _run_rows(&R, nt, want_sum, &total)
+        finally:
+            _threads.release(nt, N * C)
+    if bad:
+        return None
+    loss = None
+    if want_loss:
+        if none:
+            loss = o
+        elif reduction == "sum":
+            loss = np.float64(xsum_value(&total, _fsum))
+        else:
+            loss = np.float64(xsum_value(&total, _fsum) / N)
+    return loss, g

@@ -1,0 +1,151 @@
+"""The thin call path (`_binary.fast`, `_rowwise.fast`): the common case reaches the kernels
+with O(1) Python work; it returns the bytes of the general path, and every call it does not
+take (other layouts, keywords, bad data) goes to the general path, which raises the same
+errors as before."""
+import numpy as np
+import pytest
+
+import fastent as fe
+from fastent import _binary, _rowwise
+
+K = _rowwise.Kind
+DTYPES = [np.float32, np.float64]
+REDUCTIONS = ["mean", "sum", "none"]
+
+
+def _data(dtype, N=300, C=7, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(scale=3, size=(N, C)).astype(dtype)
+    p = rng.random((N, C)).astype(dtype)
+    p /= p.sum(axis=1, keepdims=True)
+    q = rng.random((N, C)).astype(dtype)
+    q /= q.sum(axis=1, keepdims=True)
+    q[0, 0] = 0                     # clipped
+    t = (rng.random((N, C)) < 0.5).astype(dtype)
+    lab = rng.integers(0, C, N)
+    return x, p, q, t, lab
+
+
+def _general(a):
+    """The same values in a layout the thin path does not take (Fortran order)."""
+    return np.asfortranarray(a) if a.ndim == 2 else a[::-1].copy()[::-1]
+
+
+def _calls(dtype, **kw):
+    x, p, q, t, lab = _data(dtype)
+    return {
+        "bce": (fe.binary_cross_entropy, (t, p)),
+        "bce_int_target": (fe.binary_cross_entropy, (t.astype(np.int8), p)),
+        "bce_logits": (fe.binary_cross_entropy_with_logits, (t, x)),
+        "softmax_labels": (fe.softmax_cross_entropy, (lab, x)),
+        "softmax_probs": (fe.softmax_cross_entropy, (p, x)),
+        "cross_entropy": (fe.cross_entropy, (p, q)),
+        "kl_divergence": (fe.kl_divergence, (p, q)),
+        "entropy": (fe.entropy, (q,)),
+    }
+
+
+def _bytes(r):
+    return [np.asarray(a).tobytes() for a in (r if isinstance(r, tuple) else (r,))]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_thin_path_gives_the_general_paths_bytes(dtype, reduction):
+    for name, (f, args) in _calls(dtype).items():
+        fast = f(*args, reduction=reduction, return_grad=True)
+        slow = f(*[_general(a) for a in args], reduction=reduction, return_grad=True)
+        assert _bytes(fast) == _bytes(slow), name
+        # the same with caller-provided outputs
+        g = np.empty_like(args[-1])
+        o = np.empty(fast[0].shape, dtype) if reduction == "none" else None
+        r = f(*args, reduction=reduction, return_grad=True, grad_out=g, out=o)
+        assert r[1] is g and (o is None or r[0] is o)
+        assert _bytes(r) == _bytes(slow), name
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_thin_path_is_taken_for_the_common_case(dtype):
+    x, p, q, t, lab = _data(dtype)
+    common = dict(reduction="mean", base="e", eps="auto", zero_division=np.nan, out=None,
+                  grad_out=None, n_threads=None, want_loss=True, want_grad=True)
+    for kind, a, b in [(K.SOFTMAX, lab, x), (K.SOFTMAX, p, x), (K.KL, p, q),
+                       (K.CROSS_ENTROPY, p, q), (K.ENTROPY, None, q)]:
+        assert _rowwise.fast(kind, a, b, -1, *common.values()) is not None
+    for logits, pred in [(False, p), (True, x)]:
+        assert _binary.fast(logits, t, pred, "mean", None, "e", "auto", None, None, 0.0,
+                            np.nan, None, None, None, True, True) is not None
+
+
+@pytest.mark.parametrize("change", [
+    dict(reduction="max"), dict(base=2), dict(eps=1e-3), dict(zero_division=True),
+    dict(n_threads=0), dict(n_threads=1.5), dict(axis=0), dict(axis=True),
+    dict(weight=np.ones(300)), dict(label_smoothing=0.1), dict(label_smoothing=False),
+    dict(class_weight=np.ones(7)), dict(ignore_index=-100),
+    dict(out=np.empty(300, np.float32)), dict(grad_out=np.empty((300, 7), np.float64))],
+    ids=lambda d: "-".join(f"{k}={type(v).__name__ if isinstance(v, np.ndarray) else v}"
+                           for k, v in d.items()))
+def test_anything_else_goes_to_the_general_path(change):
+    x, p, q, t, lab = _data(np.float32)
+    args = dict(axis=-1, reduction="mean", base="e", eps=None, zero_division=np.nan,
+                out=None, grad_out=None, n_threads=None, want_loss=True, want_grad=True,
+                weight=None, class_weight=None, ignore_index=None, label_smoothing=0.0)
+    args.update(change)
+    assert _rowwise.fast(K.SOFTMAX, lab, x, *args.values()) is None
+
+
+@pytest.mark.parametrize("make", [
+    lambda x: x.astype(">f4"), lambda x: x[:, :6], lambda x: x.T.copy().T,
+    lambda x: np.ascontiguousarray(x.astype(np.float16)), lambda x: np.ma.array(x),
+    lambda x: x.tolist(), lambda x: x[None]],
+    ids=["byteswapped", "strided", "fortran", "float16", "subclass", "list", "3d"])
+def test_other_layouts_go_to_the_general_path(make):
+    x, p, q, t, lab = _data(np.float32)
+    assert _rowwise.fast(K.ENTROPY, None, make(q), -1, "mean", "e", "auto", np.nan, None,
+                         None, None, True, False) is None
+    assert _binary.fast(True, t, make(x), "mean", None, "e", "auto", None, None, 0.0, np.nan,
+                        None, None, None, True, False) is None
+
+
+def test_overlapping_outputs_go_to_the_general_path():
+    x, p, q, t, lab = _data(np.float64)
+    assert _rowwise.fast(K.SOFTMAX, lab, x, -1, "mean", "e", None, np.nan, None, x, None,
+                         True, True) is None
+    assert _rowwise.fast(K.KL, p, q, -1, "none", "e", "auto", np.nan, p[:, 0].copy(), p,
+                         None, True, True) is None
+    assert _binary.fast(True, t, x, "mean", None, "e", "auto", None, None, 0.0, np.nan, None,
+                        t, None, True, True) is None
+    # and the general path computes them as if the inputs had been copied
+    want = fe.softmax_cross_entropy(lab, x.copy(), return_grad=True)
+    xg = x.copy()
+    got = fe.softmax_cross_entropy(lab, xg, return_grad=True, grad_out=xg)
+    assert _bytes(got) == _bytes(want)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_bad_data_in_the_common_case_raises_the_general_paths_error(dtype):
+    x, p, q, t, lab = _data(dtype)
+    lab[5] = 7
+    with pytest.raises(ValueError, match=r"target: class label 7 at position \(5,\) is "
+                                         r"outside \[0, 7\)"):
+        fe.softmax_cross_entropy(lab, x)
+    lab[5] = -1
+    with pytest.raises(ValueError, match=r"class label -1 at position \(5,\)"):
+        fe.softmax_cross_entropy_grad(lab, x)
+    p2 = p.copy()
+    p2[3, 2] = 1.5
+    with pytest.raises(ValueError, match=r"target: probabilities must lie in \[0, 1\].*"
+                                         r"1\.5 at position \(3, 2\)"):
+        fe.softmax_cross_entropy(p2, x)
+    p2[3, 2] = -0.5
+    with pytest.raises(ValueError, match=r"p: probabilities must be non-negative.*\(3, 2\)"):
+        fe.kl_divergence(p2, q)
+    with pytest.raises(ValueError, match=r"q: probabilities must be non-negative.*\(3, 2\)"):
+        fe.cross_entropy(q, p2)
+    with pytest.raises(ValueError, match=r"prob: probabilities must lie in \[0, 1\].*"
+                                         r"\(3, 2\)"):
+        fe.binary_cross_entropy(t, np.where(p2 < 0, 1.5, p2).astype(dtype))
+    t2 = t.copy()
+    t2[1, 1] = 2
+    with pytest.raises(ValueError, match=r"target: targets must lie in \[0, 1\].*\(1, 1\)"):
+        fe.binary_cross_entropy_with_logits(t2, x)
