@@ -180,6 +180,51 @@ cdef inline double _written(const Rows *R, char *out, double loss) noexcept nogi
     return d
 
 
+cdef inline int _row_data_flat(const Rows *R, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
+                               double *rws, double *gsc) noexcept nogil:
+    """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
+    row that counts nowhere), row weights (0 there) and gradient scales; returns bad bit 4
+    for a label outside [0, C) (see _block)."""
+    cdef const char *lp = NULL if R.data[LAB] == NULL else R.data[LAB] + r0 * R.strides[LAB][0]
+    cdef const char *wp = NULL if R.data[RW] == NULL else R.data[RW] + r0 * R.strides[RW][0]
+    cdef Py_ssize_t ls = R.strides[LAB][0], ws = R.strides[RW][0], j, label = 0
+    cdef double rw, gs = R.grad_scale
+    cdef int bad = 0
+    cdef bint ign
+    if lp == NULL and wp == NULL:
+        for j in range(n):
+            rws[j] = 1.0
+            gsc[j] = gs
+        return 0
+    for j in range(n):
+        rw = 1.0 if wp == NULL else (<const double *>(wp + j * ws))[0]
+        ign = _ignored(R, NULL if lp == NULL else lp + j * ls, &label)
+        if ign and not (R.has_ignore and label == R.ignore_index):
+            bad = 4
+        lab[j] = -1 if ign else label
+        rws[j] = 0.0 if ign else rw
+        gsc[j] = 0.0 if ign else gs * rw
+    return bad
+
+
+cdef inline void _written_flat(const Rows *R, Py_ssize_t n, char *out, const double *rws,
+                               double *loss) noexcept nogil:
+    """_written for n rows whose outputs are `out` + j * stride (out may be NULL)."""
+    cdef Py_ssize_t j, st = R.strides[OUT][0]
+    cdef double v
+    cdef float f
+    for j in range(n):
+        v = (rws[j] * loss[j] if rws[j] > 0 else 0.0) * R.loss_scale
+        if R.itemsize == 4:
+            f = <float>v
+            v = f
+            if out != NULL:
+                (<float *>(out + j * st))[0] = f
+        elif out != NULL:
+            (<double *>(out + j * st))[0] = v
+        loss[j] = v
+
+
 cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_xsum *total,
                  double *xs, int *bad_out) noexcept nogil:
     """One block of rows: read in place or gathered into contiguous buffers, run through
@@ -222,21 +267,27 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
         tb = R.data[TP] + off[TP]
     if g_in_place:
         gb = R.data[GRAD] + off[GRAD]
-    for j in range(n):
-        rw = 1.0 if R.data[RW] == NULL else (<double *>(R.data[RW] + off[RW]))[0]
-        ign = _ignored(R, NULL if R.data[LAB] == NULL else R.data[LAB] + off[LAB], &label)
-        if ign and not (R.has_ignore and label == R.ignore_index):
-            bad = 4     # a label outside [0, C): only the thin call path checks it here
-        lab[j] = -1 if ign else label
-        rws[j] = 0.0 if ign else rw
-        gsc[j] = 0.0 if ign else R.grad_scale * rw
-        out_off[j] = off[OUT]
-        grad_off[j] = off[GRAD]
-        if not x_in_place:
-            fe_gather_as(xb + j * C * isz, isz, R.data[X] + off[X], C, R.cstride[X], R.xtype)
-        if R.data[TP] != NULL and not t_in_place:
-            fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP], R.ttype)
-        _next(R, idx, off)
+    if (x_in_place and (R.data[TP] == NULL or t_in_place)
+            and (R.data[GRAD] == NULL or g_in_place)):
+        bad = _row_data_flat(R, r0, n, lab, rws, gsc)      # nothing to gather or scatter
+    else:
+        for j in range(n):
+            rw = 1.0 if R.data[RW] == NULL else (<double *>(R.data[RW] + off[RW]))[0]
+            ign = _ignored(R, NULL if R.data[LAB] == NULL else R.data[LAB] + off[LAB], &label)
+            if ign and not (R.has_ignore and label == R.ignore_index):
+                bad = 4     # a label outside [0, C): only the thin call path checks it here
+            lab[j] = -1 if ign else label
+            rws[j] = 0.0 if ign else rw
+            gsc[j] = 0.0 if ign else R.grad_scale * rw
+            out_off[j] = off[OUT]
+            grad_off[j] = off[GRAD]
+            if not x_in_place:
+                fe_gather_as(xb + j * C * isz, isz, R.data[X] + off[X], C, R.cstride[X],
+                             R.xtype)
+            if R.data[TP] != NULL and not t_in_place:
+                fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP],
+                             R.ttype)
+            _next(R, idx, off)
     cdef char *g = gb if R.data[GRAD] != NULL else NULL
     cdef const Py_ssize_t *labp = lab if R.data[LAB] != NULL else NULL
     cdef const char *tp = tb if R.data[TP] != NULL else NULL
@@ -256,11 +307,16 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
         else:
             fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, R.lo,
                              <double *>g, gsc, loss, <double *>zb, &bad)
-    for j in range(n):
-        # the row's value as "none" returns it: w * loss in the dtype (0 where w = 0)
-        loss[j] = _written(R, NULL if R.data[OUT] == NULL else R.data[OUT] + out_off[j],
-                           rws[j] * loss[j] if rws[j] > 0 else 0.0)
-        if g != NULL and not g_in_place:
+    # the rows' values as "none" returns them: w * loss in the dtype (0 where w = 0)
+    if flat:
+        _written_flat(R, n, R.data[OUT] + r0 * R.strides[OUT][0]
+                      if R.data[OUT] != NULL else NULL, rws, loss)
+    else:
+        for j in range(n):
+            loss[j] = _written(R, NULL if R.data[OUT] == NULL else R.data[OUT] + out_off[j],
+                               rws[j] * loss[j] if rws[j] > 0 else 0.0)
+    if g != NULL and not g_in_place:
+        for j in range(n):
             fe_scatter(R.data[GRAD] + grad_off[j], g + j * C * isz, C, R.cstride[GRAD], isz)
     if want_sum:
         fe_xsum_add_f64(total, loss, n, xs)

@@ -10,7 +10,9 @@
  *   4. row sums S = sum e, A = sum a, B = sum a (m - x) in the fixed order (rowsums: across
  *      rows for short rows); loss = A log1p(S - 1) + B, all rows at once
  *   5. the gradient (e A/S - a) * scale
- * A row's bits are the same in any block, at any position, for any R.
+ * A row's bits are the same in any block, at any position, for any R.  Short rows
+ * (C <= FE_LANES) run the same steps with one row per vector lane (lanes_max, lanes_tree:
+ * value c of every row at once, strided), the same terms in the same order.
  *   index target:  lab[r] is the label, < 0 for a row that counts nowhere (ignore_index:
  *                  loss 0, gradient 0); a_c = (1 - s) w_t [c = t] + (s / C) w_c
  *   probabilities: t (R*C); a_c = w_c ((1 - s) t_c + s / C)
@@ -39,60 +41,107 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     const REAL keep = (REAL)(1.0 - smooth), share = (REAL)(smooth / (double)C);
     const double dshare = smooth / (double)C;
     const REAL zero = 0, one = 1;
+    /* rows in lanes: short rows, value c of every row of the block at once (z, ta and tb
+     * then hold value c of row r at [c*R + r]); the same terms in the same order */
+    const int lanes = C <= FE_LANES;
     Py_ssize_t r, c, i;
     int badt = 0;
 
-    for (r = 0; r < R; r++) {                          /* 1. z = x - max */
-        const REAL *xr = x + r * C;
-        REAL *zr = z + r * C;
-        const REAL m = FE_T(rowmax)(C, xr);
-        M[r] = m;
-        if (C >= FE_SHORT_ROW)  /* the next row's first 8 KiB are fetched while this row's
-                                 * exp runs, so its max pass reads from the cache */
-            for (c = 0; c < C && c < 8192 / (Py_ssize_t)sizeof(REAL); c += 64 / sizeof(REAL))
-                FE_PREFETCH(xr + C + c);
-        if (FE_EXP_IN_ROW) {
+    if (lanes) {                                       /* 1.-2. max, e = exp(x - max) */
+        FE_T(lanes_max)(R, C, x, work + 4 * R, M);
+        for (c = 0; c < C; c++) {
+            REAL *zc = z + c * R;
+            double *lc = ta + c * R;
             FE_PRAGMA(omp simd)
-            for (c = 0; c < C; c++)                    /* 2. e = exp(z), z <= 0 or NaN */
-                zr[c] = EXP_NONPOS(xr[c] - m);
-        } else {
-            FE_PRAGMA(omp simd)
-            for (c = 0; c < C; c++)
-                zr[c] = xr[c] - m;
-        }
-    }
-    if (!FE_EXP_IN_ROW) {                              /* 2. e = exp(z), the whole block */
-        FE_PRAGMA(omp simd)
-        for (i = 0; i < n; i++)
-            z[i] = EXP_NONPOS(z[i]);
-    }
-    if (!lab) {                                        /* 3. probability terms */
-        for (r = 0; r < R; r++) {
-            const REAL *xr = x + r * C, *tr = t + r * C, m = M[r];
-            double *ar = ta + r * C, *br = tb + r * C;
-            FE_PRAGMA(omp simd reduction(|:badt))
-            for (c = 0; c < C; c++) {
-                const REAL tc = tr[c];
-                const REAL a = FE_T(softmax_coef)(tc, keep, share, cw ? cw[c] : one);
-                badt |= !((tc >= zero) & (tc <= one));
-                ar[c] = (double)a;
-                br[c] = FE_T(softmax_bterm)(a, xr[c], m);
+            for (r = 0; r < R; r++) {
+                zc[r] = EXP_NONPOS(x[r * C + c] - M[r]);
+                lc[r] = 0.0 + (double)zc[r];
             }
         }
-        *bad |= badt;
-        FE_T(rowsums_d)(R, C, ta, A);
-        FE_T(rowsums_d)(R, C, tb, B);
-    } else {                                           /* 3. label terms */
-        if (smooth != 0.0) {                           /* sum_c w_c (m - x_c) */
-            for (r = 0; r < R; r++) {
-                const REAL *xr = x + r * C, m = M[r];
-                double *br = tb + r * C;
+        FE_T(lanes_tree)(R, C, ta, S);
+    } else {
+        for (r = 0; r < R; r++) {                      /* 1. z = x - max */
+            const REAL *xr = x + r * C;
+            REAL *zr = z + r * C;
+            const REAL m = FE_T(rowmax)(C, xr);
+            M[r] = m;
+            if (C >= FE_SHORT_ROW)  /* the next row's first 8 KiB are fetched while this
+                                     * row's exp runs, so its max pass reads from the cache */
+                for (c = 0; c < C && c < 8192 / (Py_ssize_t)sizeof(REAL); c += 64 / sizeof(REAL))
+                    FE_PREFETCH(xr + C + c);
+            if (FE_EXP_IN_ROW) {
+                FE_PRAGMA(omp simd)
+                for (c = 0; c < C; c++)                /* 2. e = exp(z), z <= 0 or NaN */
+                    zr[c] = EXP_NONPOS(xr[c] - m);
+            } else {
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++)
-                    br[c] = FE_T(softmax_bterm)(cw ? cw[c] : one, xr[c], m);
+                    zr[c] = xr[c] - m;
             }
+        }
+        if (!FE_EXP_IN_ROW) {                          /* 2. e = exp(z), the whole block */
+            FE_PRAGMA(omp simd)
+            for (i = 0; i < n; i++)
+                z[i] = EXP_NONPOS(z[i]);
+        }
+        FE_T(rowsums)(R, C, z, S);                     /* 4. S */
+    }
+    if (!lab) {                                        /* 3. probability terms */
+        if (lanes) {
+            for (c = 0; c < C; c++) {
+                double *ac = ta + c * R, *bc = tb + c * R;
+                const REAL wc = cw ? cw[c] : one;
+                FE_PRAGMA(omp simd reduction(|:badt))
+                for (r = 0; r < R; r++) {
+                    const REAL tc = t[r * C + c];
+                    const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);
+                    badt |= !((tc >= zero) & (tc <= one));
+                    ac[r] = 0.0 + (double)a;
+                    bc[r] = 0.0 + FE_T(softmax_bterm)(a, x[r * C + c], M[r]);
+                }
+            }
+            FE_T(lanes_tree)(R, C, ta, A);
+            FE_T(lanes_tree)(R, C, tb, B);
+        } else {
+            for (r = 0; r < R; r++) {
+                const REAL *xr = x + r * C, *tr = t + r * C, m = M[r];
+                double *ar = ta + r * C, *br = tb + r * C;
+                FE_PRAGMA(omp simd reduction(|:badt))
+                for (c = 0; c < C; c++) {
+                    const REAL tc = tr[c];
+                    const REAL a = FE_T(softmax_coef)(tc, keep, share, cw ? cw[c] : one);
+                    badt |= !((tc >= zero) & (tc <= one));
+                    ar[c] = (double)a;
+                    br[c] = FE_T(softmax_bterm)(a, xr[c], m);
+                }
+            }
+            FE_T(rowsums_d)(R, C, ta, A);
             FE_T(rowsums_d)(R, C, tb, B);
         }
+        *bad |= badt;
+    } else {                                           /* 3. label terms */
+        if (smooth != 0.0) {                           /* sum_c w_c (m - x_c) */
+            if (lanes) {
+                for (c = 0; c < C; c++) {
+                    double *bc = tb + c * R;
+                    const REAL wc = cw ? cw[c] : one;
+                    FE_PRAGMA(omp simd)
+                    for (r = 0; r < R; r++)
+                        bc[r] = 0.0 + FE_T(softmax_bterm)(wc, x[r * C + c], M[r]);
+                }
+                FE_T(lanes_tree)(R, C, tb, B);
+            } else {
+                for (r = 0; r < R; r++) {
+                    const REAL *xr = x + r * C, m = M[r];
+                    double *br = tb + r * C;
+                    FE_PRAGMA(omp simd)
+                    for (c = 0; c < C; c++)
+                        br[c] = FE_T(softmax_bterm)(cw ? cw[c] : one, xr[c], m);
+                }
+                FE_T(rowsums_d)(R, C, tb, B);
+            }
+        }
+        FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++) {
             const Py_ssize_t lr = lab[r] < 0 ? 0 : lab[r];
             const double hot = lab[r] < 0 ? 0.0 : (1.0 - smooth) * (cw ? (double)cw[lr] : 1.0);
@@ -102,8 +151,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                  : (hot != 0.0 ? hot * ((double)M[r] - (double)x[r * C + lr]) : 0.0) + bs;
         }
     }
-    FE_T(rowsums)(R, C, z, S);                         /* 4. S, and the losses */
-    FE_PRAGMA(omp simd)
+    FE_PRAGMA(omp simd)                                /* 4. the losses */
     for (r = 0; r < R; r++)
         loss[r] = FE_T(softmax_loss)(A[r], S[r], B[r]);
     if (lab)
@@ -111,6 +159,37 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             loss[r] = lab[r] < 0 ? 0.0 : loss[r];
     if (!grad)
         return;
+    if (lanes) {                                       /* 5. gradient, rows in lanes */
+        REAL *FE_RESTRICT f = (REAL *)ta, *FE_RESTRICT gs = (REAL *)tb;
+        REAL *FE_RESTRICT ht = (REAL *)(work + 4 * R);     /* the keys' place */
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) {
+            f[r] = (REAL)(A[r] / S[r]);
+            gs[r] = (REAL)gsc[r];
+            if (lab) {
+                const Py_ssize_t lr = lab[r] < 0 ? 0 : lab[r];
+                ht[r] = (REAL)((1.0 - smooth) * (cw ? (double)cw[lr] : 1.0));
+            }
+        }
+        for (c = 0; c < C; c++) {
+            const REAL *ec = z + c * R;
+            const REAL wc = cw ? cw[c] : one;
+            if (lab) {
+                FE_PRAGMA(omp simd)
+                for (r = 0; r < R; r++) {
+                    const REAL a = share * wc + (c == lab[r] ? ht[r] : zero);
+                    const REAL g = FE_T(softmax_grad)(ec[r], f[r], a, gs[r]);
+                    grad[r * C + c] = lab[r] < 0 ? zero : g;
+                }
+            } else {
+                FE_PRAGMA(omp simd)
+                for (r = 0; r < R; r++)
+                    grad[r * C + c] = FE_T(softmax_grad)(
+                        ec[r], f[r], FE_T(softmax_coef)(t[r * C + c], keep, share, wc), gs[r]);
+            }
+        }
+        return;
+    }
     for (r = 0; r < R; r++) {                          /* 5. gradient */
         const REAL f = (REAL)(A[r] / S[r]), gs = (REAL)gsc[r];
         const REAL *er = z + r * C;

@@ -268,3 +268,46 @@ FE_ROWSUMS(FE_T(rowsums), FE_T(rowsum), REAL)
 FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
 #undef FE_ROWSUMS
 
+/* ---- rows in lanes (short rows, C <= FE_LANES) ------------------------------------------ *
+ * The loops of a block of R short rows put one row in each vector lane: value c of every row
+ * at once (v[r*C + c], strided), per-row results unit-stride over r.  lanes_tree is rowsum's
+ * order for such rows: lane j of row r (l[j*R + r]) holds 0 + v_j, and lanes j and j + w are
+ * added in lanes_fold's tree; a lane past the row holds +0 there, and adding +0 to a lane
+ * (never -0: 0 + v is not) changes no bit, so those additions are skipped.  out[r] = the
+ * sum of row r, the bits of rowsum.                                                        */
+FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT l,
+                                double *FE_RESTRICT out)
+{
+    Py_ssize_t w, j, r, live = C;
+    for (w = FE_LANES / 2; w >= 1; w /= 2) {
+        for (j = 0; j < w && j + w < live; j++) {
+            double *FE_RESTRICT a = l + j * R;
+            const double *FE_RESTRICT b = l + (j + w) * R;
+            FE_PRAGMA(omp simd)
+            for (r = 0; r < R; r++) a[r] = a[r] + b[r];
+        }
+        live = live < w ? live : w;
+    }
+    FE_PRAGMA(omp simd)
+    for (r = 0; r < R; r++) out[r] = l[r];
+}
+
+/* rowmax of every row of a block, rows in lanes (keys as rowmax compares them) */
+FE_INLINE void FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
+                               void *kbuf, REAL *FE_RESTRICT m)
+{
+    FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf;       /* R keys */
+    Py_ssize_t r, c;
+    FE_PRAGMA(omp simd)
+    for (r = 0; r < R; r++) k[r] = FE_KEY_OF(-(REAL)INFINITY);
+    for (c = 0; c < C; c++) {
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) {
+            const FE_KEY kc = FE_KEY_OF(x[r * C + c]);
+            k[r] = kc > k[r] ? kc : k[r];
+        }
+    }
+    FE_PRAGMA(omp simd)
+    for (r = 0; r < R; r++) m[r] = FE_VAL_OF(k[r]);
+}
+
