@@ -29,10 +29,16 @@ cnp.import_array()
 
 cdef extern from "fe_divergence.h" nogil:
     void fe_div_block_f32(int, Py_ssize_t, Py_ssize_t, const float *, const float *, double,
-                          float *, const double *, double *, float *, int *)
+                          float *, const double *, double *, float *, double *, int *)
     void fe_div_block_f64(int, Py_ssize_t, Py_ssize_t, const double *, const double *, double,
-                          double *, const double *, double *, double *, int *)
+                          double *, const double *, double *, double *, double *, int *)
     int fe_divergence_select(int requested)
+
+cdef extern from "fe_rows.h" nogil:
+    ctypedef void (*fe_rows_finish_fn)(Py_ssize_t, const double *, double *, double, char *,
+                                       Py_ssize_t, fe_xsum *, double *)
+    fe_rows_finish_fn fe_rows_finish_f32, fe_rows_finish_f64
+    int fe_rows_select(int requested)
 
 cdef extern from "fe_softmax.h" nogil:
     void fe_smx_block_f32(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
@@ -78,6 +84,7 @@ cdef struct Rows:
 def select_isa(int requested=-1):
     """Point the dispatch tables at the best kernels for this CPU (capped by `requested`)."""
     fe_divergence_select(requested)
+    fe_rows_select(requested)
     return fe_softmax_select(requested)
 
 
@@ -165,21 +172,6 @@ cdef inline bint _ignored(const Rows *R, const char *lab, Py_ssize_t *label) noe
     return (R.has_ignore and label[0] == R.ignore_index) or label[0] < 0 or label[0] >= R.C
 
 
-cdef inline double _written(const Rows *R, char *out, double loss) noexcept nogil:
-    """Write a row's loss in the computation dtype; returns the value written."""
-    cdef float f
-    cdef double d
-    if R.itemsize == 4:
-        f = <float>(loss * R.loss_scale)
-        if out != NULL:
-            (<float *>out)[0] = f
-        return f
-    d = loss * R.loss_scale
-    if out != NULL:
-        (<double *>out)[0] = d
-    return d
-
-
 cdef inline int _row_data_flat(const Rows *R, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
                                double *rws, double *gsc) noexcept nogil:
     """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
@@ -190,39 +182,31 @@ cdef inline int _row_data_flat(const Rows *R, Py_ssize_t r0, Py_ssize_t n, Py_ss
     cdef Py_ssize_t ls = R.strides[LAB][0], ws = R.strides[RW][0], j, label = 0
     cdef double rw, gs = R.grad_scale
     cdef int bad = 0
-    cdef bint ign
     if lp == NULL and wp == NULL:
         for j in range(n):
             rws[j] = 1.0
             gsc[j] = gs
         return 0
-    for j in range(n):
+    cdef Py_ssize_t C = R.C, ign_value = R.ignore_index
+    cdef bint has_ign = R.has_ignore
+    cdef int skip, out_of_range
+    if lp == NULL:
+        for j in range(n):
+            rw = (<const double *>(wp + j * ws))[0]
+            rws[j] = rw
+            gsc[j] = gs * rw
+        return 0
+    for j in range(n):          # branch-free: _ignored, with the reason kept
         rw = 1.0 if wp == NULL else (<const double *>(wp + j * ws))[0]
-        ign = _ignored(R, NULL if lp == NULL else lp + j * ls, &label)
-        if ign and not (R.has_ignore and label == R.ignore_index):
-            bad = 4
-        lab[j] = -1 if ign else label
-        rws[j] = 0.0 if ign else rw
-        gsc[j] = 0.0 if ign else gs * rw
+        label = (<const Py_ssize_t *>(lp + j * ls))[0]
+        skip = has_ign & (label == ign_value)
+        out_of_range = (label < 0) | (label >= C)
+        bad |= (out_of_range & (skip ^ 1)) << 2
+        skip |= out_of_range
+        lab[j] = -1 if skip else label
+        rws[j] = 0.0 if skip else rw
+        gsc[j] = 0.0 if skip else gs * rw
     return bad
-
-
-cdef inline void _written_flat(const Rows *R, Py_ssize_t n, char *out, const double *rws,
-                               double *loss) noexcept nogil:
-    """_written for n rows whose outputs are `out` + j * stride (out may be NULL)."""
-    cdef Py_ssize_t j, st = R.strides[OUT][0]
-    cdef double v
-    cdef float f
-    for j in range(n):
-        v = (rws[j] * loss[j] if rws[j] > 0 else 0.0) * R.loss_scale
-        if R.itemsize == 4:
-            f = <float>v
-            v = f
-            if out != NULL:
-                (<float *>(out + j * st))[0] = f
-        elif out != NULL:
-            (<double *>(out + j * st))[0] = v
-        loss[j] = v
 
 
 cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_xsum *total,
@@ -298,7 +282,7 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
                              R.cw_sum, R.smooth, <float *>g, gsc, loss, <float *>zb, work, &bad)
         else:
             fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, R.lo, <float *>g,
-                             gsc, loss, <float *>zb, &bad)
+                             gsc, loss, <float *>zb, work, &bad)
     else:
         if R.kind == SOFTMAX:
             fe_smx_block_f64(n, C, <double *>xb, labp, <const double *>tp,
@@ -306,20 +290,26 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
                              <double *>zb, work, &bad)
         else:
             fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, R.lo,
-                             <double *>g, gsc, loss, <double *>zb, &bad)
-    # the rows' values as "none" returns them: w * loss in the dtype (0 where w = 0)
-    if flat:
-        _written_flat(R, n, R.data[OUT] + r0 * R.strides[OUT][0]
-                      if R.data[OUT] != NULL else NULL, rws, loss)
+                             <double *>g, gsc, loss, <double *>zb, work, &bad)
+    # the rows' values as "none" returns them (w * loss in the dtype), written and summed
+    cdef char *outp = NULL
+    if flat and R.data[OUT] != NULL:
+        outp = R.data[OUT] + r0 * R.strides[OUT][0]
+    if isz == 4:
+        fe_rows_finish_f32(n, rws, loss, R.loss_scale, outp, R.strides[OUT][0],
+                           total if want_sum else NULL, xs)
     else:
+        fe_rows_finish_f64(n, rws, loss, R.loss_scale, outp, R.strides[OUT][0],
+                           total if want_sum else NULL, xs)
+    if not flat and R.data[OUT] != NULL:
         for j in range(n):
-            loss[j] = _written(R, NULL if R.data[OUT] == NULL else R.data[OUT] + out_off[j],
-                               rws[j] * loss[j] if rws[j] > 0 else 0.0)
+            if isz == 4:
+                (<float *>(R.data[OUT] + out_off[j]))[0] = <float>loss[j]
+            else:
+                (<double *>(R.data[OUT] + out_off[j]))[0] = loss[j]
     if g != NULL and not g_in_place:
         for j in range(n):
             fe_scatter(R.data[GRAD] + grad_off[j], g + j * C * isz, C, R.cstride[GRAD], isz)
-    if want_sum:
-        fe_xsum_add_f64(total, loss, n, xs)
     bad_out[0] = bad
 
 

@@ -12,10 +12,11 @@
 #undef FE_TEMPLATE
 
 typedef void (*fe_div_block_f32_fn)(int, Py_ssize_t, Py_ssize_t, const float *, const float *,
-                                    double, float *, const double *, double *, float *, int *);
+                                    double, float *, const double *, double *, float *,
+                                    double *, int *);
 typedef void (*fe_div_block_f64_fn)(int, Py_ssize_t, Py_ssize_t, const double *,
                                     const double *, double, double *, const double *, double *,
-                                    double *, int *);
+                                    double *, double *, int *);
 static fe_div_block_f32_fn fe_div_block_f32;
 static fe_div_block_f64_fn fe_div_block_f64;
 

@@ -3,40 +3,69 @@
  * probabilities (contiguous, R*C), for one (dtype, instruction set); see fe_template.h.
  * No include guard on purpose.  The terms are those of fe_terms_impl.h (xent, kl,
  * entropy): x is the prediction (q; p for entropy), t the reference distribution p.
- * The terms of the whole block are one vector loop (short rows vectorise like long ones);
- * each row's sum is then taken in the fixed order.  kind: 0 cross-entropy, 1 KL, 2 entropy
+ * The terms of the whole block are one vector loop; each row's sum is then taken in the
+ * fixed order (rowsums).  The gradient's row scale is applied as it is written when every row
+ * has the same one; otherwise short rows (C <= FE_LANES) put a row in each vector lane
+ * (value c of every row at once, each scaled as written, lanes_tree) and longer rows are
+ * scaled row by row.  The same bits every way.  kind: 0 cross-entropy, 1 KL, 2 entropy
  * (t unused).  grad (R*C, may be NULL) gets the gradient times gsc[r]; terms is R*C
- * scratch.  *bad gets bit 0 for a negative p, bit 1 for a negative x.
+ * scratch, work R*C doubles.  *bad gets bit 0 for a negative p, bit 1 for a negative x.
  */
 FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                      const REAL *FE_RESTRICT t, double lo_,
                                      REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                      double *FE_RESTRICT loss, REAL *FE_RESTRICT terms,
-                                     int *bad, const int kind, const int has_grad,
-                                     const int normal)
+                                     double *FE_RESTRICT work, int *bad, const int kind,
+                                     const int has_grad, const int normal)
 {
     const REAL lo = (REAL)lo_, zero = 0;
     const Py_ssize_t n = R * C;
     int badp = 0, badq = 0;
     Py_ssize_t r, c, i;
+#define FE_TERM(XI, PI, G)                                                                 \
+    (kind == 2 ? FE_T(entropy)(XI, lo, G, normal)                                          \
+               : kind == 1 ? FE_T(kl)(PI, XI, lo, G, normal) : FE_T(xent)(PI, XI, lo, G, normal))
+    /* one gradient scale for every row (no row weights, nothing ignored: the common case):
+     * applied as the gradient is written */
+    int uniform = 1;
+    if (has_grad)
+        for (r = 1; r < R; r++) uniform &= gsc[r] == gsc[0];
+    const REAL gs0 = has_grad ? (REAL)gsc[0] : zero;
+    if (has_grad && !uniform && C <= FE_LANES) {
+        /* short rows, each its own scale: rows in lanes, value c of every row at once
+         * (strided), each gradient scaled as it is written */
+        REAL *FE_RESTRICT gs = terms;
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) gs[r] = (REAL)gsc[r];
+        for (c = 0; c < C; c++) {
+            double *FE_RESTRICT lc = work + c * R;
+            FE_PRAGMA(omp simd reduction(|:badp, badq))
+            for (r = 0; r < R; r++) {
+                const REAL xi = x[r * C + c], pi = kind == 2 ? zero : t[r * C + c];
+                REAL g;
+                badq |= xi < zero;
+                badp |= pi < zero;
+                lc[r] = 0.0 + (double)FE_TERM(xi, pi, &g);
+                if (has_grad) grad[r * C + c] = g * gs[r];
+            }
+        }
+        FE_T(lanes_tree)(R, C, work, loss);
+        *bad |= badp | (badq << 1);
+        return;
+    }
     FE_PRAGMA(omp simd reduction(|:badp, badq))
     for (i = 0; i < n; i++) {
-        const REAL xi = x[i];
+        const REAL xi = x[i], pi = kind == 2 ? zero : t[i];
         REAL g;
         badq |= xi < zero;
-        if (kind == 2) {
-            terms[i] = FE_T(entropy)(xi, lo, &g, normal);
-        } else {
-            const REAL pi = t[i];
-            badp |= pi < zero;
-            terms[i] = kind == 1 ? FE_T(kl)(pi, xi, lo, &g, normal)
-                                  : FE_T(xent)(pi, xi, lo, &g, normal);
-        }
-        if (has_grad) grad[i] = g;
+        badp |= pi < zero;
+        terms[i] = FE_TERM(xi, pi, &g);
+        if (has_grad) grad[i] = uniform ? g * gs0 : g;
     }
+#undef FE_TERM
     FE_T(rowsums)(R, C, terms, loss);
     for (r = 0; r < R; r++) {
-        if (has_grad) {
+        if (has_grad && !uniform) {
             const REAL gs = (REAL)gsc[r];
             REAL *gr = grad + r * C;
             FE_PRAGMA(omp simd)
@@ -49,9 +78,10 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
 
 static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
                              const REAL *t, double lo, REAL *grad, const double *gsc,
-                             double *loss, REAL *terms, int *bad)
+                             double *loss, REAL *terms, double *work, int *bad)
 {
-#define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, bad, K, G, N)
+#define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, work, \
+                                               bad, K, G, N)
 #define FE_KIND(G, N) \
     if (kind == 0) FE_CALL(0, G, N); else if (kind == 1) FE_CALL(1, G, N); else FE_CALL(2, G, N);
     /* a normal clip bound (the default eps): no value reaching a log is subnormal */

@@ -27,7 +27,7 @@
  * double keeps the separate pass, whose 11 coefficients stay in registers (clang reloads
  * them every iteration of the fused loop: 17% slower than gcc there) */
 #define FE_EXP_IN_ROW (sizeof(REAL) == 4 && C >= FE_SHORT_ROW)
-static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
+FE_INLINE void FE_FN(softmax_body)(Py_ssize_t R, const Py_ssize_t C, const REAL *FE_RESTRICT x,
                                  const Py_ssize_t *FE_RESTRICT lab, const REAL *FE_RESTRICT t,
                                  const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
                                  REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
@@ -47,17 +47,31 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     Py_ssize_t r, c, i;
     int badt = 0;
 
+    /* lanes: the logit at each row's label, picked up on the way (no gather later) */
+    REAL *FE_RESTRICT XL = (REAL *)(work + 4 * R);
     if (lanes) {                                       /* 1.-2. max, e = exp(x - max) */
         FE_T(lanes_max)(R, C, x, work + 4 * R, M);
-        for (c = 0; c < C; c++) {
-            REAL *zc = z + c * R;
-            double *lc = ta + c * R;
+        if (lab) {
             FE_PRAGMA(omp simd)
-            for (r = 0; r < R; r++) {
-                zc[r] = EXP_NONPOS(x[r * C + c] - M[r]);
-                lc[r] = 0.0 + (double)zc[r];
-            }
+            for (r = 0; r < R; r++) XL[r] = zero;
         }
+        /* (two loops, not a test inside one: GCC would make the store of XL a masked store,
+         * slow on AMD cores) */
+#define FE_LANES_EXP(PICK)                                                                 \
+        for (c = 0; c < C; c++) {                                                          \
+            REAL *zc = z + c * R;                                                          \
+            double *lc = ta + c * R;                                                       \
+            FE_PRAGMA(omp simd)                                                            \
+            for (r = 0; r < R; r++) {                                                      \
+                const REAL xc = x[r * C + c];                                              \
+                zc[r] = EXP_NONPOS(xc - M[r]);                                             \
+                lc[r] = 0.0 + (double)zc[r];                                               \
+                PICK;                                                                      \
+            }                                                                              \
+        }
+        if (lab) { FE_LANES_EXP(XL[r] = c == lab[r] ? xc : XL[r]) }
+        else { FE_LANES_EXP((void)0) }
+#undef FE_LANES_EXP
         FE_T(lanes_tree)(R, C, ta, S);
     } else {
         for (r = 0; r < R; r++) {                      /* 1. z = x - max */
@@ -141,15 +155,26 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 FE_T(rowsums_d)(R, C, tb, B);
             }
         }
-        FE_PRAGMA(omp simd)
-        for (r = 0; r < R; r++) {
-            const Py_ssize_t lr = lab[r] < 0 ? 0 : lab[r];
-            const double hot = lab[r] < 0 ? 0.0 : (1.0 - smooth) * (cw ? (double)cw[lr] : 1.0);
-            const double bs = smooth != 0.0 ? dshare * B[r] : 0.0;
-            A[r] = lab[r] < 0 ? 0.0 : hot + dshare * cw_sum;
-            B[r] = lab[r] < 0 ? 0.0
-                 : (hot != 0.0 ? hot * ((double)M[r] - (double)x[r * C + lr]) : 0.0) + bs;
+        /* per row, branch-free: a vector loop over the rows */
+#define FE_LABEL_TERMS(WL, XLAB)                                                           \
+        FE_PRAGMA(omp simd)                                                                \
+        for (r = 0; r < R; r++) {                                                          \
+            const int ign = lab[r] < 0;                                                    \
+            const Py_ssize_t lr = ign ? 0 : lab[r];                                        \
+            const double hot = ign ? 0.0 : (1.0 - smooth) * (WL);                          \
+            const double bs = smooth != 0.0 ? dshare * B[r] : 0.0;                         \
+            const double xl = (double)(XLAB);                                              \
+            A[r] = ign ? 0.0 : hot + dshare * cw_sum;                                      \
+            B[r] = ign ? 0.0 : (hot != 0.0 ? hot * ((double)M[r] - xl) : 0.0) + bs;        \
         }
+        if (lanes) {
+            if (cw) { FE_LABEL_TERMS((double)cw[lr], XL[r]) }
+            else { FE_LABEL_TERMS(1.0, XL[r]) }
+        } else {
+            if (cw) { FE_LABEL_TERMS((double)cw[lr], x[r * C + lr]) }
+            else { FE_LABEL_TERMS(1.0, x[r * C + lr]) }
+        }
+#undef FE_LABEL_TERMS
     }
     FE_PRAGMA(omp simd)                                /* 4. the losses */
     for (r = 0; r < R; r++)
@@ -214,4 +239,23 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                                                                         cw ? cw[c] : one), gs);
         }
     }
+}
+
+/* The block kernel: rows of a few classes get the body compiled for their C (a constant
+ * stride: the strided loads and stores of rows in lanes become shuffles). */
+static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
+                                 const Py_ssize_t *FE_RESTRICT lab, const REAL *FE_RESTRICT t,
+                                 const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
+                                 REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
+                                 double *FE_RESTRICT loss, REAL *FE_RESTRICT z,
+                                 double *FE_RESTRICT work, int *bad)
+{
+#define FE_BODY(CC) FE_FN(softmax_body)(R, CC, x, lab, t, cw, cw_sum, smooth, grad, gsc, loss, \
+                                        z, work, bad)
+    switch (C) {
+    case 2: FE_BODY(2); break;
+    case 4: FE_BODY(4); break;
+    default: FE_BODY(C);
+    }
+#undef FE_BODY
 }

@@ -223,51 +223,6 @@ FE_ROWSUM(FE_T(rowsum), REAL)
 FE_ROWSUM(FE_T(rowsum_d), double)
 #undef FE_ROWSUM
 
-/* The fixed-order sums of R rows of C values (R*C, contiguous): out[r] = rowsum(row r).
- * Short rows (C <= FE_LANES) are summed across rows, FE_SHORT_CHUNK rows at a time: lane j
- * of every row in one vector (the values transposed, 0 + v as rowsum's accumulators start,
- * missing lanes +0), then the same tree as lanes_fold, each level one vector loop over the
- * rows.  The same bits as rowsum, row by row, without per-row scalar work. */
-#define FE_SHORT_CHUNK 256
-#define FE_ROWSUMS(NAME, ONE_ROW, T)                                                       \
-FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,                    \
-                    double *FE_RESTRICT out)                                               \
-{                                                                                          \
-    Py_ssize_t r0, r, j, n, w;                                                             \
-    if (C > FE_LANES) {                                                                    \
-        for (r = 0; r < R; r++)                                                            \
-            out[r] = ONE_ROW(C, v + r * C);                                                \
-        return;                                                                            \
-    }                                                                                      \
-    double lane[FE_LANES][FE_SHORT_CHUNK];                                                 \
-    for (r0 = 0; r0 < R; r0 += FE_SHORT_CHUNK) {                                           \
-        n = R - r0 < FE_SHORT_CHUNK ? R - r0 : FE_SHORT_CHUNK;                             \
-        const T *vr = v + r0 * C;                                                          \
-        for (j = 0; j < FE_LANES; j++) {                                                   \
-            double *l = lane[j];                                                           \
-            if (j < C) {                                                                   \
-                FE_PRAGMA(omp simd)                                                        \
-                for (r = 0; r < n; r++) l[r] = 0.0 + (double)vr[r * C + j];                \
-            } else {                                                                       \
-                FE_PRAGMA(omp simd)                                                        \
-                for (r = 0; r < n; r++) l[r] = 0.0;                                        \
-            }                                                                              \
-        }                                                                                  \
-        for (w = FE_LANES / 2; w >= 1; w /= 2)                                             \
-            for (j = 0; j < w; j++) {                                                      \
-                double *a = lane[j];                                                       \
-                const double *b = lane[j + w];                                             \
-                FE_PRAGMA(omp simd)                                                        \
-                for (r = 0; r < n; r++) a[r] = a[r] + b[r];                                \
-            }                                                                              \
-        FE_PRAGMA(omp simd)                                                                \
-        for (r = 0; r < n; r++) out[r0 + r] = lane[0][r];                                  \
-    }                                                                                      \
-}
-FE_ROWSUMS(FE_T(rowsums), FE_T(rowsum), REAL)
-FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
-#undef FE_ROWSUMS
-
 /* ---- rows in lanes (short rows, C <= FE_LANES) ------------------------------------------ *
  * The loops of a block of R short rows put one row in each vector lane: value c of every row
  * at once (v[r*C + c], strided), per-row results unit-stride over r.  lanes_tree is rowsum's
@@ -292,6 +247,39 @@ FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT 
     for (r = 0; r < R; r++) out[r] = l[r];
 }
 
+/* The fixed-order sums of R rows of C values (R*C, contiguous): out[r] = rowsum(row r).
+ * Short rows (C <= FE_LANES) are summed across rows, FE_SHORT_CHUNK rows at a time: lane j
+ * of every row in one vector (the values transposed, 0 + v as rowsum's accumulators start),
+ * then lanes_tree, each level one vector loop over the rows.  The same bits as rowsum, row
+ * by row, without per-row scalar work. */
+#define FE_SHORT_CHUNK 256
+#define FE_ROWSUMS(NAME, ONE_ROW, T)                                                       \
+FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,                    \
+                    double *FE_RESTRICT out)                                               \
+{                                                                                          \
+    Py_ssize_t r0, r, j, n;                                                                \
+    if (C > FE_LANES) {                                                                    \
+        for (r = 0; r < R; r++)                                                            \
+            out[r] = ONE_ROW(C, v + r * C);                                                \
+        return;                                                                            \
+    }                                                                                      \
+    double lane[FE_LANES * FE_SHORT_CHUNK];                                                \
+    for (r0 = 0; r0 < R; r0 += FE_SHORT_CHUNK) {                                           \
+        n = R - r0 < FE_SHORT_CHUNK ? R - r0 : FE_SHORT_CHUNK;                             \
+        const T *vr = v + r0 * C;                                                          \
+        for (j = 0; j < C; j++) {                                                          \
+            double *l = lane + j * n;                                                      \
+            FE_PRAGMA(omp simd)                                                            \
+            for (r = 0; r < n; r++) l[r] = 0.0 + (double)vr[r * C + j];                   \
+        }                                                                                  \
+        FE_T(lanes_tree)(n, C, lane, out + r0);                                            \
+    }                                                                                      \
+}
+FE_ROWSUMS(FE_T(rowsums), FE_T(rowsum), REAL)
+FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
+#undef FE_ROWSUMS
+
+/* ---- rows in lanes (short rows, C <= FE_LANES): see lanes_tree ---------------------- */
 /* rowmax of every row of a block, rows in lanes (keys as rowmax compares them) */
 FE_INLINE void FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                void *kbuf, REAL *FE_RESTRICT m)
