@@ -18,6 +18,16 @@ class Totals(NamedTuple):
     count: int
 
 
+def fast_result(r, totals):
+    """_run's result (loss, grad, Totals or None) from a thin call path's (loss, grad, exact
+    sum state, count): every counted value has weight 1 there, so the mean's denominator is
+    the count."""
+    loss, grad, state, count = r
+    if not totals:
+        return loss, grad, None
+    return loss, grad, Totals(ExactSum.of(state), ExactSum.of_value(count), count)
+
+
 class Outputs(NamedTuple):
     """The arrays a kernel writes (loss: the unreduced loss or None; grad: the gradient or
     None) and the caller's `out` / `grad_out` they go to when those are written apart

@@ -264,8 +264,10 @@ cdef dict _CODES = {np.dtype(t).num: c for t, c in _v.KERNEL_TYPES.items()}
 
 def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_weight,
          label_smoothing, zero_division, out, grad_out, n_threads, bint want_loss,
-         bint want_grad):
-    """(loss or None, grad or None) of the common case, or None (see above)."""
+         bint want_grad, bint totals=False):
+    """(loss or None, grad or None, exact sum of the element values as an ExactSum state
+    or None, elements counted) of the common case, or None (see above).  `totals`: the
+    sum is wanted whatever the reduction (RunningLoss)."""
     if not (plain_array(pred) and plain_array(target)
             and weight is None and pos_weight is None and log_min is None
             and type(eps) is str and eps == "auto"
@@ -339,7 +341,7 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     prm.loss_scale = 1.0
     prm.grad_scale = 1.0 / n if reduction == "mean" else 1.0
     cdef fe_xsum total, wtotal
-    cdef bint want_sum = want_loss and not none
+    cdef bint want_sum = want_loss and not none or totals
     cdef int nt, bad
     if n < _threads.PARALLEL_MIN:
         bad = _run_bce(&L, &prm, 1, want_sum, &total, &wtotal)
@@ -359,4 +361,4 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
             loss = np.float64(xsum_value(&total, _fsum))
         else:
             loss = np.float64(xsum_value(&total, _fsum) / n)
-    return loss, g
+    return loss, g, xsum_state(&total) if totals else None, n

@@ -440,8 +440,10 @@ cdef double _LO32 = _AUTO_LO[np.float32], _LO64 = _AUTO_LO[np.float64]
 
 def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out, grad_out,
          n_threads, bint want_loss, bint want_grad, weight=None, class_weight=None,
-         ignore_index=None, label_smoothing=0.0):
-    """(loss or None, grad or None) of the common case, or None (see above)."""
+         ignore_index=None, label_smoothing=0.0, bint totals=False):
+    """(loss or None, grad or None, exact sum of the row values as an ExactSum state or
+    None, rows counted) of the common case, or None (see above).  `totals`: the sum is
+    wanted whatever the reduction (RunningLoss)."""
     if not (plain_array(pred) and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
             and type(axis) is int and (axis == -1 or axis == 1)
             and weight is None and class_weight is None and ignore_index is None
@@ -522,7 +524,7 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
         R.data[GRAD], R.strides[GRAD][0], R.cstride[GRAD] = (<char *>cnp.PyArray_DATA(g),
                                                              C * isz, isz)
     cdef fe_xsum total
-    cdef bint want_sum = want_loss and not none
+    cdef bint want_sum = want_loss and not none or totals
     cdef int nt = 1, bad
     if N * C < _threads.PARALLEL_MIN:
         bad = _run_rows(&R, 1, want_sum, &total)
@@ -542,4 +544,4 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
             loss = np.float64(xsum_value(&total, _fsum))
         else:
             loss = np.float64(xsum_value(&total, _fsum) / N)
-    return loss, g
+    return loss, g, xsum_state(&total) if totals else None, N

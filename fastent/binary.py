@@ -26,12 +26,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
     `denominator` replaces the mean's denominator of the gradient (Dask: the global one);
     `totals`: the exact sums are wanted whatever the reduction (RunningLoss, Dask)."""
-    if denominator is None and not totals:          # the common case, in O(1) (_binary.fast)
+    if denominator is None:                         # the common case, in O(1) (_binary.fast)
         r = _binary.fast(logits, target, pred, reduction, weight, base, eps, log_min,
                          pos_weight, label_smoothing, zero_division, out, grad_out,
-                         n_threads, want_loss, want_grad)
+                         n_threads, want_loss, want_grad, totals)
         if r is not None:
-            return r + (None,)
+            return _api.fast_result(r, totals)
     if _dask.is_dask(target, pred, weight, pos_weight):
         return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
                          reduction=reduction, weight=weight, want_loss=want_loss,

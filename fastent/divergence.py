@@ -19,11 +19,11 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     """p: the reference distribution (None for entropy); q: the prediction.  Returns (loss
     or None, grad or None, Totals); `denominator` replaces the mean's denominator of the
     gradient (Dask)."""
-    if denominator is None and not totals:          # the common case, in O(1) (_rowwise.fast)
+    if denominator is None:                         # the common case, in O(1) (_rowwise.fast)
         r = _rowwise.fast(kind, p, q, axis, reduction, base, eps, zero_division, out,
-                          grad_out, n_threads, want_loss, want_grad, weight)
+                          grad_out, n_threads, want_loss, want_grad, weight, totals=totals)
         if r is not None:
-            return r + (None,)
+            return _api.fast_result(r, totals)
     pred_name = "p" if kind == _rowwise.Kind.ENTROPY else "q"
     if _dask.is_dask(p, q, weight):
         return _dask.run(lambda t, x, **kw: _run(kind, t, x, **kw), p, q,

@@ -21,12 +21,12 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
          want_grad, denominator=None, totals=False):
     """Validate, run the O(rows) pass and the kernel; returns (loss or None, grad or None,
     Totals).  `denominator` replaces the mean's denominator of the gradient (Dask)."""
-    if denominator is None and not totals:          # the common case, in O(1) (_rowwise.fast)
+    if denominator is None:                         # the common case, in O(1) (_rowwise.fast)
         r = _rowwise.fast(_rowwise.Kind.SOFTMAX, target, logits, axis, reduction, base, None,
                           zero_division, out, grad_out, n_threads, want_loss, want_grad,
-                          weight, class_weight, ignore_index, label_smoothing)
+                          weight, class_weight, ignore_index, label_smoothing, totals)
         if r is not None:
-            return r + (None,)
+            return _api.fast_result(r, totals)
     if _dask.is_dask(target, logits, weight):
         return _dask.run(_run, target, logits, reduction=reduction, weight=weight,
                          want_loss=want_loss, want_grad=want_grad, class_axis=axis,
