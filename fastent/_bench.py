@@ -356,14 +356,16 @@ def _divergence_peers(found, name, p, q, grad):
 
 def all_workloads(quick=False):
     dtypes = [np.float32, np.float64]
+    # (64, 10): one small batch, where the per-call cost is what counts; short rows (10 and 2
+    # classes) next to long ones, for the cost per element of each
     if quick:
         sizes = [10**3, 10**5, 10**6]
-        shapes = [(8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
-        dist_shapes = [(8192, 100), (512, 32000)]
+        shapes = [(64, 10), (8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
+        dist_shapes = [(8192, 10), (8192, 100), (512, 32000)]
     else:
         sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
-        shapes = [(65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
-        dist_shapes = [(65536, 100), (4096, 32000)]
+        shapes = [(64, 10), (65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
+        dist_shapes = [(1_000_000, 2), (65536, 10), (65536, 100), (256, 4096), (4096, 32000)]
     return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
             + divergence_workloads(dist_shapes, dtypes))
 
