@@ -18,6 +18,16 @@ class Totals(NamedTuple):
     count: int
 
 
+def driver_operands(arrays, strides, cstrides=None):
+    """The operands by name as the driver takes them (fastent/_driver.pxd): {name: (array,
+    byte strides over the iteration, byte stride along the class axis, element type code)}
+    from {name: array or None} and their layouts ({name: strides}, {name: class stride});
+    absent operands are left out."""
+    return {name: (a, strides[name], 0 if cstrides is None else cstrides[name],
+                   v.type_code(a))
+            for name, a in arrays.items() if a is not None}
+
+
 def fast_result(r, totals):
     """_run's result (loss, grad, Totals or None) from a thin call path's (loss, grad, exact
     sum state, count): every counted value has weight 1 there, so the mean's denominator is

@@ -1,25 +1,24 @@
 # cython: language_level=3
-"""Binary cross-entropy kernels: the block loop around the inner loops of src/fe_binary.h.
+"""Binary cross-entropy: the family's block of the driver (fastent/_driver.pxd) around the
+inner loops of src/fe_binary_impl.h, and its thin call path.
 
-The Python layer (fastent/binary.py) hands over the prediction, target, weights, pos_weight,
-loss output and gradient output, all of one iteration shape (axes in the prediction's memory
-order, mergeable axes merged; see fastent/_layout.py) with their byte strides.  The flat
-iteration range is cut into blocks of FE_BLOCK elements; OpenMP threads take blocks as they
-come free (one thread: no OpenMP region at all); within a block each row segment runs through one vectorised inner loop,
-operands with a non-unit stride being gathered into (and outputs scattered from) a per-thread
-scratch buffer.  Each thread adds the written losses (and the weights) of its segments to
-its own exact sum (src/fe_exact.h); exact sums merge in any order, so the result does not
-depend on threads, blocks or instruction sets.
+The Python layer (fastent/binary.py) hands over the operands by name -- pred, target,
+weight, pos_weight, out, grad -- all of one iteration shape (axes in the prediction's
+memory order, mergeable axes merged; fastent/_layout.py) with their byte strides.  The
+iteration range is cut into blocks of FE_BLOCK elements; within a block each row segment
+(along the last axis) runs through one vectorised inner loop, operands with a non-unit stride
+or another element type being gathered into (and outputs scattered from) the thread's
+scratch.  The inner loop adds the written losses (and the weights) to the thread's exact
+sums.
 """
 
 cimport numpy as cnp
 import numpy as np
-from cython.parallel cimport prange, threadid
-from libc.stdlib cimport free, malloc
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
-                              FE_XBLOCK, disjoint, fe_gather_as, fe_scatter, fe_xsum,
-                              fe_xsum_init, fe_xsum_merge, plain_array, real_number,
+from fastent cimport _driver
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, disjoint,
+                              fe_gather_as, fe_scatter, fe_xsum, plain_array, real_number,
                               thread_count_plain, xsum_state, xsum_value)
+from fastent._driver cimport (GRAD, NOPS, OUT, POS_WEIGHT, PRED, TARGET, WEIGHT, Driver)
 
 cnp.import_array()
 
@@ -42,25 +41,6 @@ cdef extern from "fe_binary.h" nogil:
     fe_bce_f64_fn fe_bce_f64
     int fe_binary_select(int requested)
 
-# Operand slots, in the order of the inner loops' arguments.
-cdef enum:
-    T = 0      # target
-    X = 1      # prediction: probability or logit
-    W = 2      # per-element weight          (optional)
-    PW = 3     # pos_weight (logits only)    (optional)
-    OUT = 4    # per-element loss            (optional: scratch when not wanted)
-    GRAD = 5   # gradient                    (optional)
-    NOPS = 6
-
-cdef struct Layout:
-    Py_ssize_t ndim
-    Py_ssize_t total
-    Py_ssize_t itemsize
-    Py_ssize_t shape[FE_MAXDIM]
-    Py_ssize_t strides[NOPS][FE_MAXDIM]
-    char *data[NOPS]
-    int types[NOPS]           # element type codes (src/fe_simd.h); inputs may differ
-    int ctype                 # the computation type's code
 
 def select_isa(int requested=-1):
     """Point the dispatch table at the best kernels for this CPU (capped by `requested`);
@@ -68,117 +48,91 @@ def select_isa(int requested=-1):
     return fe_binary_select(requested)
 
 
-cdef void _block(const Layout *L, Py_ssize_t b, char *scratch, const fe_bparams *prm,
-                 bint want_sum, fe_xsum *total, fe_xsum *wtotal, double *xs,
-                 int *bad_out) noexcept nogil:
-    """One block of the flat iteration range, row segment by row segment; the written
-    losses (and weights) are added to this thread's exact sums when `want_sum`."""
-    cdef Py_ssize_t nd = L.ndim, last = L.ndim - 1, isz = L.itemsize
-    cdef Py_ssize_t inner = L.shape[last]
-    cdef Py_ssize_t start = b * FE_BLOCK
-    cdef Py_ssize_t end = min(L.total, start + FE_BLOCK)
-    cdef Py_ssize_t row = start // inner, col = start - row * inner
-    cdef Py_ssize_t pos = start, seg, r, d, k
+cdef void _bce_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums,
+                     double *xs, int *bad_out) noexcept nogil:
+    """One block of the element range, row segment by row segment; the written losses (and
+    weights) go to sums[0] (and sums[1]) when `sums` is given."""
+    cdef const fe_bparams *prm = <const fe_bparams *>D.params
+    cdef Py_ssize_t nd = D.ndim, last = D.ndim - 1, isz = D.itemsize
+    cdef Py_ssize_t inner = D.shape[last]
+    cdef Py_ssize_t start = b * D.block
+    cdef Py_ssize_t end = min(D.items, start + D.block)
+    cdef Py_ssize_t col = start % inner
+    cdef Py_ssize_t pos = start, seg, k, st
     cdef Py_ssize_t idx[FE_MAXDIM]
     cdef Py_ssize_t off[NOPS]
     cdef void *p[NOPS]
     cdef char *addr
     cdef int bad = 0, rb = 0
 
-    # multi-index and byte offsets of the first row
-    r = row
-    for k in range(NOPS):
-        off[k] = 0
-    for d in range(nd - 2, -1, -1):
-        idx[d] = r % L.shape[d]
-        r = r // L.shape[d]
-        for k in range(NOPS):
-            off[k] += idx[d] * L.strides[k][d]
-
+    _driver.odo_start(D, nd - 1, start // inner, idx, off)
     while pos < end:
         seg = min(inner - col, end - pos)
         for k in range(NOPS):
             p[k] = NULL
-            if L.data[k] == NULL:
+            if D.op[k].data == NULL:
                 continue
-            addr = L.data[k] + off[k] + col * L.strides[k][last]
-            if L.strides[k][last] == isz and L.types[k] == L.ctype:
+            st = D.op[k].strides[last]
+            addr = D.op[k].data + off[k] + col * st
+            if st == isz and D.op[k].type == D.ctype:
                 p[k] = addr
             else:
                 p[k] = scratch + k * FE_BLOCK * isz
                 if k < OUT:   # inputs: gathered, converted to the computation type
-                    fe_gather_as(p[k], isz, addr, seg, L.strides[k][last], L.types[k])
+                    fe_gather_as(p[k], isz, addr, seg, st, D.op[k].type)
         if p[OUT] == NULL:
             p[OUT] = scratch + OUT * FE_BLOCK * isz
         if isz == 4:
-            fe_bce_f32(seg, <const float *>p[T], <const float *>p[X], <const float *>p[W],
-                       <const float *>p[PW], <float *>p[OUT], <float *>p[GRAD], prm, &rb,
-                       total if want_sum else NULL, wtotal, xs)
+            fe_bce_f32(seg, <const float *>p[TARGET], <const float *>p[PRED],
+                       <const float *>p[WEIGHT], <const float *>p[POS_WEIGHT],
+                       <float *>p[OUT], <float *>p[GRAD], prm, &rb, sums,
+                       NULL if sums == NULL else sums + 1, xs)
         else:
-            fe_bce_f64(seg, <const double *>p[T], <const double *>p[X], <const double *>p[W],
-                       <const double *>p[PW], <double *>p[OUT], <double *>p[GRAD], prm, &rb,
-                       total if want_sum else NULL, wtotal, xs)
-        for k in range(OUT, NOPS):
-            if L.data[k] != NULL and L.strides[k][last] != isz:
-                fe_scatter(L.data[k] + off[k] + col * L.strides[k][last], p[k], seg,
-                           L.strides[k][last], isz)
+            fe_bce_f64(seg, <const double *>p[TARGET], <const double *>p[PRED],
+                       <const double *>p[WEIGHT], <const double *>p[POS_WEIGHT],
+                       <double *>p[OUT], <double *>p[GRAD], prm, &rb, sums,
+                       NULL if sums == NULL else sums + 1, xs)
+        for k in range(OUT, NOPS):      # the outputs: scattered where not in place
+            st = D.op[k].strides[last]
+            if D.op[k].data != NULL and st != isz:
+                fe_scatter(D.op[k].data + off[k] + col * st, p[k], seg, st, isz)
         bad |= rb
         pos += seg
         col = 0
-        # next row: advance the multi-index like an odometer
-        for d in range(nd - 2, -1, -1):
-            idx[d] += 1
-            for k in range(NOPS):
-                off[k] += L.strides[k][d]
-            if idx[d] < L.shape[d]:
-                break
-            for k in range(NOPS):
-                off[k] -= L.shape[d] * L.strides[k][d]
-            idx[d] = 0
+        _driver.odo_next(D, nd - 1, idx, off)
     bad_out[0] = bad
 
 
-def bce(int mode, tuple shape, list operands, list types, list strides, *, int ctype,
-        double lo, double hi, double log_min, double smooth, double loss_scale,
-        double grad_scale, bint want_sum, int n_threads):
+cdef int _run(Driver *D, fe_bparams *prm, int n_threads, bint want_sum, fe_xsum *total,
+              fe_xsum *wtotal) except -1:
+    """The whole element range of D (its operands set) through the driver."""
+    cdef Py_ssize_t d
+    D.items = 1
+    for d in range(D.ndim):
+        D.items *= D.shape[d]
+    D.elements = D.items
+    D.block = FE_BLOCK
+    D.scratch = NOPS * FE_BLOCK * D.itemsize
+    D.params = prm
+    return _driver.run(D, _bce_block, n_threads, want_sum, total, wtotal)
+
+
+def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi,
+        double log_min, double smooth, double loss_scale, double grad_scale, bint want_sum,
+        int n_threads):
     """Run the binary cross-entropy kernel over an iteration layout.
 
-    operands: [target, prediction, weight, pos_weight, out, grad], arrays or None; the
-    outputs have the computation type `ctype` (float32 or float64), the inputs may have any
-    type of `types` (their codes, src/fe_simd.h), converted while a block is gathered;
-    strides: their byte strides for `shape`.
-    mode: 0 clipped probabilities (lo, hi), 1 PyTorch's log_min, 2 logits.
-    Returns (exact sum of the written losses, exact sum of the weights or None, range-check
-    bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
+    operands: {"target", "pred", "weight", "pos_weight", "out", "grad": (array, byte strides
+    for `shape`, 0, element type code) or None}; the outputs have the computation type
+    `ctype` (float32 or float64), the inputs any type the kernels read (converted while a
+    block is gathered).  mode: 0 clipped probabilities (lo, hi), 1 PyTorch's log_min, 2
+    logits.  Returns (exact sum of the written losses, exact sum of the weights or None,
+    range-check bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
     """
-    cdef Layout L
+    cdef Driver D
     cdef fe_bparams prm
-    cdef Py_ssize_t k, d
-    cdef cnp.ndarray a
-
-    L.ndim = len(shape)
-    if L.ndim < 1 or L.ndim > FE_MAXDIM:
-        raise ValueError(f"iteration layout must have 1 to {FE_MAXDIM} axes")
-    L.total = 1
-    for d in range(L.ndim):
-        L.shape[d] = shape[d]
-        L.total *= L.shape[d]
-    if ctype != FE_T_F32 and ctype != FE_T_F64:
-        raise ValueError("ctype: the computation type must be float32 or float64")
-    L.itemsize = 4 if ctype == FE_T_F32 else 8
-    L.ctype = ctype
-    for k in range(NOPS):
-        L.types[k] = types[k]
-        if operands[k] is None:
-            L.data[k] = NULL
-            continue
-        a = operands[k]
-        if k >= OUT and types[k] != L.ctype:
-            raise TypeError("outputs must have the computation dtype")
-        L.data[k] = <char *>cnp.PyArray_DATA(a)
-        for d in range(L.ndim):
-            L.strides[k][d] = strides[k][d]
-
+    _driver.init(&D, len(shape), ctype)
+    _driver.set_operands(&D, shape, operands)
     prm.mode = mode
     prm.lo = lo
     prm.hi = hi
@@ -186,61 +140,11 @@ def bce(int mode, tuple shape, list operands, list types, list strides, *, int c
     prm.smooth = smooth
     prm.loss_scale = loss_scale
     prm.grad_scale = grad_scale
-
     cdef fe_xsum total, wtotal
-    cdef int bad = _run_bce(&L, &prm, n_threads, want_sum, &total, &wtotal)
-    if L.total == 0 or not want_sum:
+    cdef int bad = _run(&D, &prm, n_threads, want_sum, &total, &wtotal)
+    if D.items == 0 or not want_sum:
         return None, None, bad
-    return (xsum_state(&total), xsum_state(&wtotal) if L.data[W] != NULL else None, bad)
-
-
-cdef int _run_bce(const Layout *L, const fe_bparams *prm, int n_threads, bint want_sum,
-                  fe_xsum *total, fe_xsum *wtotal) except -1:
-    """Every block of L's iteration range, on up to `n_threads` threads; the exact sums of
-    the written losses and of the weights go to *total and *wtotal (when `want_sum`).
-    Returns the range-check bits of the blocks."""
-    cdef Py_ssize_t nblocks, b
-    cdef int nt, tid, bad = 0
-    fe_xsum_init(total)
-    fe_xsum_init(wtotal)
-    if L.total == 0:
-        return 0
-    nblocks = (L.total + FE_BLOCK - 1) // FE_BLOCK
-    # below FE_PARALLEL_MIN blocks waking the thread pool costs more than it saves
-    nt = 1 if L.total < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
-    cdef char *scr = <char *>malloc(nt * NOPS * FE_BLOCK * L.itemsize)
-    cdef fe_xsum *sums = <fe_xsum *>malloc(2 * nt * sizeof(fe_xsum))
-    cdef double *xs = <double *>malloc(nt * FE_XBLOCK * sizeof(double))
-    cdef int *bads = <int *>malloc(nblocks * sizeof(int))
-    if scr == NULL or sums == NULL or xs == NULL or bads == NULL:
-        free(scr)
-        free(sums)
-        free(xs)
-        free(bads)
-        raise MemoryError()
-    for tid in range(2 * nt):
-        fe_xsum_init(&sums[tid])
-    with nogil:
-        if nt == 1:     # no OpenMP region at all: small calls, forked children
-            for b in range(nblocks):
-                _block(L, b, scr, prm, want_sum, &sums[0], &sums[1], xs, &bads[b])
-        else:           # guided: big chunks first, small ones last, so a late thread costs little
-            for b in prange(nblocks, schedule='guided', num_threads=nt):
-                tid = threadid()
-                _block(L, b, scr + tid * NOPS * FE_BLOCK * L.itemsize, prm, want_sum,
-                       &sums[tid], &sums[nt + tid], xs + tid * FE_XBLOCK, &bads[b])
-    for b in range(nblocks):
-        bad |= bads[b]
-    if want_sum:
-        for tid in range(nt):      # exact: the order of the merge does not matter
-            fe_xsum_merge(total, &sums[tid])
-            if L.data[W] != NULL:
-                fe_xsum_merge(wtotal, &sums[nt + tid])
-    free(scr)
-    free(sums)
-    free(xs)
-    free(bads)
-    return bad
+    return (xsum_state(&total), xsum_state(&wtotal) if D.op[WEIGHT].data != NULL else None, bad)
 
 
 # ---- the thin call path -------------------------------------------------------------------
@@ -314,26 +218,18 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     if want_grad and g is None:
         g = cnp.PyArray_EMPTY(nd, cnp.PyArray_DIMS(x), typ, 0)
 
-    cdef Layout L
+    cdef Driver D
     cdef fe_bparams prm
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(x)
-    L.ndim = 1
-    L.total = n
-    L.shape[0] = n
-    L.itemsize = isz
-    L.ctype = FE_T_F32 if isz == 4 else FE_T_F64
-    cdef int k
-    for k in range(NOPS):
-        L.data[k] = NULL
-        L.types[k] = L.ctype
-        L.strides[k][0] = isz
-    L.data[T], L.types[T] = <char *>cnp.PyArray_DATA(t), tcode
-    L.strides[T][0] = cnp.PyArray_ITEMSIZE(t)
-    L.data[X] = <char *>cnp.PyArray_DATA(x)
+    _driver.init(&D, 1, FE_T_F32 if isz == 4 else FE_T_F64)
+    D.shape[0] = n
+    D.op[TARGET].data, D.op[TARGET].type = <char *>cnp.PyArray_DATA(t), tcode
+    D.op[TARGET].strides[0] = cnp.PyArray_ITEMSIZE(t)
+    D.op[PRED].data, D.op[PRED].strides[0] = <char *>cnp.PyArray_DATA(x), isz
     if o is not None:
-        L.data[OUT] = <char *>cnp.PyArray_DATA(o)
+        D.op[OUT].data, D.op[OUT].strides[0] = <char *>cnp.PyArray_DATA(o), isz
     if g is not None:
-        L.data[GRAD] = <char *>cnp.PyArray_DATA(g)
+        D.op[GRAD].data, D.op[GRAD].strides[0] = <char *>cnp.PyArray_DATA(g), isz
     prm.mode = FE_BCE_LOGITS if logits else FE_BCE_CLIP
     prm.lo, prm.hi = (_LO32, _HI32) if isz == 4 else (_LO64, _HI64)
     prm.log_min = 0.0
@@ -344,11 +240,11 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     cdef bint want_sum = want_loss and not none or totals
     cdef int nt, bad
     if n < _threads.PARALLEL_MIN:
-        bad = _run_bce(&L, &prm, 1, want_sum, &total, &wtotal)
+        bad = _run(&D, &prm, 1, want_sum, &total, &wtotal)
     else:
         nt = _threads.acquire(_threads.resolve(n_threads), n)
         try:
-            bad = _run_bce(&L, &prm, nt, want_sum, &total, &wtotal)
+            bad = _run(&D, &prm, nt, want_sum, &total, &wtotal)
         finally:
             _threads.release(nt, n)
     if bad:

@@ -1,7 +1,8 @@
 # cython: language_level=3
 """Declarations every kernel family shares: the instruction-set dispatch, the OpenMP shim,
-the strided gather/scatter helpers of src/fe_simd.h, and the exact sums of src/fe_exact.h
-(the one reduction path: every reduced value of every family goes through them)."""
+the strided gather/scatter helpers of src/fe_simd.h, the exact sums of src/fe_exact.h
+(the one reduction path: every reduced value of every family goes through them), and the
+tests by which the thin call paths recognise the common case."""
 
 cimport numpy as cnp
 from libc.stdlib cimport free, malloc
@@ -41,14 +42,6 @@ cdef enum:
 cdef inline tuple xsum_state(const fe_xsum *s):
     """The exact sum as fastent._exact.ExactSum's state: (partials, +inf, -inf, NaN, overflow)."""
     return (tuple([s.p[i] for i in range(s.n)]), s.pinf, s.ninf, s.nan, s.ovf)
-
-
-cdef inline tuple xsum_threads_state(fe_xsum *sums, int nt):
-    """Merge per-thread exact sums (order is irrelevant: they are exact) into the state."""
-    cdef int k
-    for k in range(1, nt):
-        fe_xsum_merge(&sums[0], &sums[k])
-    return xsum_state(&sums[0])
 
 
 # ---- the common case, recognised in O(1) (the public functions' thin call path) ----------

@@ -1,29 +1,28 @@
 # cython: language_level=3
-"""Row-wise kernels: the one row driver of every function with a class axis -- softmax
-cross-entropy (src/fe_softmax_impl.h) and cross-entropy / KL divergence / entropy of
-distributions (src/fe_divergence_impl.h).
+"""The row families -- softmax cross-entropy (src/fe_softmax_impl.h) and cross-entropy / KL
+divergence / entropy of distributions (src/fe_divergence_impl.h): their block of the driver
+(fastent/_driver.pxd), the O(rows) label and weight pass, and their thin call path.
 
-The Python layers (fastent/softmax.py, fastent/divergence.py) hand over the prediction, the
-target distribution or the integer labels, the row weights, the per-row loss output and the
-gradient, with the rows laid out by fastent/_layout.row_layout (row axes in the
-prediction's memory order, merged where possible) and the class axis kept apart with its
-own stride.  Rows are cut into blocks of a fixed number of rows (a function of C only);
-OpenMP threads take blocks as they come free (one thread: no OpenMP region).  A block's rows are read in place when they lie back
-to back in memory, else gathered into a per-thread buffer (and the gradient scattered back),
-so no temporary of the logits' size is ever made; one block kernel per family serves every
-row length.  The written row losses (and the mean's weights) go to per-thread exact sums
-(src/fe_exact.h): the result does not depend on threads, blocks or instruction sets.
+The Python layers (fastent/softmax.py, fastent/divergence.py) hand over the operands by
+name -- pred, target (a distribution) or labels, weight (per row), out (per row), grad --
+with the rows laid out by fastent/_layout.row_layout (row axes in the prediction's memory
+order, merged where possible) and the class axis kept apart with its own stride.  A block
+is a fixed number of rows (a function of C only).  Its rows are read in place when they lie
+back to back in memory, else gathered into the thread's scratch (and the gradient scattered
+back), so no temporary of the logits' size is ever made; one block kernel per family serves
+every row length.  The row values go to the thread's exact sums (src/fe_rows_impl.h).
 """
 
 cimport numpy as cnp
 import numpy as np
-from cython.parallel cimport prange, threadid
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
-                              FE_XBLOCK, disjoint, fe_gather_as, fe_scatter, fe_xsum,
-                              fe_xsum_add_f64, fe_xsum_init, fe_xsum_merge, plain_array,
-                              real_number, thread_count_plain, xsum_state, xsum_value)
+from fastent cimport _driver
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK, disjoint,
+                              fe_gather_as, fe_scatter, fe_xsum, fe_xsum_add_f64,
+                              fe_xsum_init, plain_array, real_number, thread_count_plain,
+                              xsum_state, xsum_value)
+from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, TARGET, WEIGHT, Driver)
 
 cnp.import_array()
 
@@ -56,27 +55,13 @@ cpdef enum Kind:
     KL = 2             # D(p || q)
     ENTROPY = 3        # H(p)
 
-# Operand slots
-cdef enum:
-    X = 0      # prediction: logits, q, or p of entropy  (class axis)
-    TP = 1     # target distribution                     (class axis; optional)
-    LAB = 2    # integer labels, intp        (optional)
-    RW = 3     # row weights, float64        (optional)
-    OUT = 4    # per-row loss                (optional)
-    GRAD = 5   # gradient                    (class axis; optional)
-    NOPS = 6
-
-cdef struct Rows:
-    Py_ssize_t ndim, nrows, C, itemsize, rows_per_block
-    Py_ssize_t shape[FE_MAXDIM]
-    Py_ssize_t strides[NOPS][FE_MAXDIM]
-    Py_ssize_t cstride[NOPS]
-    char *data[NOPS]
+cdef struct Params:    # the row families' parameters (Driver.params)
     Kind kind
-    int xtype, ttype, ctype   # element type codes of the prediction, the target and the
-                              # computation (float32/float64; the others are converted)
-    const void *cw            # class weights in the computation dtype, or NULL
-    double cw_sum, smooth, lo, loss_scale, grad_scale
+    Py_ssize_t C               # classes: the length of a row
+    const void *cw             # class weights in the computation dtype, or NULL
+    double cw_sum, smooth      # their sum; label smoothing
+    double lo                  # the distributions' clip floor
+    double loss_scale, grad_scale
     Py_ssize_t ignore_index
     bint has_ignore
 
@@ -138,57 +123,34 @@ def row_pass(Py_ssize_t C, const Py_ssize_t[::1] labels=None, const double[::1] 
     return bad_label, bad_weight, xsum_state(&denom), count
 
 
-cdef inline void _start(const Rows *R, Py_ssize_t r, Py_ssize_t *idx, Py_ssize_t *off) noexcept nogil:
-    """Multi-index and byte offsets of row r."""
-    cdef Py_ssize_t d, k
-    for k in range(NOPS):
-        off[k] = 0
-    for d in range(R.ndim - 1, -1, -1):
-        idx[d] = r % R.shape[d]
-        r = r // R.shape[d]
-        for k in range(NOPS):
-            off[k] += idx[d] * R.strides[k][d]
-
-
-cdef inline void _next(const Rows *R, Py_ssize_t *idx, Py_ssize_t *off) noexcept nogil:
-    """Advance to the next row: an odometer over the row axes."""
-    cdef Py_ssize_t d, k
-    for d in range(R.ndim - 1, -1, -1):
-        idx[d] += 1
-        for k in range(NOPS):
-            off[k] += R.strides[k][d]
-        if idx[d] < R.shape[d]:
-            return
-        for k in range(NOPS):
-            off[k] -= R.shape[d] * R.strides[k][d]
-        idx[d] = 0
-
-
-cdef inline bint _ignored(const Rows *R, const char *lab, Py_ssize_t *label) noexcept nogil:
+cdef inline bint _ignored(const Params *P, const char *lab, Py_ssize_t *label) noexcept nogil:
     """Read a row's label; whether the row counts nowhere (ignore_index)."""
     if lab == NULL:
         return False
     label[0] = (<const Py_ssize_t *>lab)[0]
-    return (R.has_ignore and label[0] == R.ignore_index) or label[0] < 0 or label[0] >= R.C
+    return (P.has_ignore and label[0] == P.ignore_index) or label[0] < 0 or label[0] >= P.C
 
 
-cdef inline int _row_data_flat(const Rows *R, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
+cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
                                double *rws, double *gsc) noexcept nogil:
     """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
     row that counts nowhere), row weights (0 there) and gradient scales; returns bad bit 4
-    for a label outside [0, C) (see _block)."""
-    cdef const char *lp = NULL if R.data[LAB] == NULL else R.data[LAB] + r0 * R.strides[LAB][0]
-    cdef const char *wp = NULL if R.data[RW] == NULL else R.data[RW] + r0 * R.strides[RW][0]
-    cdef Py_ssize_t ls = R.strides[LAB][0], ws = R.strides[RW][0], j, label = 0
-    cdef double rw, gs = R.grad_scale
+    for a label outside [0, C) (see _rows_block)."""
+    cdef const Params *P = <const Params *>D.params
+    cdef const _driver.Operand *L = &D.op[LABELS]
+    cdef const _driver.Operand *W = &D.op[WEIGHT]
+    cdef const char *lp = NULL if L.data == NULL else L.data + r0 * L.strides[0]
+    cdef const char *wp = NULL if W.data == NULL else W.data + r0 * W.strides[0]
+    cdef Py_ssize_t ls = L.strides[0], ws = W.strides[0], j, label = 0
+    cdef double rw, gs = P.grad_scale
     cdef int bad = 0
     if lp == NULL and wp == NULL:
         for j in range(n):
             rws[j] = 1.0
             gsc[j] = gs
         return 0
-    cdef Py_ssize_t C = R.C, ign_value = R.ignore_index
-    cdef bint has_ign = R.has_ignore
+    cdef Py_ssize_t C = P.C, ign_value = P.ignore_index
+    cdef bint has_ign = P.has_ignore
     cdef int skip, out_of_range
     if lp == NULL:
         for j in range(n):
@@ -209,14 +171,27 @@ cdef inline int _row_data_flat(const Rows *R, Py_ssize_t r0, Py_ssize_t n, Py_ss
     return bad
 
 
-cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_xsum *total,
-                 double *xs, int *bad_out) noexcept nogil:
+cdef inline bint _in_place(const Driver *D, int k, Py_ssize_t C) noexcept nogil:
+    """Whether operand k's rows of a one-axis layout lie back to back in the computation
+    type (the kernel reads or writes them where they are)."""
+    return (D.ndim == 1 and D.op[k].data != NULL and D.op[k].type == D.ctype
+            and D.op[k].cstride == D.itemsize and D.op[k].strides[0] == C * D.itemsize)
+
+
+cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums,
+                      double *xs, int *bad_out) noexcept nogil:
     """One block of rows: read in place or gathered into contiguous buffers, run through
-    the family's block kernel, results written back row by row and summed exactly."""
-    cdef Py_ssize_t isz = R.itemsize, C = R.C, rpb = R.rows_per_block
+    the family's block kernel, the row values written back and summed exactly (to sums[0]
+    when `sums` is given)."""
+    cdef const Params *P = <const Params *>D.params
+    cdef const _driver.Operand *X = &D.op[PRED]
+    cdef const _driver.Operand *T = &D.op[TARGET]
+    cdef const _driver.Operand *G = &D.op[GRAD]
+    cdef const _driver.Operand *O = &D.op[OUT]
+    cdef Py_ssize_t isz = D.itemsize, C = P.C, rpb = D.block
     cdef Py_ssize_t bsz = rpb * C                  # elements of a block's buffers
     cdef Py_ssize_t r0 = b * rpb
-    cdef Py_ssize_t n = min(R.nrows, r0 + rpb) - r0
+    cdef Py_ssize_t n = min(D.items, r0 + rpb) - r0
     cdef Py_ssize_t j, label = 0
     cdef Py_ssize_t idx[FE_MAXDIM]
     cdef Py_ssize_t off[NOPS]
@@ -235,191 +210,132 @@ cdef void _block(const Rows *R, Py_ssize_t b, char *scratch, bint want_sum, fe_x
     cdef int bad = 0
     cdef bint ign
 
-    _start(R, r0, idx, off)
+    _driver.odo_start(D, D.ndim, r0, idx, off)
     # rows back to back in memory (the common C-contiguous case): the kernel reads the
     # logits / distributions and writes the gradient in place, no gather or scatter
-    cdef bint flat = R.ndim == 1
-    cdef bint x_in_place = (flat and R.xtype == R.ctype and R.cstride[X] == isz
-                            and R.strides[X][0] == C * isz)
-    cdef bint t_in_place = (flat and R.data[TP] != NULL and R.ttype == R.ctype
-                            and R.cstride[TP] == isz and R.strides[TP][0] == C * isz)
-    cdef bint g_in_place = (flat and R.data[GRAD] != NULL and R.cstride[GRAD] == isz
-                            and R.strides[GRAD][0] == C * isz)
+    cdef bint x_in_place = _in_place(D, PRED, C)
+    cdef bint t_in_place = _in_place(D, TARGET, C)
+    cdef bint g_in_place = _in_place(D, GRAD, C)
     if x_in_place:
-        xb = R.data[X] + off[X]
+        xb = X.data + off[PRED]
     if t_in_place:
-        tb = R.data[TP] + off[TP]
+        tb = T.data + off[TARGET]
     if g_in_place:
-        gb = R.data[GRAD] + off[GRAD]
-    if (x_in_place and (R.data[TP] == NULL or t_in_place)
-            and (R.data[GRAD] == NULL or g_in_place)):
-        bad = _row_data_flat(R, r0, n, lab, rws, gsc)      # nothing to gather or scatter
+        gb = G.data + off[GRAD]
+    if x_in_place and (T.data == NULL or t_in_place) and (G.data == NULL or g_in_place):
+        bad = _row_data_flat(D, r0, n, lab, rws, gsc)      # nothing to gather or scatter
     else:
         for j in range(n):
-            rw = 1.0 if R.data[RW] == NULL else (<double *>(R.data[RW] + off[RW]))[0]
-            ign = _ignored(R, NULL if R.data[LAB] == NULL else R.data[LAB] + off[LAB], &label)
-            if ign and not (R.has_ignore and label == R.ignore_index):
+            rw = 1.0 if D.op[WEIGHT].data == NULL else (
+                <double *>(D.op[WEIGHT].data + off[WEIGHT]))[0]
+            ign = _ignored(P, NULL if D.op[LABELS].data == NULL
+                           else D.op[LABELS].data + off[LABELS], &label)
+            if ign and not (P.has_ignore and label == P.ignore_index):
                 bad = 4     # a label outside [0, C): only the thin call path checks it here
             lab[j] = -1 if ign else label
             rws[j] = 0.0 if ign else rw
-            gsc[j] = 0.0 if ign else R.grad_scale * rw
+            gsc[j] = 0.0 if ign else P.grad_scale * rw
             out_off[j] = off[OUT]
             grad_off[j] = off[GRAD]
             if not x_in_place:
-                fe_gather_as(xb + j * C * isz, isz, R.data[X] + off[X], C, R.cstride[X],
-                             R.xtype)
-            if R.data[TP] != NULL and not t_in_place:
-                fe_gather_as(tb + j * C * isz, isz, R.data[TP] + off[TP], C, R.cstride[TP],
-                             R.ttype)
-            _next(R, idx, off)
-    cdef char *g = gb if R.data[GRAD] != NULL else NULL
-    cdef const Py_ssize_t *labp = lab if R.data[LAB] != NULL else NULL
-    cdef const char *tp = tb if R.data[TP] != NULL else NULL
-    cdef int kind = 0 if R.kind == CROSS_ENTROPY else (1 if R.kind == KL else 2)
+                fe_gather_as(xb + j * C * isz, isz, X.data + off[PRED], C, X.cstride, X.type)
+            if T.data != NULL and not t_in_place:
+                fe_gather_as(tb + j * C * isz, isz, T.data + off[TARGET], C, T.cstride,
+                             T.type)
+            _driver.odo_next(D, D.ndim, idx, off)
+    cdef char *g = gb if G.data != NULL else NULL
+    cdef const Py_ssize_t *labp = lab if D.op[LABELS].data != NULL else NULL
+    cdef const char *tp = tb if T.data != NULL else NULL
+    cdef int kind = 0 if P.kind == CROSS_ENTROPY else (1 if P.kind == KL else 2)
     if isz == 4:
-        if R.kind == SOFTMAX:
-            fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>R.cw,
-                             R.cw_sum, R.smooth, <float *>g, gsc, loss, <float *>zb, work, &bad)
+        if P.kind == SOFTMAX:
+            fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>P.cw,
+                             P.cw_sum, P.smooth, <float *>g, gsc, loss, <float *>zb, work, &bad)
         else:
-            fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, R.lo, <float *>g,
+            fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, P.lo, <float *>g,
                              gsc, loss, <float *>zb, work, &bad)
     else:
-        if R.kind == SOFTMAX:
+        if P.kind == SOFTMAX:
             fe_smx_block_f64(n, C, <double *>xb, labp, <const double *>tp,
-                             <const double *>R.cw, R.cw_sum, R.smooth, <double *>g, gsc, loss,
+                             <const double *>P.cw, P.cw_sum, P.smooth, <double *>g, gsc, loss,
                              <double *>zb, work, &bad)
         else:
-            fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, R.lo,
+            fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, P.lo,
                              <double *>g, gsc, loss, <double *>zb, work, &bad)
     # the rows' values as "none" returns them (w * loss in the dtype), written and summed
+    cdef bint flat = D.ndim == 1
     cdef char *outp = NULL
-    if flat and R.data[OUT] != NULL:
-        outp = R.data[OUT] + r0 * R.strides[OUT][0]
+    if flat and O.data != NULL:
+        outp = O.data + r0 * O.strides[0]
     if isz == 4:
-        fe_rows_finish_f32(n, rws, loss, R.loss_scale, outp, R.strides[OUT][0],
-                           total if want_sum else NULL, xs)
+        fe_rows_finish_f32(n, rws, loss, P.loss_scale, outp, O.strides[0], sums, xs)
     else:
-        fe_rows_finish_f64(n, rws, loss, R.loss_scale, outp, R.strides[OUT][0],
-                           total if want_sum else NULL, xs)
-    if not flat and R.data[OUT] != NULL:
+        fe_rows_finish_f64(n, rws, loss, P.loss_scale, outp, O.strides[0], sums, xs)
+    if not flat and O.data != NULL:
         for j in range(n):
             if isz == 4:
-                (<float *>(R.data[OUT] + out_off[j]))[0] = <float>loss[j]
+                (<float *>(O.data + out_off[j]))[0] = <float>loss[j]
             else:
-                (<double *>(R.data[OUT] + out_off[j]))[0] = loss[j]
+                (<double *>(O.data + out_off[j]))[0] = loss[j]
     if g != NULL and not g_in_place:
         for j in range(n):
-            fe_scatter(R.data[GRAD] + grad_off[j], g + j * C * isz, C, R.cstride[GRAD], isz)
+            fe_scatter(G.data + grad_off[j], g + j * C * isz, C, G.cstride, isz)
     bad_out[0] = bad
 
 
-def rowwise(Kind kind, tuple shape, Py_ssize_t C, list operands, list strides,
-            list cstrides, *, int pred_type=0, int target_type=0, int compute_type=0,
+cdef int _run(Driver *D, Params *P, int n_threads, bint want_sum, fe_xsum *total) except -1:
+    """Every row of D (its operands set) through the driver; the exact sum of the row values
+    to *total (when `want_sum`).  Returns the bad bits."""
+    cdef Py_ssize_t d, C = P.C
+    cdef fe_xsum unused
+    D.items = 1
+    for d in range(D.ndim):
+        D.items *= D.shape[d]
+    D.elements = D.items * C
+    D.block = max(1, FE_BLOCK // max(C, 1))
+    # four buffers of a block's elements, two of doubles (the kernel's element terms) and
+    # 11 numbers per row (labels, offsets, scales, losses, the kernel's work), 64-byte
+    # aligned for the vector loops
+    D.scratch = 4 * D.block * C * D.itemsize + 2 * D.block * C * 8 + 11 * 8 * D.block
+    D.params = P
+    return _driver.run(D, _rows_block, n_threads, want_sum, total, &unused)
+
+
+def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_type,
             cnp.ndarray class_weight=None, double cw_sum=0.0, double smooth=0.0,
             ignore_index=None, double lo=0.0, double loss_scale, double grad_scale,
             bint want_sum=True, int n_threads):
     """Run the rows of one class-axis function.
 
-    operands: [prediction, target distribution, labels (intp), row weight (float64), out,
-    grad], each an array or None; strides: their row strides (bytes) for the row `shape`;
-    cstrides: their class-axis strides; pred_type, target_type, compute_type: the element
-    type codes (src/fe_simd.h) of the prediction and the target distribution (converted
-    while gathered) and of the computation (float32 or float64: the outputs' type); lo: the clip floor of the distributions.  Returns (exact sum of the written
-    row losses as an ExactSum state, or None unless `want_sum`; bad bits: softmax: 1 = a
-    probability target outside [0, 1]; distributions: 1 = a negative target, 2 = a negative
-    prediction)."""
-    cdef Rows R
-    cdef Py_ssize_t k, d
-    cdef cnp.ndarray a
-    R.ndim = len(shape)
-    if R.ndim < 1 or R.ndim > FE_MAXDIM:
-        raise ValueError(f"row layout must have 1 to {FE_MAXDIM} axes")
-    R.nrows = 1
-    for d in range(R.ndim):
-        R.shape[d] = shape[d]
-        R.nrows *= R.shape[d]
-    if operands[X] is None or (kind != SOFTMAX and kind != ENTROPY and operands[TP] is None) \
-            or (kind == SOFTMAX and (operands[TP] is None) == (operands[LAB] is None)):
+    operands: {"pred", "target" (a distribution), "labels" (intp), "weight" (per row,
+    float64), "out", "grad": (array, byte strides over the row `shape`, byte stride along
+    the class axis, element type code) or None}; the prediction and the target are
+    converted while gathered, the computation is float32 or float64 (`compute_type`, the
+    outputs' type); lo: the clip floor of the distributions.  Returns (exact sum of the
+    written row values as an ExactSum state, or None unless `want_sum`; bad bits: softmax:
+    1 = a probability target outside [0, 1]; distributions: 1 = a negative target, 2 = a
+    negative prediction)."""
+    cdef Driver D
+    cdef Params P
+    _driver.init(&D, len(shape), compute_type)
+    _driver.set_operands(&D, shape, operands)
+    if (D.op[PRED].data == NULL
+            or (kind != SOFTMAX and kind != ENTROPY and D.op[TARGET].data == NULL)
+            or (kind == SOFTMAX and (D.op[TARGET].data == NULL) == (D.op[LABELS].data == NULL))):
         raise ValueError("rowwise: missing operands for this kind of row")  # never reached
-    R.C = C
-    R.kind = kind
-    if compute_type != FE_T_F32 and compute_type != FE_T_F64:
-        raise ValueError("compute_type: the computation type must be float32 or float64")
-    R.xtype = pred_type
-    R.ttype = target_type
-    R.ctype = compute_type
-    R.lo = lo
-    R.itemsize = 4 if compute_type == FE_T_F32 else 8
-    for k in range(NOPS):
-        R.cstride[k] = cstrides[k]
-        if operands[k] is None:
-            R.data[k] = NULL
-            continue
-        a = operands[k]
-        R.data[k] = <char *>cnp.PyArray_DATA(a)
-        for d in range(R.ndim):
-            R.strides[k][d] = strides[k][d]
-    R.cw = NULL if class_weight is None else cnp.PyArray_DATA(class_weight)
-    R.cw_sum = cw_sum
-    R.smooth = smooth
-    R.has_ignore = ignore_index is not None
-    R.ignore_index = ignore_index if ignore_index is not None else 0
-    R.loss_scale = loss_scale
-    R.grad_scale = grad_scale
+    P.kind = kind
+    P.C = C
+    P.cw = NULL if class_weight is None else cnp.PyArray_DATA(class_weight)
+    P.cw_sum = cw_sum
+    P.smooth = smooth
+    P.lo = lo
+    P.has_ignore = ignore_index is not None
+    P.ignore_index = ignore_index if ignore_index is not None else 0
+    P.loss_scale = loss_scale
+    P.grad_scale = grad_scale
     cdef fe_xsum total
-    cdef int bad = _run_rows(&R, n_threads, want_sum, &total)
-    return (xsum_state(&total) if want_sum and R.nrows and C else None), bad
-
-
-cdef int _run_rows(Rows *R, int n_threads, bint want_sum, fe_xsum *total) except -1:
-    """Every block of rows of R, on up to `n_threads` threads; the exact sum of the written
-    row losses goes to *total (when `want_sum`).  Returns the bad bits of the blocks."""
-    cdef Py_ssize_t nblocks, b, C = R.C
-    cdef int nt, tid, bad = 0
-    fe_xsum_init(total)
-    if R.nrows == 0 or C == 0:
-        return 0
-    R.rows_per_block = max(1, FE_BLOCK // C)
-    nblocks = (R.nrows + R.rows_per_block - 1) // R.rows_per_block
-    nt = 1 if R.nrows * C < FE_PARALLEL_MIN * FE_BLOCK else max(1, min(n_threads, nblocks))
-    # four buffers of a block's elements, two of doubles (the kernel's element terms) and
-    # 11 numbers per row (labels, offsets, scales, losses, the kernel's work), 64-byte
-    # aligned for the vector loops
-    cdef Py_ssize_t per_thread = (4 * R.rows_per_block * C * R.itemsize
-                                  + 2 * R.rows_per_block * C * 8 + 11 * 8 * R.rows_per_block)
-    per_thread = (per_thread + 63) // 64 * 64
-    cdef char *mem = <char *>malloc(nt * per_thread + 64)
-    cdef fe_xsum *sums = <fe_xsum *>malloc(nt * sizeof(fe_xsum))
-    cdef double *xs = <double *>malloc(nt * FE_XBLOCK * sizeof(double))
-    cdef int *bads = <int *>malloc(nblocks * sizeof(int))
-    if mem == NULL or sums == NULL or xs == NULL or bads == NULL:
-        free(mem)
-        free(sums)
-        free(xs)
-        free(bads)
-        raise MemoryError()
-    cdef char *scr = mem + (64 - (<size_t>mem) % 64) % 64
-    for tid in range(nt):
-        fe_xsum_init(&sums[tid])
-    with nogil:
-        if nt == 1:     # no OpenMP region at all: small calls, forked children
-            for b in range(nblocks):
-                _block(R, b, scr, want_sum, &sums[0], xs, &bads[b])
-        else:           # guided: big chunks first, small ones last, so a late thread costs little
-            for b in prange(nblocks, schedule='guided', num_threads=nt):
-                tid = threadid()
-                _block(R, b, scr + tid * per_thread, want_sum, &sums[tid],
-                       xs + tid * FE_XBLOCK, &bads[b])
-    for b in range(nblocks):
-        bad |= bads[b]
-    if want_sum:
-        for tid in range(nt):      # exact: the order of the merge does not matter
-            fe_xsum_merge(total, &sums[tid])
-    free(mem)
-    free(sums)
-    free(xs)
-    free(bads)
-    return bad
+    cdef int bad = _run(&D, &P, n_threads, want_sum, &total)
+    return (xsum_state(&total) if want_sum and D.items and C else None), bad
 
 
 # ---- the thin call path -------------------------------------------------------------------
@@ -436,6 +352,14 @@ from fastent import _validation as _v
 cdef dict _AUTO_LO = {t: _v.clip_bounds(_v.clip_eps("auto", t), t)[0]
                       for t in (np.float32, np.float64)}
 cdef double _LO32 = _AUTO_LO[np.float32], _LO64 = _AUTO_LO[np.float64]
+
+
+cdef inline void _operand(_driver.Operand *op, cnp.ndarray a, Py_ssize_t row_stride,
+                          Py_ssize_t cstride):
+    """A one-axis operand: rows `row_stride` bytes apart, classes `cstride` apart."""
+    op.data = <char *>cnp.PyArray_DATA(a)
+    op.strides[0] = row_stride
+    op.cstride = cstride
 
 
 def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out, grad_out,
@@ -492,46 +416,38 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
     if want_grad and g is None:
         g = cnp.PyArray_EMPTY(2, cnp.PyArray_DIMS(x), typ, 0)
 
-    cdef Rows R
-    R.ndim = 1
-    R.nrows = N
-    R.shape[0] = N
-    R.C = C
-    R.kind = kind
-    R.itemsize = isz
-    R.xtype = R.ttype = R.ctype = FE_T_F32 if isz == 4 else FE_T_F64
-    R.lo = (_LO32 if isz == 4 else _LO64) if kind != SOFTMAX else 0.0
-    R.cw = NULL
-    R.cw_sum = C
-    R.smooth = 0.0
-    R.has_ignore = False
-    R.ignore_index = 0
-    R.loss_scale = 1.0
-    R.grad_scale = 1.0 / N if reduction == "mean" else 1.0
-    cdef int k
-    for k in range(NOPS):
-        R.data[k] = NULL
-        R.strides[k][0] = 0
-        R.cstride[k] = 0
-    R.data[X], R.strides[X][0], R.cstride[X] = <char *>cnp.PyArray_DATA(x), C * isz, isz
+    cdef Driver D
+    cdef Params P
+    _driver.init(&D, 1, FE_T_F32 if isz == 4 else FE_T_F64)
+    D.shape[0] = N
+    P.kind = kind
+    P.C = C
+    P.lo = (_LO32 if isz == 4 else _LO64) if kind != SOFTMAX else 0.0
+    P.cw = NULL
+    P.cw_sum = C
+    P.smooth = 0.0
+    P.has_ignore = False
+    P.ignore_index = 0
+    P.loss_scale = 1.0
+    P.grad_scale = 1.0 / N if reduction == "mean" else 1.0
+    _operand(&D.op[PRED], x, C * isz, isz)
     if labels:
-        R.data[LAB], R.strides[LAB][0] = <char *>cnp.PyArray_DATA(t), sizeof(Py_ssize_t)
+        _operand(&D.op[LABELS], t, sizeof(Py_ssize_t), 0)
     elif t is not None:
-        R.data[TP], R.strides[TP][0], R.cstride[TP] = <char *>cnp.PyArray_DATA(t), C * isz, isz
+        _operand(&D.op[TARGET], t, C * isz, isz)
     if o is not None:
-        R.data[OUT], R.strides[OUT][0] = <char *>cnp.PyArray_DATA(o), isz
+        _operand(&D.op[OUT], o, isz, 0)
     if g is not None:
-        R.data[GRAD], R.strides[GRAD][0], R.cstride[GRAD] = (<char *>cnp.PyArray_DATA(g),
-                                                             C * isz, isz)
+        _operand(&D.op[GRAD], g, C * isz, isz)
     cdef fe_xsum total
     cdef bint want_sum = want_loss and not none or totals
     cdef int nt = 1, bad
     if N * C < _threads.PARALLEL_MIN:
-        bad = _run_rows(&R, 1, want_sum, &total)
+        bad = _run(&D, &P, 1, want_sum, &total)
     else:
         nt = _threads.acquire(_threads.resolve(n_threads), N * C)
         try:
-            bad = _run_rows(&R, nt, want_sum, &total)
+            bad = _run(&D, &P, nt, want_sum, &total)
         finally:
             _threads.release(nt, N * C)
     if bad:

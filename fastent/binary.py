@@ -1,7 +1,8 @@
 """Binary cross-entropy on probabilities and on logits: the public functions.
 
 Validation and output allocation happen here; all arithmetic happens in one pass of the
-kernel (fastent/_binary.pyx, inner loops in src/fe_binary_impl.h).
+kernel (fastent/_binary.pyx on the driver of fastent/_driver.pxd, inner loops in
+src/fe_binary_impl.h).
 """
 import warnings
 
@@ -90,12 +91,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     if x.size == 0:
         s, sw, bad = None, None, 0
     else:
-        operands = [t, x, w, pw, loss_arr, grad]
-        it_shape, strides = _layout.flat_layout(operands) or _layout.iteration_layout(
-            shape, [None if op is None else op.strides for op in operands], lead=1)
-        types = [0 if op is None else v.type_code(op) for op in operands]
+        ops = dict(pred=x, target=t, weight=w, pos_weight=pw, out=loss_arr, grad=grad)
+        it_shape, strides = _layout.flat_layout(ops) or _layout.iteration_layout(
+            shape, {name: None if a is None else a.strides for name, a in ops.items()},
+            lead="pred")
         s, sw, bad = _threads.run(
-            _binary.bce, nt, x.size, mode, it_shape, operands, types, strides,
+            _binary.bce, nt, x.size, mode, it_shape, _api.driver_operands(ops, strides),
             ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi,
             log_min=lmin, smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
             want_sum=want_loss and reduction != "none" or totals)

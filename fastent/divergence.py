@@ -1,6 +1,7 @@
 """Cross-entropy, KL divergence and entropy of distributions along a class axis: the public
 functions.  Validation and output allocation happen here; the arithmetic happens in one
-pass per row in the kernel (fastent/_rowwise.pyx, row kernels in src/fe_divergence_impl.h).
+pass per row in the kernel (fastent/_rowwise.pyx on the driver of fastent/_driver.pxd, row
+kernels in src/fe_divergence_impl.h).
 """
 import numpy as np
 
@@ -48,13 +49,11 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     loss_arr, grad = outs.loss, outs.grad
     s, bad = None, 0
     if x.size:
-        operands = [x, t, None, rw, loss_arr, grad]
-        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
-                                                         _layout.CLASS_AXIS_OPERANDS)
+        ops = dict(pred=x, target=t, weight=rw, out=loss_arr, grad=grad)
+        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, ops)
         s, bad = _threads.run(
-            _rowwise.rowwise, nt, x.size, kind, it_shape, C, operands, strides, cstrides,
-            target_type=0 if t is None else v.type_code(t), pred_type=v.type_code(x),
-            compute_type=v.KERNEL_TYPES[dtype],
+            _rowwise.rowwise, nt, x.size, kind, it_shape, C,
+            _api.driver_operands(ops, strides, cstrides), compute_type=v.KERNEL_TYPES[dtype],
             lo=lo, loss_scale=loss_scale,
             grad_scale=_api.grad_scale(reduction, loss_scale,
                                        denom.value() if denominator is None else denominator),

@@ -1,8 +1,8 @@
 """Softmax cross-entropy from logits: the public functions.
 
 Validation, the O(rows) pass over labels and row weights, and output allocation happen
-here; the arithmetic happens in one pass per row in the kernel (fastent/_rowwise.pyx, row
-kernels in src/fe_softmax_impl.h).
+here; the arithmetic happens in one pass per row in the kernel (fastent/_rowwise.pyx on the
+driver of fastent/_driver.pxd, row kernels in src/fe_softmax_impl.h).
 """
 import numpy as np
 
@@ -83,13 +83,11 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
 
     s, bad = None, 0
     if nrows:
-        operands = [x, tp, labels, rw, loss_arr, grad]
-        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, operands,
-                                                         _layout.CLASS_AXIS_OPERANDS)
+        ops = dict(pred=x, target=tp, labels=labels, weight=rw, out=loss_arr, grad=grad)
+        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, ops)
         s, bad = _threads.run(
-            _rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C, operands,
-            strides, cstrides, target_type=0 if tp is None else v.type_code(tp),
-            pred_type=v.type_code(x),
+            _rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C,
+            _api.driver_operands(ops, strides, cstrides),
             compute_type=v.KERNEL_TYPES[dtype], class_weight=cw,
             cw_sum=float(C if cw is None else np.sum(cw, dtype=np.float64)),
             smooth=smooth, ignore_index=ignore_index, loss_scale=loss_scale,

@@ -38,6 +38,7 @@ def main(dist, log):
                 out.unlink()
     members = {m.split("/", 1)[1] for m in tarfile.open(sdist).getnames() if "/" in m}
     for need in ("LICENSE", "tests/conftest.py", "tests/fingerprint.py", "fastent/_binary.pyx",
+                 "fastent/_driver.pxd", "fastent/src/fe_rows_impl.h",
                  "fastent/src/fe_math.h", "fastent/py.typed", "fastent/__init__.pyi",
                  "setup.py", "pyproject.toml", "README.md"):
         if need not in members:
