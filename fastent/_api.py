@@ -28,11 +28,14 @@ def driver_operands(arrays, strides, cstrides=None):
             for name, a in arrays.items() if a is not None}
 
 
-def fast_result(r, totals):
-    """_run's result (loss, grad, Totals or None) from a thin call path's (loss, grad, exact
-    sum state, count): every counted value has weight 1 there, so the mean's denominator is
-    the count."""
-    loss, grad, state, count = r
+def fast_result(r, reduction, totals):
+    """_run's result (loss, grad, Totals or None) from a thin call path's (out, grad,
+    rounded sum, exact sum state, count): every counted value has weight 1 there, so the
+    mean's denominator is the count (as `reduced` computes it on the general path)."""
+    out, grad, value, state, count = r
+    loss = out
+    if value is not None and reduction != "none":
+        loss = np.float64(value if reduction == "sum" else value / count)
     if not totals:
         return loss, grad, None
     return loss, grad, Totals(ExactSum.of(state), ExactSum.of_value(count), count)

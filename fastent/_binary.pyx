@@ -103,9 +103,8 @@ cdef void _bce_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums
     bad_out[0] = bad
 
 
-cdef int _run(Driver *D, fe_bparams *prm, int n_threads, bint want_sum, fe_xsum *total,
-              fe_xsum *wtotal) except -1:
-    """The whole element range of D (its operands set) through the driver."""
+cdef void _prepare(Driver *D, fe_bparams *prm) noexcept:
+    """The blocks of D's element range (its shape and operands set), for _bce_block."""
     cdef Py_ssize_t d
     D.items = 1
     for d in range(D.ndim):
@@ -114,7 +113,6 @@ cdef int _run(Driver *D, fe_bparams *prm, int n_threads, bint want_sum, fe_xsum 
     D.block = FE_BLOCK
     D.scratch = NOPS * FE_BLOCK * D.itemsize
     D.params = prm
-    return _driver.run(D, _bce_block, n_threads, want_sum, total, wtotal)
 
 
 def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi,
@@ -141,7 +139,8 @@ def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi
     prm.loss_scale = loss_scale
     prm.grad_scale = grad_scale
     cdef fe_xsum total, wtotal
-    cdef int bad = _run(&D, &prm, n_threads, want_sum, &total, &wtotal)
+    _prepare(&D, &prm)
+    cdef int bad = _driver.run(&D, _bce_block, n_threads, want_sum, &total, &wtotal)
     if D.items == 0 or not want_sum:
         return None, None, bad
     return (xsum_state(&total), xsum_state(&wtotal) if D.op[WEIGHT].data != NULL else None, bad)
@@ -169,9 +168,10 @@ cdef dict _CODES = {np.dtype(t).num: c for t, c in _v.KERNEL_TYPES.items()}
 def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_weight,
          label_smoothing, zero_division, out, grad_out, n_threads, bint want_loss,
          bint want_grad, bint totals=False):
-    """(loss or None, grad or None, exact sum of the element values as an ExactSum state
-    or None, elements counted) of the common case, or None (see above).  `totals`: the
-    sum is wanted whatever the reduction (RunningLoss)."""
+    """(out or None, grad or None, the correctly rounded sum of the element values or None,
+    the exact sum as an ExactSum state or None, elements counted) of the common case
+    (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum
+    is wanted whatever the reduction (RunningLoss)."""
     if not (plain_array(pred) and plain_array(target)
             and weight is None and pos_weight is None and log_min is None
             and type(eps) is str and eps == "auto"
@@ -238,23 +238,8 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     prm.grad_scale = 1.0 / n if reduction == "mean" else 1.0
     cdef fe_xsum total, wtotal
     cdef bint want_sum = want_loss and not none or totals
-    cdef int nt, bad
-    if n < _threads.PARALLEL_MIN:
-        bad = _run(&D, &prm, 1, want_sum, &total, &wtotal)
-    else:
-        nt = _threads.acquire(_threads.resolve(n_threads), n)
-        try:
-            bad = _run(&D, &prm, nt, want_sum, &total, &wtotal)
-        finally:
-            _threads.release(nt, n)
-    if bad:
+    _prepare(&D, &prm)
+    if _driver.run_call(&D, _bce_block, n_threads, want_sum, &total, &wtotal, _threads):
         return None
-    loss = None
-    if want_loss:
-        if none:
-            loss = o
-        elif reduction == "sum":
-            loss = np.float64(xsum_value(&total, _fsum))
-        else:
-            loss = np.float64(xsum_value(&total, _fsum) / n)
-    return loss, g, xsum_state(&total) if totals else None, n
+    return o, g, xsum_value(&total, _fsum) if want_loss and not none else None, (
+        xsum_state(&total) if totals else None), n

@@ -184,3 +184,18 @@ cdef inline int run(Driver *D, BlockFn block, int n_threads, bint want_sum,
     free(xs)
     free(bads)
     return bad
+
+
+cdef inline int run_call(Driver *D, BlockFn block, object n_threads, bint want_sum,
+                         fe_xsum *total, fe_xsum *wtotal, object threads) except -1:
+    """run() for a public call on the thin path: as many threads as fastent._threads
+    (`threads`: that module) gives `n_threads` (None or an int), drawn from its process-wide
+    budget; a call too small for threads runs on the caller's, drawing nothing."""
+    cdef int nt
+    if D.elements < threads.PARALLEL_MIN:
+        return run(D, block, 1, want_sum, total, wtotal)
+    nt = threads.acquire(threads.resolve(n_threads), D.elements)
+    try:
+        return run(D, block, nt, want_sum, total, wtotal)
+    finally:
+        threads.release(nt, D.elements)

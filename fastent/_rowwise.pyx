@@ -283,11 +283,9 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     bad_out[0] = bad
 
 
-cdef int _run(Driver *D, Params *P, int n_threads, bint want_sum, fe_xsum *total) except -1:
-    """Every row of D (its operands set) through the driver; the exact sum of the row values
-    to *total (when `want_sum`).  Returns the bad bits."""
+cdef void _prepare(Driver *D, Params *P) noexcept:
+    """The blocks of D's rows (its shape and operands set), for _rows_block."""
     cdef Py_ssize_t d, C = P.C
-    cdef fe_xsum unused
     D.items = 1
     for d in range(D.ndim):
         D.items *= D.shape[d]
@@ -298,7 +296,6 @@ cdef int _run(Driver *D, Params *P, int n_threads, bint want_sum, fe_xsum *total
     # aligned for the vector loops
     D.scratch = 4 * D.block * C * D.itemsize + 2 * D.block * C * 8 + 11 * 8 * D.block
     D.params = P
-    return _driver.run(D, _rows_block, n_threads, want_sum, total, &unused)
 
 
 def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_type,
@@ -333,8 +330,9 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_
     P.ignore_index = ignore_index if ignore_index is not None else 0
     P.loss_scale = loss_scale
     P.grad_scale = grad_scale
-    cdef fe_xsum total
-    cdef int bad = _run(&D, &P, n_threads, want_sum, &total)
+    cdef fe_xsum total, unused
+    _prepare(&D, &P)
+    cdef int bad = _driver.run(&D, _rows_block, n_threads, want_sum, &total, &unused)
     return (xsum_state(&total) if want_sum and D.items and C else None), bad
 
 
@@ -365,9 +363,10 @@ cdef inline void _operand(_driver.Operand *op, cnp.ndarray a, Py_ssize_t row_str
 def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out, grad_out,
          n_threads, bint want_loss, bint want_grad, weight=None, class_weight=None,
          ignore_index=None, label_smoothing=0.0, bint totals=False):
-    """(loss or None, grad or None, exact sum of the row values as an ExactSum state or
-    None, rows counted) of the common case, or None (see above).  `totals`: the sum is
-    wanted whatever the reduction (RunningLoss)."""
+    """(out or None, grad or None, the correctly rounded sum of the row values or None, the
+    exact sum as an ExactSum state or None, rows counted) of the common case
+    (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum
+    is wanted whatever the reduction (RunningLoss)."""
     if not (plain_array(pred) and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
             and type(axis) is int and (axis == -1 or axis == 1)
             and weight is None and class_weight is None and ignore_index is None
@@ -439,25 +438,10 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
         _operand(&D.op[OUT], o, isz, 0)
     if g is not None:
         _operand(&D.op[GRAD], g, C * isz, isz)
-    cdef fe_xsum total
+    cdef fe_xsum total, unused
     cdef bint want_sum = want_loss and not none or totals
-    cdef int nt = 1, bad
-    if N * C < _threads.PARALLEL_MIN:
-        bad = _run(&D, &P, 1, want_sum, &total)
-    else:
-        nt = _threads.acquire(_threads.resolve(n_threads), N * C)
-        try:
-            bad = _run(&D, &P, nt, want_sum, &total)
-        finally:
-            _threads.release(nt, N * C)
-    if bad:
+    _prepare(&D, &P)
+    if _driver.run_call(&D, _rows_block, n_threads, want_sum, &total, &unused, _threads):
         return None
-    loss = None
-    if want_loss:
-        if none:
-            loss = o
-        elif reduction == "sum":
-            loss = np.float64(xsum_value(&total, _fsum))
-        else:
-            loss = np.float64(xsum_value(&total, _fsum) / N)
-    return loss, g, xsum_state(&total) if totals else None, N
+    return o, g, xsum_value(&total, _fsum) if want_loss and not none else None, (
+        xsum_state(&total) if totals else None), N

@@ -32,7 +32,7 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                          pos_weight, label_smoothing, zero_division, out, grad_out,
                          n_threads, want_loss, want_grad, totals)
         if r is not None:
-            return _api.fast_result(r, totals)
+            return _api.fast_result(r, reduction, totals)
     if _dask.is_dask(target, pred, weight, pos_weight):
         return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
                          reduction=reduction, weight=weight, want_loss=want_loss,

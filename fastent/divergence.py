@@ -24,7 +24,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
         r = _rowwise.fast(kind, p, q, axis, reduction, base, eps, zero_division, out,
                           grad_out, n_threads, want_loss, want_grad, weight, totals=totals)
         if r is not None:
-            return _api.fast_result(r, totals)
+            return _api.fast_result(r, reduction, totals)
     pred_name = "p" if kind == _rowwise.Kind.ENTROPY else "q"
     if _dask.is_dask(p, q, weight):
         return _dask.run(lambda t, x, **kw: _run(kind, t, x, **kw), p, q,

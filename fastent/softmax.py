@@ -26,7 +26,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
                           zero_division, out, grad_out, n_threads, want_loss, want_grad,
                           weight, class_weight, ignore_index, label_smoothing, totals)
         if r is not None:
-            return _api.fast_result(r, totals)
+            return _api.fast_result(r, reduction, totals)
     if _dask.is_dask(target, logits, weight):
         return _dask.run(_run, target, logits, reduction=reduction, weight=weight,
                          want_loss=want_loss, want_grad=want_grad, class_axis=axis,
