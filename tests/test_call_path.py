@@ -149,3 +149,37 @@ def test_bad_data_in_the_common_case_raises_the_general_paths_error(dtype):
     t2[1, 1] = 2
     with pytest.raises(ValueError, match=r"target: targets must lie in \[0, 1\].*\(1, 1\)"):
         fe.binary_cross_entropy_with_logits(t2, x)
+
+
+def _rowsum_order(v):
+    """Row sums of float64 values in fastent's fixed order (fe_terms_impl.h): value c goes
+    to lane c mod 16 in the order of c, then the lanes are added in the tree
+    l[j] += l[j + w], w = 8, 4, 2, 1."""
+    R, C = v.shape
+    lanes = np.zeros((R, 16))
+    for c in range(C):
+        lanes[:, c % 16] = lanes[:, c % 16] + v[:, c]
+    w = 8
+    while w >= 1:
+        lanes[:, :w] = lanes[:, :w] + lanes[:, w:2 * w]
+        w //= 2
+    return lanes[:, 0]
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+def test_short_and_long_rows_compute_the_same_terms_in_the_same_order(dtype):
+    """Rows in lanes (C <= 16) and row loops (C > 16): the loss of every row is
+    log1p(S - 1) + (max - x_label) with S the fixed-order sum of fastent's own exp(x - max),
+    rebuilt here from fastent's vector maths and the order written out in NumPy."""
+    from fastent import _runtime
+    rng = np.random.default_rng(11)
+    for C in list(range(1, 18)) + [31, 32, 33, 100]:
+        x = rng.normal(scale=3, size=(257, C)).astype(dtype)
+        lab = rng.integers(0, C, 257)
+        m = x.max(axis=1)
+        e = _runtime.vecmath("exp", x - m[:, None]).astype(np.float64)
+        S = _rowsum_order(0.0 + e)
+        log1p = _runtime.vecmath("log1p", S - 1.0)
+        want = (log1p + (m.astype(np.float64) - x[np.arange(257), lab])).astype(dtype)
+        got = fe.softmax_cross_entropy(lab, x, reduction="none")
+        assert got.tobytes() == want.tobytes(), C
