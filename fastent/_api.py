@@ -4,7 +4,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from fastent import _rowwise
+from fastent import _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -133,26 +133,31 @@ def reduced(total, denominator, *, reduction, loss_arr, zero_division):
 
 
 def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
-             ignore_index=None, target=None):
-    """The O(rows) pass of the class-axis functions: row weights finite and >= 0, labels in
-    range, and the denominator of "mean" (counted rows, weighted by the row weight and by
-    the class weight of their label).  Returns (row weights as float64 or None,
-    denominator as an ExactSum, number of counted rows)."""
+             ignore_index=None, target=None, n_threads=1):
+    """The O(rows) pass of the class-axis functions, on `n_threads` threads: row weights
+    finite and >= 0, labels in range, and the denominator of "mean" (counted rows, weighted
+    by the row weight and by the class weight of their label).  Returns (row weights as
+    float64 or None, denominator as an ExactSum, number of counted rows)."""
     rw = None
     if weight is not None:
         rw = np.ascontiguousarray(v.operand(weight, "weight", np.float64, row_shape))
     if labels is None and rw is None:
         n = int(np.prod(row_shape))
         return None, ExactSum.of_value(n), n
-    bad_label, bad_weight, denom, count = _rowwise.row_pass(
-        n_classes, None if labels is None else labels.reshape(-1),
+    flat_labels = None if labels is None else labels.reshape(-1)
+    n = int(np.prod(row_shape))
+    bad, denom, count = _threads.run(
+        _rowwise.row_pass, n_threads, n, n_classes, flat_labels,
         None if rw is None else rw.reshape(-1),
-        None if class_weight is None or labels is None else class_weight.astype(np.float64),
-        ignore_index)
-    if bad_weight >= 0:
+        None if class_weight is None or labels is None else np.ascontiguousarray(
+            class_weight, dtype=np.float64), ignore_index)
+    if bad & 2:
         raise v.first_bad("weight", rw, v.bad_weight, v.WEIGHT_RANGE)
-    if bad_label >= 0:
-        pos = np.unravel_index(bad_label, row_shape)
+    if bad & 1:
+        outside = (flat_labels < 0) | (flat_labels >= n_classes)
+        if ignore_index is not None:
+            outside &= flat_labels != ignore_index
+        pos = np.unravel_index(int(np.argmax(outside)), row_shape)
         raise ValueError(f"target: class label {int(target[pos])} at position "
                          f"{tuple(int(i) for i in pos)} is outside [0, {n_classes})"
                          + ("" if ignore_index is None

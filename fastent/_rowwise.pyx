@@ -26,6 +26,8 @@ from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, TARGET, WEIGHT, Dri
 
 cnp.import_array()
 
+from math import fsum as _fsum
+
 cdef extern from "fe_divergence.h" nogil:
     void fe_div_block_f32(int, Py_ssize_t, Py_ssize_t, const float *, const float *, double,
                           float *, const double *, double *, float *, double *, int *)
@@ -73,54 +75,77 @@ def select_isa(int requested=-1):
     return fe_softmax_select(requested)
 
 
-def row_pass(Py_ssize_t C, const Py_ssize_t[::1] labels=None, const double[::1] row_weight=None,
-             const double[::1] class_weight=None, ignore_index=None):
-    """The O(rows) pass before the main one: checks labels and row weights and returns
-    (first bad label position or -1, first bad weight position or -1, denominator of
-    "mean" as an exact-sum state, number of counted rows), the denominator being the sum over
-    counted rows of w_row * class_weight[label].  Labels and weights are flat, in C order of
-    the row shape."""
-    cdef Py_ssize_t n = labels.shape[0] if labels is not None else (
-        row_weight.shape[0] if row_weight is not None else 0)
-    cdef Py_ssize_t i, lab, ign = 0, nb = 0
-    cdef bint has_ign = ignore_index is not None
+cdef struct PassParams:  # the row pass's parameters (Driver.params)
+    Py_ssize_t C
+    const double *cw           # class weights (float64) or NULL
+    Py_ssize_t ignore_index
+    bint has_ignore
+
+
+cdef void _pass_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums,
+                      double *xs, int *bad_out) noexcept nogil:
+    """The row pass over one block of rows: their weights w_row * class_weight[label] to
+    sums[0], one per counted row to sums[1]; bad bits: 1 a label outside [0, C) that is not
+    ignore_index, 2 a row weight negative or not finite."""
+    cdef const PassParams *P = <const PassParams *>D.params
+    cdef const Py_ssize_t *labels = <const Py_ssize_t *>D.op[LABELS].data
+    cdef const double *weights = <const double *>D.op[WEIGHT].data
+    cdef Py_ssize_t r0 = b * D.block, n = min(D.items, r0 + D.block) - r0
+    cdef double *buf = <double *>scratch
+    cdef Py_ssize_t i, j, lab, nb = 0
     cdef double w
-    cdef Py_ssize_t bad_label = -1, bad_weight = -1, count = 0
-    cdef fe_xsum denom
-    cdef double *buf = <double *>malloc(2 * FE_XBLOCK * sizeof(double))
-    if buf == NULL:
-        raise MemoryError()
-    fe_xsum_init(&denom)
-    if has_ign:
-        ign = ignore_index
-    with nogil:
-        for i in range(n):
-            w = 1.0
-            if row_weight is not None:
-                w = row_weight[i]
-                if not (w >= 0 and isfinite(w)):
-                    if bad_weight < 0:
-                        bad_weight = i
-                    continue
-            if labels is not None:
-                lab = labels[i]
-                if has_ign and lab == ign:
-                    continue
-                if lab < 0 or lab >= C:
-                    if bad_label < 0:
-                        bad_label = i
-                    continue
-                if class_weight is not None:
-                    w = w * class_weight[lab]
-            buf[nb] = w
-            nb += 1
-            if nb == FE_XBLOCK:
-                fe_xsum_add_f64(&denom, buf, nb, buf + FE_XBLOCK)
-                nb = 0
-            count += 1
-        fe_xsum_add_f64(&denom, buf, nb, buf + FE_XBLOCK)
-    free(buf)
-    return bad_label, bad_weight, xsum_state(&denom), count
+    cdef int bad = 0
+    for j in range(n):
+        i = r0 + j
+        w = 1.0
+        if weights != NULL:
+            w = weights[i]
+            if not (w >= 0 and isfinite(w)):
+                bad |= 2
+                continue
+        if labels != NULL:
+            lab = labels[i]
+            if P.has_ignore and lab == P.ignore_index:
+                continue
+            if lab < 0 or lab >= P.C:
+                bad |= 1
+                continue
+            if P.cw != NULL:
+                w = w * P.cw[lab]
+        buf[nb] = w
+        nb += 1
+    fe_xsum_add_f64(&sums[0], buf, nb, xs)
+    for j in range(nb):
+        buf[j] = 1.0
+    fe_xsum_add_f64(&sums[1], buf, nb, xs)
+    bad_out[0] = bad
+
+
+def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
+             cnp.ndarray class_weight=None, ignore_index=None, *, int n_threads=1):
+    """The O(rows) pass before the main one, on the driver's threads: checks labels and row
+    weights (flat, contiguous, intp and float64, in C order of the row shape) and returns
+    (bad bits: 1 a label outside [0, C) that is not ignore_index, 2 a row weight negative or
+    not finite; denominator of "mean" as an exact-sum state; number of counted rows), the
+    denominator being the sum over counted rows of w_row * class_weight[label]."""
+    cdef Driver D
+    cdef PassParams P
+    cdef fe_xsum denom, count
+    _driver.init(&D, 1, FE_T_F64)
+    D.items = D.elements = D.shape[0] = (labels if labels is not None else row_weight).shape[0]
+    D.block = FE_XBLOCK
+    D.scratch = FE_XBLOCK * sizeof(double)
+    if labels is not None:
+        D.op[LABELS].data = <char *>cnp.PyArray_DATA(labels)
+    if row_weight is not None:
+        D.op[WEIGHT].data = <char *>cnp.PyArray_DATA(row_weight)
+    P.C = C
+    P.cw = NULL if class_weight is None else <const double *>cnp.PyArray_DATA(class_weight)
+    P.has_ignore = ignore_index is not None
+    P.ignore_index = ignore_index if ignore_index is not None else 0
+    D.params = &P
+    cdef int bad = _driver.run(&D, _pass_block, n_threads, True, &denom, &count)
+    return bad, xsum_state(&denom), int(xsum_value(&count, _fsum) if D.items else 0)
 
 
 cdef inline bint _ignored(const Params *P, const char *lab, Py_ssize_t *label) noexcept nogil:
@@ -343,7 +368,6 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_
 # Anything else returns None, and the caller takes its general path, which makes every check
 # and raises every error; so does a call whose data a kernel found invalid (bad bits), so the
 # general path raises the same error it always did.  Same kernels, same bits.
-from math import fsum as _fsum
 from fastent import _threads
 from fastent import _validation as _v
 

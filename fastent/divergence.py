@@ -42,7 +42,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps, zero_division, out, 
     clip = v.clip_eps(eps, dtype)
     lo = v.clip_bounds(clip, dtype)[0] if clip > 0 else 0.0
     nt = v.n_threads(n_threads)
-    rw, denom, count = _api.row_pass(row_shape, C, weight)
+    rw, denom, count = _api.row_pass(row_shape, C, weight, n_threads=nt)
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                         reduction=reduction, loss_shape=row_shape, pred=x,
                         dtype=dtype, inputs=(t, rw))

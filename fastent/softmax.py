@@ -72,7 +72,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     if nrows and not C:
         raise ValueError(f"logits: the class axis (axis={axis}) is empty")
     rw, denom, count = _api.row_pass(row_shape, C, weight, labels=labels, class_weight=cw,
-                              ignore_index=ignore_index, target=t)
+                                     ignore_index=ignore_index, target=t, n_threads=nt)
 
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                         reduction=reduction, loss_shape=row_shape, pred=x,
