@@ -226,14 +226,14 @@ FE_ROWSUM(FE_T(rowsum_d), double)
 /* ---- rows in lanes (short rows, C <= FE_LANES) ------------------------------------------ *
  * The loops of a block of R short rows put one row in each vector lane: value c of every row
  * at once (v[r*C + c], strided), per-row results unit-stride over r.  lanes_tree is rowsum's
- * order for such rows: lane j of row r (l[j*R + r]) holds 0 + v_j, and lanes j and j + w are
- * added in lanes_fold's tree; a lane past the row holds +0 there, and adding +0 to a lane
- * (never -0: 0 + v is not) changes no bit, so those additions are skipped.  out[r] = the
- * sum of row r, the bits of rowsum.                                                        */
+ * order for such rows: lane j of row r (l[j*R + r]) holds 0 + v_j + v_{j+16} + ... (added in
+ * the order of c), and lanes j and j + w are added in lanes_fold's tree; a lane past the row
+ * holds +0 there, and adding +0 to a lane (never -0: 0 + v is not) changes no bit, so those
+ * additions are skipped.  out[r] = the sum of row r, the bits of rowsum.                                                        */
 FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT l,
                                 double *FE_RESTRICT out)
 {
-    Py_ssize_t w, j, r, live = C;
+    Py_ssize_t w, j, r, live = C < FE_LANES ? C : FE_LANES;
     for (w = FE_LANES / 2; w >= 1; w /= 2) {
         for (j = 0; j < w && j + w < live; j++) {
             double *FE_RESTRICT a = l + j * R;
