@@ -55,7 +55,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     /* lanes: the logit at each row's label, picked up on the way (no gather later) */
     REAL *FE_RESTRICT XL = (REAL *)(work + 4 * R);
     if (lanes) {                                       /* 1.-2. max, e = exp(x - max) */
-        FE_T(lanes_max)(R, C, x, work + 4 * R, M);
+        FE_T(lanes_max)(R, C, x, work + 4 * R, M, z);
         if (lab) {
             FE_PRAGMA(omp simd)
             for (r = 0; r < R; r++) XL[r] = zero;
@@ -69,7 +69,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const int first = c < FE_LANES;                                                \
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
-                const REAL xc = x[r * C + c];                                              \
+                const REAL xc = zc[r];                                                     \
                 zc[r] = EXP_NONPOS(xc - M[r]);                                             \
                 lc[r] = (first ? 0.0 : lc[r]) + (double)zc[r];                             \
                 PICK;                                                                      \

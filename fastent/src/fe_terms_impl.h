@@ -280,9 +280,11 @@ FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
 #undef FE_ROWSUMS
 
 /* ---- rows in lanes (short rows, C <= FE_LANES): see lanes_tree ---------------------- */
-/* rowmax of every row of a block, rows in lanes (keys as rowmax compares them) */
+/* rowmax of every row of a block, rows in lanes (keys as rowmax compares them); the values
+ * are also copied to xt transposed (value c of row r at xt[c*R + r]), so that the passes
+ * after it read them unit-stride */
 FE_INLINE void FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
-                               void *kbuf, REAL *FE_RESTRICT m)
+                               void *kbuf, REAL *FE_RESTRICT m, REAL *FE_RESTRICT xt)
 {
     FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf;       /* R keys */
     Py_ssize_t r, c;
@@ -291,8 +293,10 @@ FE_INLINE void FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRI
     for (c = 0; c < C; c++) {
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++) {
-            const FE_KEY kc = FE_KEY_OF(x[r * C + c]);
+            const REAL xc = x[r * C + c];
+            const FE_KEY kc = FE_KEY_OF(xc);
             k[r] = kc > k[r] ? kc : k[r];
+            xt[c * R + r] = xc;
         }
     }
     FE_PRAGMA(omp simd)
