@@ -140,7 +140,9 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
     if row_weight is not None:
         D.op[WEIGHT].data = <char *>cnp.PyArray_DATA(row_weight)
     P.C = C
-    P.cw = NULL if class_weight is None else <const double *>cnp.PyArray_DATA(class_weight)
+    P.cw = NULL
+    if class_weight is not None:
+        P.cw = <const double *>cnp.PyArray_DATA(class_weight)
     P.has_ignore = ignore_index is not None
     P.ignore_index = ignore_index if ignore_index is not None else 0
     D.params = &P

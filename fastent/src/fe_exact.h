@@ -101,7 +101,7 @@ static void fe_xsum_add(fe_xsum *s, double x)
 }
 
 /* a += b */
-static void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
+static inline void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
 {
     int j;
     for (j = 0; j < b->n; j++)

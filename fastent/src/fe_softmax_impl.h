@@ -20,6 +20,9 @@
  * grad (R*C, may be NULL) the gradient times gsc[r]; z is R*C scratch, work 5R + 2RC
  * doubles.
  */
+/* a lane's first value starts it at 0 (rowsum's accumulators), the next ones add to it */
+#define FE_START(v) 0.0
+#define FE_ADD(v) (v)
 /* rows in lanes: up to 32 float or 16 double classes, except multiples of an AVX2 vector
  * (8 floats, 4 doubles), whose row loops are whole vectors (measured with gcc on AVX2: those
  * are as fast or faster by rows, every other C up to there faster in lanes, up to 3.7x) */
@@ -61,22 +64,27 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             for (r = 0; r < R; r++) XL[r] = zero;
         }
         /* (two loops, not a test inside one: GCC would make the store of XL a masked store,
-         * slow on AMD cores) */
-#define FE_LANES_EXP(PICK)                                                                 \
-        for (c = 0; c < C; c++) {                                                          \
+         * slow on AMD cores; value c to lane c % FE_LANES, the first FE_LANES start theirs) */
+#define FE_LANES_EXP(C0, C1, ACC, PICK)                                                    \
+        for (c = (C0); c < (C1); c++) {                                                    \
             REAL *zc = z + c * R;                                                          \
             double *lc = ta + c % FE_LANES * R;                                            \
-            const int first = c < FE_LANES;                                                \
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
                 const REAL xc = zc[r];                                                     \
                 zc[r] = EXP_NONPOS(xc - M[r]);                                             \
-                lc[r] = (first ? 0.0 : lc[r]) + (double)zc[r];                             \
+                lc[r] = ACC(lc[r]) + (double)zc[r];                                        \
                 PICK;                                                                      \
             }                                                                              \
         }
-        if (lab) { FE_LANES_EXP(XL[r] = c == lab[r] ? xc : XL[r]) }
-        else { FE_LANES_EXP((void)0) }
+        const Py_ssize_t C16 = C < FE_LANES ? C : FE_LANES;
+        if (lab) {
+            FE_LANES_EXP(0, C16, FE_START, XL[r] = c == lab[r] ? xc : XL[r])
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, XL[r] = c == lab[r] ? xc : XL[r])
+        } else {
+            FE_LANES_EXP(0, C16, FE_START, (void)0)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, (void)0)
+        }
 #undef FE_LANES_EXP
         FE_T(lanes_tree)(R, C, ta, S);
     } else {
@@ -108,20 +116,23 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     }
     if (!lab) {                                        /* 3. probability terms */
         if (lanes) {
-            for (c = 0; c < C; c++) {
-                double *ac = ta + c % FE_LANES * R, *bc = tb + c % FE_LANES * R;
-                const int first = c < FE_LANES;         /* lane c % FE_LANES starts at 0 */
-                const REAL wc = cw ? cw[c] : one;
-                FE_PRAGMA(omp simd reduction(|:badt))
-                for (r = 0; r < R; r++) {
-                    const REAL tc = t[r * C + c];
-                    const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);
-                    badt |= !((tc >= zero) & (tc <= one));
-                    ac[r] = (first ? 0.0 : ac[r]) + (double)a;
-                    bc[r] = (first ? 0.0 : bc[r]) + FE_T(softmax_bterm)(a, x[r * C + c],
-                                                                         M[r]);
-                }
+            /* value c goes to lane c % FE_LANES: the first FE_LANES start their lane */
+#define FE_PROB_LANES(C0, C1, ACC)                                                         \
+            for (c = (C0); c < (C1); c++) {                                                \
+                double *ac = ta + c % FE_LANES * R, *bc = tb + c % FE_LANES * R;           \
+                const REAL wc = cw ? cw[c] : one;                                          \
+                FE_PRAGMA(omp simd reduction(|:badt))                                      \
+                for (r = 0; r < R; r++) {                                                  \
+                    const REAL tc = t[r * C + c];                                          \
+                    const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);                \
+                    badt |= !((tc >= zero) & (tc <= one));                                 \
+                    ac[r] = ACC(ac[r]) + (double)a;                                        \
+                    bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(a, x[r * C + c], M[r]);       \
+                }                                                                          \
             }
+            FE_PROB_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
+            FE_PROB_LANES(FE_LANES, C, FE_ADD)
+#undef FE_PROB_LANES
             FE_T(lanes_tree)(R, C, ta, A);
             FE_T(lanes_tree)(R, C, tb, B);
         } else {
@@ -144,15 +155,17 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     } else {                                           /* 3. label terms */
         if (smooth != 0.0) {                           /* sum_c w_c (m - x_c) */
             if (lanes) {
-                for (c = 0; c < C; c++) {
-                    double *bc = tb + c % FE_LANES * R;
-                    const int first = c < FE_LANES;
-                    const REAL wc = cw ? cw[c] : one;
-                    FE_PRAGMA(omp simd)
-                    for (r = 0; r < R; r++)
-                        bc[r] = (first ? 0.0 : bc[r])
-                                + FE_T(softmax_bterm)(wc, x[r * C + c], M[r]);
+#define FE_SMOOTH_LANES(C0, C1, ACC)                                                       \
+                for (c = (C0); c < (C1); c++) {                                            \
+                    double *bc = tb + c % FE_LANES * R;                                    \
+                    const REAL wc = cw ? cw[c] : one;                                      \
+                    FE_PRAGMA(omp simd)                                                    \
+                    for (r = 0; r < R; r++)                                                \
+                        bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(wc, x[r * C + c], M[r]);  \
                 }
+                FE_SMOOTH_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
+                FE_SMOOTH_LANES(FE_LANES, C, FE_ADD)
+#undef FE_SMOOTH_LANES
                 FE_T(lanes_tree)(R, C, tb, B);
             } else {
                 for (r = 0; r < R; r++) {
@@ -174,6 +187,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const double hot = ign ? 0.0 : (1.0 - smooth) * (WL);                          \
             const double bs = smooth != 0.0 ? dshare * B[r] : 0.0;                         \
             const double xl = (double)(XLAB);                                              \
+            (void)lr;                                   /* unused without class weights */ \
             A[r] = ign ? 0.0 : hot + dshare * cw_sum;                                      \
             B[r] = ign ? 0.0 : (hot != 0.0 ? hot * ((double)M[r] - xl) : 0.0) + bs;        \
         }
@@ -251,3 +265,5 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     }
 }
 
+#undef FE_START
+#undef FE_ADD
