@@ -15,9 +15,9 @@ sums.
 cimport numpy as cnp
 import numpy as np
 from fastent cimport _driver
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, disjoint,
-                              fe_gather_as, fe_scatter, fe_xsum, plain_array, real_number,
-                              thread_count_plain, xsum_state, xsum_value)
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, common_keywords,
+                              disjoint, fe_gather_as, fe_scatter, fe_xsum, float_type,
+                              plain_array, xsum_state, xsum_value)
 from fastent._driver cimport (GRAD, NOPS, OUT, POS_WEIGHT, PRED, TARGET, WEIGHT, Driver)
 
 cnp.import_array()
@@ -172,18 +172,12 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     the exact sum as an ExactSum state or None, elements counted) of the common case
     (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum
     is wanted whatever the reduction (RunningLoss)."""
-    if not (plain_array(pred) and plain_array(target)
-            and weight is None and pos_weight is None and log_min is None
-            and type(eps) is str and eps == "auto"
-            and real_number(label_smoothing) and label_smoothing == 0
-            and real_number(zero_division) and thread_count_plain(n_threads)
-            and type(base) is str and base == "e"
-            and type(reduction) is str and reduction in ("mean", "sum", "none")):
+    cdef int typ = float_type(pred)
+    if not (typ >= 0 and plain_array(target) and weight is None and pos_weight is None
+            and log_min is None and type(eps) is str and eps == "auto"
+            and common_keywords(reduction, base, label_smoothing, zero_division, n_threads)):
         return None
     cdef cnp.ndarray x = pred, t = target, o = None, g = None
-    cdef int typ = cnp.PyArray_TYPE(x)
-    if typ != cnp.NPY_FLOAT and typ != cnp.NPY_DOUBLE:
-        return None
     cdef int nd = cnp.PyArray_NDIM(x), d
     if cnp.PyArray_NDIM(t) != nd:
         return None
@@ -236,10 +230,6 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     prm.smooth = 0.0
     prm.loss_scale = 1.0
     prm.grad_scale = 1.0 / n if reduction == "mean" else 1.0
-    cdef fe_xsum total, wtotal
-    cdef bint want_sum = want_loss and not none or totals
     _prepare(&D, &prm)
-    if _driver.run_call(&D, _bce_block, n_threads, want_sum, &total, &wtotal, _threads):
-        return None
-    return o, g, xsum_value(&total, _fsum) if want_loss and not none else None, (
-        xsum_state(&total) if totals else None), n
+    return _driver.run_call(&D, _bce_block, n_threads, want_loss and not none, totals, o, g,
+                            n, _threads, _fsum)

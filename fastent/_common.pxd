@@ -79,6 +79,24 @@ cdef inline bint thread_count_plain(object n_threads):
     return n_threads is None or (type(n_threads) is int and n_threads != 0)
 
 
+cdef inline bint common_keywords(object reduction, object base, object label_smoothing,
+                                 object zero_division, object n_threads):
+    """The keywords every family shares, at values the thin call path serves: a valid
+    reduction, base "e", no label smoothing, a real zero_division, a valid n_threads."""
+    return (type(reduction) is str and reduction in ("mean", "sum", "none")
+            and type(base) is str and base == "e"
+            and real_number(label_smoothing) and label_smoothing == 0
+            and real_number(zero_division) and thread_count_plain(n_threads))
+
+
+cdef inline int float_type(object a):
+    """The numpy type number of a plain_array of float32 or float64, else -1."""
+    if not plain_array(a):
+        return -1
+    cdef int typ = cnp.PyArray_TYPE(<cnp.ndarray>a)
+    return typ if typ == cnp.NPY_FLOAT or typ == cnp.NPY_DOUBLE else -1
+
+
 cdef inline object xsum_value(const fe_xsum *s, object fsum):
     """fastent._exact.ExactSum.value() of an exact sum (`fsum` is math.fsum): the same
     correctly rounded float64."""

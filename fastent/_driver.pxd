@@ -16,7 +16,8 @@ cimport numpy as cnp
 from libc.stdlib cimport free, malloc
 from cython.parallel cimport prange, threadid
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_PARALLEL_MIN, FE_T_F32, FE_T_F64,
-                              FE_XBLOCK, fe_xsum, fe_xsum_init, fe_xsum_merge)
+                              FE_XBLOCK, fe_xsum, fe_xsum_init, fe_xsum_merge, xsum_state,
+                              xsum_value)
 
 # The operands, by name: every family uses the slots it needs, the others are absent
 cdef enum:
@@ -186,16 +187,27 @@ cdef inline int run(Driver *D, BlockFn block, int n_threads, bint want_sum,
     return bad
 
 
-cdef inline int run_call(Driver *D, BlockFn block, object n_threads, bint want_sum,
-                         fe_xsum *total, fe_xsum *wtotal, object threads) except -1:
+cdef inline object run_call(Driver *D, BlockFn block, object n_threads, bint want_value,
+                            bint totals, object out, object grad, Py_ssize_t count,
+                            object threads, object fsum):
     """run() for a public call on the thin path: as many threads as fastent._threads
     (`threads`: that module) gives `n_threads` (None or an int), drawn from its process-wide
-    budget; a call too small for threads runs on the caller's, drawing nothing."""
-    cdef int nt
+    budget; a call too small for threads runs on the caller's, drawing nothing.  Returns
+    what fastent._api.fast_result takes -- (out, grad, the correctly rounded sum of the
+    written values if `want_value`, their exact sum's state if `totals`, count) -- or None
+    when a block found bad data (the general path then raises its error)."""
+    cdef int nt, bad
+    cdef fe_xsum total, wtotal
+    cdef bint want_sum = want_value or totals
     if D.elements < threads.PARALLEL_MIN:
-        return run(D, block, 1, want_sum, total, wtotal)
-    nt = threads.acquire(threads.resolve(n_threads), D.elements)
-    try:
-        return run(D, block, nt, want_sum, total, wtotal)
-    finally:
-        threads.release(nt, D.elements)
+        bad = run(D, block, 1, want_sum, &total, &wtotal)
+    else:
+        nt = threads.acquire(threads.resolve(n_threads), D.elements)
+        try:
+            bad = run(D, block, nt, want_sum, &total, &wtotal)
+        finally:
+            threads.release(nt, D.elements)
+    if bad:
+        return None
+    return (out, grad, xsum_value(&total, fsum) if want_value else None,
+            xsum_state(&total) if totals else None, count)

@@ -18,9 +18,9 @@ import numpy as np
 from libc.math cimport isfinite
 from libc.stdlib cimport free, malloc
 from fastent cimport _driver
-from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK, disjoint,
-                              fe_gather_as, fe_scatter, fe_xsum, fe_xsum_add_f64,
-                              fe_xsum_init, plain_array, real_number, thread_count_plain,
+from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK,
+                              common_keywords, disjoint, fe_gather_as, fe_scatter, fe_xsum,
+                              fe_xsum_add_f64, fe_xsum_init, float_type, plain_array,
                               xsum_state, xsum_value)
 from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, TARGET, WEIGHT, Driver)
 
@@ -393,19 +393,14 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
     exact sum as an ExactSum state or None, rows counted) of the common case
     (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum
     is wanted whatever the reduction (RunningLoss)."""
-    if not (plain_array(pred) and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
+    cdef int typ = float_type(pred)
+    if not (typ >= 0 and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
             and type(axis) is int and (axis == -1 or axis == 1)
             and weight is None and class_weight is None and ignore_index is None
-            and real_number(label_smoothing) and label_smoothing == 0
-            and real_number(zero_division) and thread_count_plain(n_threads)
-            and type(base) is str and base == "e"
             and (eps is None or (type(eps) is str and eps == "auto"))
-            and type(reduction) is str and reduction in ("mean", "sum", "none")):
+            and common_keywords(reduction, base, label_smoothing, zero_division, n_threads)):
         return None
     cdef cnp.ndarray x = pred, t = None, o = None, g = None
-    cdef int typ = cnp.PyArray_TYPE(x)
-    if typ != cnp.NPY_FLOAT and typ != cnp.NPY_DOUBLE:
-        return None
     cdef cnp.npy_intp N = cnp.PyArray_DIM(x, 0), C = cnp.PyArray_DIM(x, 1)
     cdef Py_ssize_t isz = cnp.PyArray_ITEMSIZE(x)
     cdef bint labels = False
@@ -464,10 +459,6 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
         _operand(&D.op[OUT], o, isz, 0)
     if g is not None:
         _operand(&D.op[GRAD], g, C * isz, isz)
-    cdef fe_xsum total, unused
-    cdef bint want_sum = want_loss and not none or totals
     _prepare(&D, &P)
-    if _driver.run_call(&D, _rows_block, n_threads, want_sum, &total, &unused, _threads):
-        return None
-    return o, g, xsum_value(&total, _fsum) if want_loss and not none else None, (
-        xsum_state(&total) if totals else None), N
+    return _driver.run_call(&D, _rows_block, n_threads, want_loss and not none, totals, o, g,
+                            N, _threads, _fsum)
