@@ -5,7 +5,6 @@ the strided gather/scatter helpers of src/fe_simd.h, the exact sums of src/fe_ex
 tests by which the thin call paths recognise the common case."""
 
 cimport numpy as cnp
-from libc.stdlib cimport free, malloc
 
 cdef extern from "fe_simd.h" nogil:
     int FE_OPENMP, FE_MULTI_ISA

@@ -16,11 +16,10 @@ every row length.  The row values go to the thread's exact sums (src/fe_rows_imp
 cimport numpy as cnp
 import numpy as np
 from libc.math cimport isfinite
-from libc.stdlib cimport free, malloc
 from fastent cimport _driver
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK,
                               common_keywords, disjoint, fe_gather_as, fe_scatter, fe_xsum,
-                              fe_xsum_add_f64, fe_xsum_init, float_type, plain_array,
+                              fe_xsum_add_f64, float_type, plain_array,
                               xsum_state, xsum_value)
 from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, TARGET, WEIGHT, Driver)
 
@@ -75,11 +74,13 @@ def select_isa(int requested=-1):
     return fe_softmax_select(requested)
 
 
-cdef struct PassParams:  # the row pass's parameters (Driver.params)
-    Py_ssize_t C
-    const double *cw           # class weights (float64) or NULL
-    Py_ssize_t ignore_index
-    bint has_ignore
+cdef inline int _label_flags(const Params *P, Py_ssize_t label) noexcept nogil:
+    """The one rule for a row's label, branch-free: bit 0 set when the row counts nowhere
+    (ignore_index, or a label outside [0, C)), bit 2 (bad bit 4) when it is outside [0, C)
+    and not ignore_index -- an error the caller reports."""
+    cdef int skip = P.has_ignore & (label == P.ignore_index)
+    cdef int outside = (label < 0) | (label >= P.C)
+    return (skip | outside) | ((outside & (skip ^ 1)) << 2)
 
 
 cdef void _pass_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums,
@@ -87,14 +88,15 @@ cdef void _pass_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     """The row pass over one block of rows: their weights w_row * class_weight[label] to
     sums[0], one per counted row to sums[1]; bad bits: 1 a label outside [0, C) that is not
     ignore_index, 2 a row weight negative or not finite."""
-    cdef const PassParams *P = <const PassParams *>D.params
+    cdef const Params *P = <const Params *>D.params     # C, the labels' rule, cw (float64)
+    cdef const double *cw = <const double *>P.cw
     cdef const Py_ssize_t *labels = <const Py_ssize_t *>D.op[LABELS].data
     cdef const double *weights = <const double *>D.op[WEIGHT].data
     cdef Py_ssize_t r0 = b * D.block, n = min(D.items, r0 + D.block) - r0
     cdef double *buf = <double *>scratch
     cdef Py_ssize_t i, j, lab, nb = 0
     cdef double w
-    cdef int bad = 0
+    cdef int bad = 0, flags
     for j in range(n):
         i = r0 + j
         w = 1.0
@@ -105,13 +107,12 @@ cdef void _pass_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
                 continue
         if labels != NULL:
             lab = labels[i]
-            if P.has_ignore and lab == P.ignore_index:
+            flags = _label_flags(P, lab)
+            if flags & 1:
+                bad |= (flags >> 2) & 1
                 continue
-            if lab < 0 or lab >= P.C:
-                bad |= 1
-                continue
-            if P.cw != NULL:
-                w = w * P.cw[lab]
+            if cw != NULL:
+                w = w * cw[lab]
         buf[nb] = w
         nb += 1
     fe_xsum_add_f64(&sums[0], buf, nb, xs)
@@ -129,7 +130,7 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
     not finite; denominator of "mean" as an exact-sum state; number of counted rows), the
     denominator being the sum over counted rows of w_row * class_weight[label]."""
     cdef Driver D
-    cdef PassParams P
+    cdef Params P
     cdef fe_xsum denom, count
     _driver.init(&D, 1, FE_T_F64)
     D.items = D.elements = D.shape[0] = (labels if labels is not None else row_weight).shape[0]
@@ -150,14 +151,6 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
     return bad, xsum_state(&denom), int(xsum_value(&count, _fsum) if D.items else 0)
 
 
-cdef inline bint _ignored(const Params *P, const char *lab, Py_ssize_t *label) noexcept nogil:
-    """Read a row's label; whether the row counts nowhere (ignore_index)."""
-    if lab == NULL:
-        return False
-    label[0] = (<const Py_ssize_t *>lab)[0]
-    return (P.has_ignore and label[0] == P.ignore_index) or label[0] < 0 or label[0] >= P.C
-
-
 cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
                                double *rws, double *gsc) noexcept nogil:
     """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
@@ -176,25 +169,21 @@ cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_
             rws[j] = 1.0
             gsc[j] = gs
         return 0
-    cdef Py_ssize_t C = P.C, ign_value = P.ignore_index
-    cdef bint has_ign = P.has_ignore
-    cdef int skip, out_of_range
+    cdef int flags
     if lp == NULL:
         for j in range(n):
             rw = (<const double *>(wp + j * ws))[0]
             rws[j] = rw
             gsc[j] = gs * rw
         return 0
-    for j in range(n):          # branch-free: _ignored, with the reason kept
+    for j in range(n):
         rw = 1.0 if wp == NULL else (<const double *>(wp + j * ws))[0]
         label = (<const Py_ssize_t *>(lp + j * ls))[0]
-        skip = has_ign & (label == ign_value)
-        out_of_range = (label < 0) | (label >= C)
-        bad |= (out_of_range & (skip ^ 1)) << 2
-        skip |= out_of_range
-        lab[j] = -1 if skip else label
-        rws[j] = 0.0 if skip else rw
-        gsc[j] = 0.0 if skip else gs * rw
+        flags = _label_flags(P, label)
+        bad |= flags & 4
+        lab[j] = -1 if flags & 1 else label
+        rws[j] = 0.0 if flags & 1 else rw
+        gsc[j] = 0.0 if flags & 1 else gs * rw
     return bad
 
 
@@ -234,7 +223,7 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef double *loss = rws + rpb
     cdef double *work = loss + rpb                 # 5 rpb + 2 bsz doubles
     cdef double rw
-    cdef int bad = 0
+    cdef int bad = 0, flags
     cdef bint ign
 
     _driver.odo_start(D, D.ndim, r0, idx, off)
@@ -255,10 +244,12 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
         for j in range(n):
             rw = 1.0 if D.op[WEIGHT].data == NULL else (
                 <double *>(D.op[WEIGHT].data + off[WEIGHT]))[0]
-            ign = _ignored(P, NULL if D.op[LABELS].data == NULL
-                           else D.op[LABELS].data + off[LABELS], &label)
-            if ign and not (P.has_ignore and label == P.ignore_index):
-                bad = 4     # a label outside [0, C): only the thin call path checks it here
+            ign = False
+            if D.op[LABELS].data != NULL:
+                label = (<const Py_ssize_t *>(D.op[LABELS].data + off[LABELS]))[0]
+                flags = _label_flags(P, label)
+                bad |= flags & 4    # outside [0, C): only the thin call path checks it here
+                ign = flags & 1
             lab[j] = -1 if ign else label
             rws[j] = 0.0 if ign else rw
             gsc[j] = 0.0 if ign else P.grad_scale * rw
