@@ -21,10 +21,27 @@ from fastent.divergence import (
     cross_entropy_grad,
     entropy,
     entropy_grad,
+    js_divergence,
+    js_divergence_grad,
+    js_divergence_with_logits,
+    js_divergence_with_logits_grad,
     kl_divergence,
     kl_divergence_grad,
+    kl_divergence_with_logits,
+    kl_divergence_with_logits_grad,
 )
-from fastent.softmax import softmax_cross_entropy, softmax_cross_entropy_grad
+from fastent.information import (
+    binary_entropy,
+    binary_entropy_grad,
+    information,
+    information_grad,
+)
+from fastent.softmax import (
+    SoftmaxStats,
+    softmax_cross_entropy,
+    softmax_cross_entropy_grad,
+    softmax_stats,
+)
 from fastent._streaming import RunningLoss
 
 __all__ = [
@@ -32,6 +49,11 @@ __all__ = [
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
     "softmax_cross_entropy", "softmax_cross_entropy_grad",
     "cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
-    "entropy", "entropy_grad", "RunningLoss",
+    "entropy", "entropy_grad",
+    "kl_divergence_with_logits", "kl_divergence_with_logits_grad",
+    "js_divergence", "js_divergence_grad",
+    "js_divergence_with_logits", "js_divergence_with_logits_grad",
+    "information", "information_grad", "binary_entropy", "binary_entropy_grad",
+    "softmax_stats", "SoftmaxStats", "RunningLoss",
     "show_config", "__version__",
 ]

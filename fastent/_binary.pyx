@@ -124,7 +124,8 @@ def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi
     for `shape`, 0, element type code) or None}; the outputs have the computation type
     `ctype` (float32 or float64), the inputs any type the kernels read (converted while a
     block is gathered).  mode: 0 clipped probabilities (lo, hi), 1 PyTorch's log_min, 2
-    logits.  Returns (exact sum of the written losses, exact sum of the weights or None,
+    logits, 3 information (no target; lo), 4 binary entropy (no target; the gradient at p
+    clipped to [lo, hi]).  Returns (exact sum of the written losses, exact sum of the weights or None,
     range-check bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
     """
     cdef Driver D

@@ -28,7 +28,8 @@ cdef enum:
     POS_WEIGHT = 4  # BCE with logits: the positive class's weight
     OUT = 5         # the unreduced loss ("none")
     GRAD = 6        # the gradient
-    NOPS = 7
+    STATS = 7       # per-row statistics (softmax_stats): float64, 5 per row
+    NOPS = 8
 
 cdef struct Operand:
     char *data                      # NULL: absent
@@ -63,6 +64,7 @@ cdef inline int slot(str name) except -1:
     if name == "pos_weight": return POS_WEIGHT
     if name == "out": return OUT
     if name == "grad": return GRAD
+    if name == "stats": return STATS
     raise ValueError(f"unknown operand {name!r}")
 
 
@@ -126,7 +128,7 @@ cdef inline int set_operands(Driver *D, tuple shape, dict operands) except -1:
         if value is None:
             continue
         a, strides, cstride, code = value
-        if (k == OUT or k == GRAD) and code != D.ctype:
+        if (k == OUT or k == GRAD) and code != D.ctype or k == STATS and code != FE_T_F64:
             raise TypeError(f"{name}: outputs must have the computation dtype")
         D.op[k].data = <char *>cnp.PyArray_DATA(<cnp.ndarray>a)
         D.op[k].type = code

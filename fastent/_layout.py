@@ -52,7 +52,8 @@ def iteration_layout(shape, strides, lead):
 
 # the operands of the row families that carry the class axis (the others have one value per
 # row)
-CLASS_AXIS_OPERANDS = frozenset({"pred", "target", "grad"})
+# (and "stats": softmax_stats' per-row numbers, laid out along the class axis's place)
+CLASS_AXIS_OPERANDS = frozenset({"pred", "target", "grad", "stats"})
 
 
 def row_layout(row_shape, axis, operands):

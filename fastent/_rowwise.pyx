@@ -1,10 +1,13 @@
 # cython: language_level=3
-"""The row families -- softmax cross-entropy (src/fe_softmax_impl.h) and cross-entropy / KL
-divergence / entropy of distributions (src/fe_divergence_impl.h): their block of the driver
-(fastent/_driver.pxd), the O(rows) label and weight pass, and their thin call path.
+"""The row families -- softmax cross-entropy and softmax_stats (src/fe_softmax_impl.h),
+cross-entropy / KL divergence / entropy / Jensen-Shannon divergence of distributions
+(src/fe_divergence_impl.h), and KL / Jensen-Shannon divergences from logits
+(src/fe_divlogits_impl.h): their block of the driver (fastent/_driver.pxd), the O(rows)
+label and weight pass, and their thin call path.
 
 The Python layers (fastent/softmax.py, fastent/divergence.py) hand over the operands by
-name -- pred, target (a distribution) or labels, weight (per row), out (per row), grad --
+name -- pred, target (a distribution, or the teacher's logits) or labels, weight (per row),
+out (per row), grad, stats (per row: softmax_stats) --
 with the rows laid out by fastent/_layout.row_layout (row axes in the prediction's memory
 order, merged where possible) and the class axis kept apart with its own stride.  A block
 is a fixed number of rows (a function of C only).  Its rows are read in place when they lie
@@ -21,7 +24,7 @@ from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK
                               common_keywords, disjoint, fe_gather_as, fe_scatter, fe_xsum,
                               fe_xsum_add_f64, float_type, plain_array,
                               xsum_state, xsum_value)
-from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, TARGET, WEIGHT, Driver)
+from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, STATS, TARGET, WEIGHT, Driver)
 
 cnp.import_array()
 
@@ -29,10 +32,20 @@ from math import fsum as _fsum
 
 cdef extern from "fe_divergence.h" nogil:
     void fe_div_block_f32(int, Py_ssize_t, Py_ssize_t, const float *, const float *, double,
-                          float *, const double *, double *, float *, double *, int *)
+                          double, float *, const double *, double *, float *, double *, int *)
     void fe_div_block_f64(int, Py_ssize_t, Py_ssize_t, const double *, const double *, double,
-                          double *, const double *, double *, double *, double *, int *)
+                          double, double *, const double *, double *, double *, double *,
+                          int *)
     int fe_divergence_select(int requested)
+
+cdef extern from "fe_divlogits.h" nogil:
+    void fe_divlogits_block_f32(int, Py_ssize_t, Py_ssize_t, const float *, const float *,
+                                double, double, float *, const double *, double *, float *,
+                                double *)
+    void fe_divlogits_block_f64(int, Py_ssize_t, Py_ssize_t, const double *, const double *,
+                                double, double, double *, const double *, double *, double *,
+                                double *)
+    int fe_divlogits_select(int requested)
 
 cdef extern from "fe_rows.h" nogil:
     ctypedef void (*fe_rows_finish_fn)(Py_ssize_t, const double *, double *, double, char *,
@@ -43,10 +56,10 @@ cdef extern from "fe_rows.h" nogil:
 cdef extern from "fe_softmax.h" nogil:
     void fe_smx_block_f32(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                           const float *, const float *, double, double, float *,
-                          const double *, double *, float *, double *, int *)
+                          const double *, double *, float *, double *, double *, int *)
     void fe_smx_block_f64(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
                           const double *, const double *, double, double, double *,
-                          const double *, double *, double *, double *, int *)
+                          const double *, double *, double *, double *, double *, int *)
     int fe_softmax_select(int requested)
 
 # What a row computes
@@ -55,6 +68,9 @@ cpdef enum Kind:
     CROSS_ENTROPY = 1  # H(p, q)
     KL = 2             # D(p || q)
     ENTROPY = 3        # H(p)
+    JS = 4             # Jensen-Shannon divergence of distributions p, q
+    KL_LOGITS = 5      # D(softmax(t / T) || softmax(x / T)) from logits
+    JS_LOGITS = 6      # Jensen-Shannon divergence of softmax(t / T), softmax(x / T)
 
 cdef struct Params:    # the row families' parameters (Driver.params)
     Kind kind
@@ -63,6 +79,7 @@ cdef struct Params:    # the row families' parameters (Driver.params)
     double cw_sum, smooth      # their sum; label smoothing
     double lo                  # the distributions' clip floor
     double loss_scale, grad_scale
+    double temperature, beta   # the divergences from logits; Jensen-Shannon's weight of p
     Py_ssize_t ignore_index
     bint has_ignore
 
@@ -70,6 +87,7 @@ cdef struct Params:    # the row families' parameters (Driver.params)
 def select_isa(int requested=-1):
     """Point the dispatch tables at the best kernels for this CPU (capped by `requested`)."""
     fe_divergence_select(requested)
+    fe_divlogits_select(requested)
     fe_rows_select(requested)
     return fe_softmax_select(requested)
 
@@ -221,7 +239,9 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef double *gsc = <double *>(grad_off + rpb)
     cdef double *rws = gsc + rpb
     cdef double *loss = rws + rpb
-    cdef double *work = loss + rpb                 # 5 rpb + 2 bsz doubles
+    cdef double *work = loss + rpb                 # 10 rpb + 4 bsz doubles
+    cdef double *stats = work + 10 * rpb + 4 * bsz     # 5 rpb doubles (softmax_stats)
+    cdef Py_ssize_t *stats_off = <Py_ssize_t *>(stats + 5 * rpb)
     cdef double rw
     cdef int bad = 0, flags
     cdef bint ign
@@ -255,6 +275,7 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
             gsc[j] = 0.0 if ign else P.grad_scale * rw
             out_off[j] = off[OUT]
             grad_off[j] = off[GRAD]
+            stats_off[j] = off[STATS]
             if not x_in_place:
                 fe_gather_as(xb + j * C * isz, isz, X.data + off[PRED], C, X.cstride, X.type)
             if T.data != NULL and not t_in_place:
@@ -264,21 +285,32 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef char *g = gb if G.data != NULL else NULL
     cdef const Py_ssize_t *labp = lab if D.op[LABELS].data != NULL else NULL
     cdef const char *tp = tb if T.data != NULL else NULL
-    cdef int kind = 0 if P.kind == CROSS_ENTROPY else (1 if P.kind == KL else 2)
+    cdef double *st = stats if D.op[STATS].data != NULL else NULL
+    cdef int kind = (0 if P.kind == CROSS_ENTROPY else 1 if P.kind == KL else
+                     2 if P.kind == ENTROPY else 3)            # fe_div_block's kinds
+    cdef int lkind = 0 if P.kind == KL_LOGITS else 1          # fe_divlogits_block's
     if isz == 4:
         if P.kind == SOFTMAX:
             fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>P.cw,
-                             P.cw_sum, P.smooth, <float *>g, gsc, loss, <float *>zb, work, &bad)
+                             P.cw_sum, P.smooth, <float *>g, gsc, loss, <float *>zb, work, st,
+                             &bad)
+        elif P.kind == KL_LOGITS or P.kind == JS_LOGITS:
+            fe_divlogits_block_f32(lkind, n, C, <float *>xb, <const float *>tp, P.temperature,
+                                   P.beta, <float *>g, gsc, loss, <float *>zb, work)
         else:
-            fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, P.lo, <float *>g,
-                             gsc, loss, <float *>zb, work, &bad)
+            fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, P.lo, P.beta,
+                             <float *>g, gsc, loss, <float *>zb, work, &bad)
     else:
         if P.kind == SOFTMAX:
             fe_smx_block_f64(n, C, <double *>xb, labp, <const double *>tp,
                              <const double *>P.cw, P.cw_sum, P.smooth, <double *>g, gsc, loss,
-                             <double *>zb, work, &bad)
+                             <double *>zb, work, st, &bad)
+        elif P.kind == KL_LOGITS or P.kind == JS_LOGITS:
+            fe_divlogits_block_f64(lkind, n, C, <double *>xb, <const double *>tp,
+                                   P.temperature, P.beta, <double *>g, gsc, loss,
+                                   <double *>zb, work)
         else:
-            fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, P.lo,
+            fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, P.lo, P.beta,
                              <double *>g, gsc, loss, <double *>zb, work, &bad)
     # the rows' values as "none" returns them (w * loss in the dtype), written and summed
     cdef bint flat = D.ndim == 1
@@ -298,6 +330,11 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     if g != NULL and not g_in_place:
         for j in range(n):
             fe_scatter(G.data + grad_off[j], g + j * C * isz, C, G.cstride, isz)
+    cdef const _driver.Operand *ST = &D.op[STATS]
+    if st != NULL:                             # softmax_stats: 5 numbers per row
+        for j in range(n):
+            fe_scatter(ST.data + ((r0 + j) * ST.strides[0] if flat else stats_off[j]),
+                       <char *>(st + 5 * j), 5, ST.cstride, 8)
     bad_out[0] = bad
 
 
@@ -309,24 +346,26 @@ cdef void _prepare(Driver *D, Params *P) noexcept:
         D.items *= D.shape[d]
     D.elements = D.items * C
     D.block = max(1, FE_BLOCK // max(C, 1))
-    # four buffers of a block's elements, two of doubles (the kernel's element terms) and
-    # 11 numbers per row (labels, offsets, scales, losses, the kernel's work), 64-byte
-    # aligned for the vector loops
-    D.scratch = 4 * D.block * C * D.itemsize + 2 * D.block * C * 8 + 11 * 8 * D.block
+    # four buffers of a block's elements, four of doubles (the kernel's element terms) and
+    # 24 numbers per row (labels, offsets, scales, losses, the kernel's work, statistics),
+    # 64-byte aligned for the vector loops
+    D.scratch = 4 * D.block * C * D.itemsize + 4 * D.block * C * 8 + 24 * 8 * D.block
     D.params = P
 
 
 def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_type,
             cnp.ndarray class_weight=None, double cw_sum=0.0, double smooth=0.0,
             ignore_index=None, double lo=0.0, double loss_scale, double grad_scale,
-            bint want_sum=True, int n_threads):
+            double temperature=1.0, double beta=0.5, bint want_sum=True, int n_threads):
     """Run the rows of one class-axis function.
 
     operands: {"pred", "target" (a distribution), "labels" (intp), "weight" (per row,
     float64), "out", "grad": (array, byte strides over the row `shape`, byte stride along
     the class axis, element type code) or None}; the prediction and the target are
     converted while gathered, the computation is float32 or float64 (`compute_type`, the
-    outputs' type); lo: the clip floor of the distributions.  Returns (exact sum of the
+    outputs' type); lo: the clip floor of the distributions; temperature and beta: the
+    divergences from logits and Jensen-Shannon's; "stats" (float64, 5 per row along its own
+    class-axis stride) may be given with SOFTMAX and labels (softmax_stats).  Returns (exact sum of the
     written row values as an ExactSum state, or None unless `want_sum`; bad bits: softmax:
     1 = a probability target outside [0, 1]; distributions: 1 = a negative target, 2 = a
     negative prediction)."""
@@ -348,6 +387,8 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_
     P.ignore_index = ignore_index if ignore_index is not None else 0
     P.loss_scale = loss_scale
     P.grad_scale = grad_scale
+    P.temperature = temperature
+    P.beta = beta
     cdef fe_xsum total, unused
     _prepare(&D, &P)
     cdef int bad = _driver.run(&D, _rows_block, n_threads, want_sum, &total, &unused)
@@ -385,7 +426,7 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
     (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum
     is wanted whatever the reduction (RunningLoss)."""
     cdef int typ = float_type(pred)
-    if not (typ >= 0 and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
+    if not (typ >= 0 and kind <= ENTROPY and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
             and type(axis) is int and (axis == -1 or axis == 1)
             and weight is None and class_weight is None and ignore_index is None
             and (eps is None or (type(eps) is str and eps == "auto"))
@@ -441,6 +482,8 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
     P.ignore_index = 0
     P.loss_scale = 1.0
     P.grad_scale = 1.0 / N if reduction == "mean" else 1.0
+    P.temperature = 1.0
+    P.beta = 0.5
     _operand(&D.op[PRED], x, C * isz, isz)
     if labels:
         _operand(&D.op[LABELS], t, sizeof(Py_ssize_t), 0)

@@ -1,19 +1,34 @@
-"""Softmax cross-entropy from logits: the public functions.
+"""Softmax cross-entropy from logits, and per-row softmax statistics: the public functions.
 
 Validation, the O(rows) pass over labels and row weights, and output allocation happen
 here; the arithmetic happens in one pass per row in the kernel (fastent/_rowwise.pyx on the
 driver of fastent/_driver.pxd, row kernels in src/fe_softmax_impl.h).
 """
+import numbers
+from typing import NamedTuple, Optional
+
 import numpy as np
 
 from fastent import _api, _dask, _docs, _layout, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
-__all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad"]
+__all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad", "softmax_stats",
+           "SoftmaxStats"]
 
 _TARGET_RANGE = "probabilities must lie in [0, 1] (NaN refused)"
 _ORDER = v.order_hint("softmax_cross_entropy", "target", "logits")
+
+
+def _labels(t, x, ax, row_shape):
+    """Integer class labels `t` (an array) checked for the rows of logits `x`, as intp."""
+    if t.shape != row_shape:
+        axes = [a for a in range(x.ndim) if x.shape[:a] + x.shape[a + 1:] == t.shape]
+        hint = (f"; did you mean axis={axes[0]}? (PyTorch's (N, C, ...) layout is axis=1)"
+                if axes else _ORDER)
+        raise ValueError(f"target: integer class labels must have the logits' shape "
+                         f"without axis {ax}, {row_shape}; got {t.shape}{hint}")
+    return v.labels(t, "target")
 
 
 def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
@@ -47,13 +62,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     t = v._asarray(target, "target")
     labels = tp = None
     if t.dtype.kind in "biu":
-        if t.shape != row_shape:
-            axes = [a for a in range(x.ndim) if x.shape[:a] + x.shape[a + 1:] == t.shape]
-            hint = (f"; did you mean axis={axes[0]}? (PyTorch's (N, C, ...) layout is axis=1)"
-                    if axes else _ORDER)
-            raise ValueError(f"target: integer class labels must have the logits' shape "
-                             f"without axis {ax}, {row_shape}; got {t.shape}{hint}")
-        labels = v.labels(t, "target")
+        labels = _labels(t, x, ax, row_shape)
         ignore_index = v.ignore_index(ignore_index)
     elif t.dtype.kind == "f":
         if t.shape == row_shape and row_shape != x.shape:
@@ -165,3 +174,155 @@ def softmax_cross_entropy_grad(target, logits, *, axis=-1, reduction="mean", wei
                 label_smoothing=label_smoothing, base=base, zero_division=zero_division,
                 out=None, grad_out=grad_out, n_threads=n_threads, want_loss=False,
                 want_grad=True)[1]
+
+
+# ---- per-row statistics in one pass --------------------------------------------------------
+class SoftmaxStats(NamedTuple):
+    """softmax_stats' result: arrays shaped like the rows (the logits' shape without
+    `axis`); the float ones in the computation dtype."""
+    logsumexp: np.ndarray           # log sum exp x (natural log: the logits' own unit)
+    log_prob: Optional[np.ndarray]  # log softmax(x)[target] in `base`; NaN for ignored rows
+    entropy: np.ndarray             # -sum softmax(x) log softmax(x), in `base`
+    max_prob: np.ndarray            # max softmax(x) (the confidence)
+    argmax: np.ndarray              # intp: the first maximum (the first NaN if any)
+    correct: Optional[np.ndarray]   # bool: target among the top k (False for ignored rows)
+    ignored: Optional[np.ndarray]   # bool: the rows whose target is ignore_index
+
+
+def _stats_rows(x, labels, ax, C, row_shape, dtype, ignore_index, loss_scale, nt):
+    """The kernel's pass: (loss as softmax_cross_entropy's "none" returns it, the float64
+    statistics of each row: logsumexp, entropy (nats), max_prob, argmax, rank of the label)."""
+    loss = np.empty(row_shape, dtype)
+    stats = np.empty(row_shape + (5,), np.float64)
+    if x.size:
+        ops = dict(pred=x, labels=labels, out=loss, stats=np.moveaxis(stats, -1, ax))
+        it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, ops)
+        _threads.run(_rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C,
+                     _api.driver_operands(ops, strides, cstrides),
+                     compute_type=v.KERNEL_TYPES[dtype], ignore_index=ignore_index,
+                     loss_scale=loss_scale, grad_scale=0.0, want_sum=False)
+    return loss, stats
+
+
+def _dask_stats(logits, target, *, axis, k, ignore_index, base, n_threads):
+    """softmax_stats of Dask arrays: each block of rows (the class axis in one chunk) runs
+    the NumPy function; its fields travel as one float64 array (every value converts
+    exactly) and are split lazily."""
+    from fastent._dask import _imports
+    _, da = _imports()
+    x = da.asarray(logits)
+    dtype = v.computation_dtype(x.dtype, "logits")
+    ax = v.axis(axis, x.ndim, "axis")
+    x = x.rechunk({ax: -1}).astype(dtype)
+    has_t = target is not None
+    row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
+    t = da.asarray(target).rechunk(row_chunks) if has_t else None
+
+    def block(xb, tb=None):
+        s = softmax_stats(np.moveaxis(xb, ax, -1), tb, k=k, ignore_index=ignore_index,
+                          base=base, n_threads=n_threads)
+        return np.stack([np.asarray(f, np.float64) if f is not None
+                         else np.zeros(s.argmax.shape) for f in s], axis=-1)
+
+    args = (np.moveaxis(x, ax, -1),) + ((t,) if has_t else ())
+    stacked = da.map_blocks(block, *args, dtype=np.float64,
+                            chunks=row_chunks + ((len(SoftmaxStats._fields),),))
+    field = lambda i, dt: stacked[..., i].astype(dt)
+    return SoftmaxStats(field(0, dtype), field(1, dtype) if has_t else None, field(2, dtype),
+                        field(3, dtype), field(4, np.intp), field(5, bool) if has_t else None,
+                        field(6, bool) if has_t else None)
+
+
+def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base="e",
+                  n_threads=None):
+    """Per-row statistics of softmax(logits) along `axis`, in one pass over the logits.
+
+    Parameters
+    ----------
+    logits : array_like
+        Real-valued scores; -inf masks a class.  Comes first: these are statistics of one
+        array (the target, when given, only selects a class).
+    target : array_like of int, optional
+        Class labels (the logits' shape without `axis`): enables `log_prob`, `correct` and
+        `ignored`.
+    axis : int, default -1
+        The class axis.
+    k : int >= 1, default 1
+        `correct` is True when fewer than k classes have a logit above the target's (ties
+        count in the target's favour; top-1 is accuracy).
+    ignore_index : int, optional
+        Rows whose target equals it are marked in `ignored`: their log_prob is NaN and
+        correct is False.  Other labels outside [0, C) raise ValueError.
+    base : "e" or positive number, default "e"
+        Base of the logarithms of `log_prob` and `entropy` (2: bits).  `logsumexp` stays in
+        the logits' own unit (natural log).
+    n_threads : int, optional
+        As everywhere in fastent; the result does not depend on it.
+
+    Returns
+    -------
+    SoftmaxStats
+        A named tuple of arrays shaped like the rows: ``logsumexp`` (for a z-loss),
+        ``log_prob`` (of the target; exactly minus softmax_cross_entropy(target, logits,
+        reduction="none", base=base), bit for bit), ``entropy`` of softmax(x), ``max_prob``
+        (the confidence: 1 / sum exp(x - max x)), ``argmax`` (intp; the first NaN if the row
+        has one, as numpy.argmax), ``correct`` (bool) and ``ignored`` (bool); the last three
+        of these that need a target are None without one.  A row with a NaN gives NaN
+        statistics, argmax at the NaN and correct False.
+
+    Notes
+    -----
+    The mean accuracy, confidence or entropy over a stream is the mean of these arrays; to
+    accumulate exactly over batches, add ``correct.sum()`` and the number of counted rows
+    (``(~ignored).sum()``), or use ``RunningLoss("softmax_cross_entropy")`` for the mean
+    log-loss.  Dask arrays give lazy fields.
+
+    Examples
+    --------
+    >>> import numpy as np, fastent as fe
+    >>> x = np.array([[2.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    >>> s = fe.softmax_stats(x, np.array([1, 2]))
+    >>> s.argmax, s.correct
+    (array([0, 2]), array([False,  True]))
+    >>> s.max_prob.round(4), s.log_prob.round(4)
+    (array([0.6652, 0.9094]), array([-1.4076, -0.0949]))
+    >>> fe.softmax_stats(x, np.array([1, 2]), k=2).correct
+    array([ True,  True])
+    """
+    from fastent import _dask
+    if _dask.is_dask(logits, target):
+        return _dask_stats(logits, target, axis=axis, k=k, ignore_index=ignore_index,
+                           base=base, n_threads=n_threads)
+    x, dtype = v.prediction(logits, "logits")
+    ax, C, row_shape = v.class_axis(x, axis, "logits")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+        raise (ValueError if isinstance(k, numbers.Integral) and not isinstance(k, bool)
+               else TypeError)(f"k: must be an int >= 1, got {k!r}")
+    loss_scale = v.log_base(base)
+    nt = v.n_threads(n_threads)
+    nrows = int(np.prod(row_shape))
+    if nrows and not C:
+        raise ValueError(f"logits: the class axis (axis={axis}) is empty")
+    if target is None:
+        if ignore_index is not None:
+            raise ValueError("ignore_index: only applies with a target")
+        labels, ignore_index = np.full(row_shape, -1, np.intp), -1
+    else:
+        t = v._asarray(target, "target")
+        if t.dtype.kind not in "biu":
+            raise TypeError(f"target: must be integer class labels, got dtype {t.dtype}")
+        labels = _labels(t, x, ax, row_shape)
+        ignore_index = v.ignore_index(ignore_index)
+        _api.row_pass(row_shape, C, None, labels=labels, ignore_index=ignore_index, target=t,
+                      n_threads=nt)
+    loss, st = _stats_rows(x, labels, ax, C, row_shape, dtype, ignore_index, loss_scale, nt)
+    log_prob = correct = ignored = None
+    if target is not None:
+        ignored = (np.zeros(row_shape, bool) if ignore_index is None
+                   else labels == ignore_index)
+        log_prob = np.negative(loss)
+        log_prob[ignored] = np.nan
+        correct = (st[..., 4] < k) & ~ignored
+    return SoftmaxStats(st[..., 0].astype(dtype), log_prob,
+                        (st[..., 1] * loss_scale).astype(dtype), st[..., 2].astype(dtype),
+                        st[..., 3].astype(np.intp), correct, ignored)

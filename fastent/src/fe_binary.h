@@ -8,11 +8,14 @@
 #include "fe_terms.h"
 #include "fe_exact.h"
 
-enum { FE_BCE_CLIP = 0, FE_BCE_LOGMIN = 1, FE_BCE_LOGITS = 2 };
+/* the elementwise functions: BCE three ways; information and binary entropy (no target) */
+enum { FE_BCE_CLIP = 0, FE_BCE_LOGMIN = 1, FE_BCE_LOGITS = 2, FE_INFO = 3, FE_BENT = 4 };
 
 typedef struct {
-    int mode;           /* FE_BCE_CLIP, FE_BCE_LOGMIN (PyTorch), FE_BCE_LOGITS           */
-    double lo, hi;      /* clip bounds of p (clip mode)                                  */
+    int mode;           /* FE_BCE_CLIP, FE_BCE_LOGMIN (PyTorch), FE_BCE_LOGITS, FE_INFO,
+                         * FE_BENT                                                      */
+    double lo, hi;      /* clip bounds of p (clip mode; information: lo; binary entropy's
+                         * gradient: both)                                              */
     double log_min;     /* lower clamp of each log (log_min mode)                        */
     double smooth;      /* label smoothing: t -> t (1 - smooth) + smooth / 2             */
     double loss_scale;  /* written loss = w l * loss_scale  (1 / ln base)                */

@@ -1,8 +1,8 @@
 /*
  * fe_binary_impl.h -- the elementwise loops of the binary cross-entropy family over one
  * contiguous segment, for one (dtype, instruction set); see fe_template.h.  The terms are
- * those of fe_terms_impl.h (bce_prob, bce_prob_logmin, bce_logit).  No include guard on
- * purpose.
+ * those of fe_terms_impl.h (bce_prob, bce_prob_logmin, bce_logit; information and
+ * binary_entropy, which have no target: t is then NULL).  No include guard on purpose.
  *
  * Every loop is one `omp simd` pass writing the loss w l ls (ls = 1 / ln base) and the
  * gradient w dl gs of each element, and an OR of the range checks (bit 0: prediction outside
@@ -27,12 +27,19 @@ FE_INLINE void FE_FN(bce_body)(
     Py_ssize_t i;
     FE_PRAGMA(omp simd reduction(|:badp, badt, badw))
     for (i = 0; i < n; i++) {
-        const REAL xi = x[i], t0 = t[i];
+        const int no_target = mode == FE_INFO || mode == FE_BENT;
+        const REAL xi = x[i], t0 = no_target ? zero : t[i];
         REAL l, g;
-        if (!hard)      /* hard: every t is 0 or 1 (the caller's scan), unsmoothed */
+        if (!hard && !no_target)   /* hard: every t is 0 or 1 (the caller's scan), unsmoothed */
             badt |= !((t0 >= zero) & (t0 <= one));
         const REAL ti = hard ? t0 : t0 * keep + shift;
-        if (mode == FE_BCE_LOGITS) {
+        if (mode == FE_INFO) {
+            badp |= (xi < zero) | (xi > one);
+            l = FE_T(information)(xi, lo, &g, normal);
+        } else if (mode == FE_BENT) {
+            badp |= (xi < zero) | (xi > one);
+            l = FE_T(binary_entropy)(xi, lo, hi, &g, has_grad);
+        } else if (mode == FE_BCE_LOGITS) {
             l = FE_T(bce_logit)(ti, xi, has_pw ? pw[i] : one, &g, hard);
         } else {
             badp |= (xi < zero) | (xi > one);
@@ -71,7 +78,8 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
     const int normal = FE_T(normal_bound)(prm->lo) && prm->hi < 1.0;
     /* hard labels (every target of the segment 0 or 1, no smoothing, no pos_weight): terms
      * that give the same bits with less work (one log, one float softplus) */
-    int hard = prm->smooth == 0.0 && !(prm->mode == FE_BCE_LOGITS && pw);
+    int hard = prm->smooth == 0.0 && !(prm->mode == FE_BCE_LOGITS && pw)
+               && prm->mode <= FE_BCE_LOGITS;
     if (hard && prm->mode != FE_BCE_LOGMIN) {
         Py_ssize_t i;
         int soft = 0;
@@ -80,7 +88,11 @@ static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w
             soft |= (t[i] != (REAL)0) & (t[i] != (REAL)1);
         hard = !soft;
     }
-    if (prm->mode == FE_BCE_LOGITS) {
+    if (prm->mode == FE_INFO) {
+        if (normal) { FE_MODE_N(FE_INFO, 0, 0, 1) } else { FE_MODE(FE_INFO, 0, 0) }
+    } else if (prm->mode == FE_BENT) {
+        FE_MODE(FE_BENT, 0, 0)
+    } else if (prm->mode == FE_BCE_LOGITS) {
         if (pw) { FE_MODE(FE_BCE_LOGITS, 1, 0) }
         else if (hard) { FE_MODE(FE_BCE_LOGITS, 0, 1) }
         else { FE_MODE(FE_BCE_LOGITS, 0, 0) }

@@ -1,5 +1,5 @@
 /*
- * fe_divergence.h -- the cross-entropy / KL divergence / entropy block kernel, built for
+ * fe_divergence.h -- the cross-entropy / KL / entropy / Jensen-Shannon block kernel, built for
  * float and double and for each instruction set, and its dispatch table.
  */
 #ifndef FE_DIVERGENCE_H
@@ -12,11 +12,11 @@
 #undef FE_TEMPLATE
 
 typedef void (*fe_div_block_f32_fn)(int, Py_ssize_t, Py_ssize_t, const float *, const float *,
-                                    double, float *, const double *, double *, float *,
+                                    double, double, float *, const double *, double *, float *,
                                     double *, int *);
 typedef void (*fe_div_block_f64_fn)(int, Py_ssize_t, Py_ssize_t, const double *,
-                                    const double *, double, double *, const double *, double *,
-                                    double *, double *, int *);
+                                    const double *, double, double, double *, const double *,
+                                    double *, double *, double *, int *);
 static fe_div_block_f32_fn fe_div_block_f32;
 static fe_div_block_f64_fn fe_div_block_f64;
 

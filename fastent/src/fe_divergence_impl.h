@@ -1,30 +1,32 @@
 /*
- * fe_divergence_impl.h -- cross-entropy, KL divergence and entropy of a block of R rows of C
- * probabilities (contiguous, R*C), for one (dtype, instruction set); see fe_template.h.
- * No include guard on purpose.  The terms are those of fe_terms_impl.h (xent, kl,
- * entropy): x is the prediction (q; p for entropy), t the reference distribution p.
+ * fe_divergence_impl.h -- cross-entropy, KL divergence, entropy and Jensen-Shannon
+ * divergence of a block of R rows of C probabilities (contiguous, R*C), for one (dtype,
+ * instruction set); see fe_template.h.  No include guard on purpose.  The terms are those
+ * of fe_terms_impl.h (xent, kl, entropy, js): x is the prediction (q; p for entropy), t the
+ * reference distribution p.
  * The terms of the whole block are one vector loop; each row's sum is then taken in the
  * fixed order (rowsums).  The gradient's row scale is applied as it is written when every row
  * has the same one; otherwise short rows (C <= FE_LANES) put a row in each vector lane
  * (value c of every row at once, each scaled as written, lanes_tree) and longer rows are
  * scaled row by row.  The same bits every way.  kind: 0 cross-entropy, 1 KL, 2 entropy
- * (t unused).  grad (R*C, may be NULL) gets the gradient times gsc[r]; terms is R*C
+ * (t unused), 3 Jensen-Shannon (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient times gsc[r]; terms is R*C
  * scratch, work R*C doubles.  *bad gets bit 0 for a negative p, bit 1 for a negative x.
  */
 FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
-                                     const REAL *FE_RESTRICT t, double lo_,
+                                     const REAL *FE_RESTRICT t, double lo_, double beta_,
                                      REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                      double *FE_RESTRICT loss, REAL *FE_RESTRICT terms,
                                      double *FE_RESTRICT work, int *bad, const int kind,
                                      const int has_grad, const int normal)
 {
-    const REAL lo = (REAL)lo_, zero = 0;
+    const REAL lo = (REAL)lo_, beta = (REAL)beta_, zero = 0;
     const Py_ssize_t n = R * C;
     int badp = 0, badq = 0;
     Py_ssize_t r, c, i;
 #define FE_TERM(XI, PI, G)                                                                 \
-    (kind == 2 ? FE_T(entropy)(XI, lo, G, normal)                                          \
-               : kind == 1 ? FE_T(kl)(PI, XI, lo, G, normal) : FE_T(xent)(PI, XI, lo, G, normal))
+    (kind == 3 ? FE_T(js)(PI, XI, beta, G)                                                 \
+     : kind == 2 ? FE_T(entropy)(XI, lo, G, normal)                                        \
+     : kind == 1 ? FE_T(kl)(PI, XI, lo, G, normal) : FE_T(xent)(PI, XI, lo, G, normal))
     /* one gradient scale for every row (no row weights, nothing ignored: the common case):
      * applied as the gradient is written */
     int uniform = 1;
@@ -77,13 +79,14 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
 }
 
 static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
-                             const REAL *t, double lo, REAL *grad, const double *gsc,
+                             const REAL *t, double lo, double beta, REAL *grad, const double *gsc,
                              double *loss, REAL *terms, double *work, int *bad)
 {
-#define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, grad, gsc, loss, terms, work, \
+#define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, \
                                                bad, K, G, N)
 #define FE_KIND(G, N) \
-    if (kind == 0) FE_CALL(0, G, N); else if (kind == 1) FE_CALL(1, G, N); else FE_CALL(2, G, N);
+    if (kind == 0) FE_CALL(0, G, N); else if (kind == 1) FE_CALL(1, G, N);                 \
+    else if (kind == 2) FE_CALL(2, G, N); else FE_CALL(3, G, 0);
     /* a normal clip bound (the default eps): no value reaching a log is subnormal */
     const int normal = FE_T(normal_bound)(lo);
     if (grad) {

@@ -13,10 +13,12 @@
 
 typedef void (*fe_smx_block_f32_fn)(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                                     const float *, const float *, double, double, float *,
-                                    const double *, double *, float *, double *, int *);
+                                    const double *, double *, float *, double *, double *,
+                                    int *);
 typedef void (*fe_smx_block_f64_fn)(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
                                     const double *, const double *, double, double, double *,
-                                    const double *, double *, double *, double *, int *);
+                                    const double *, double *, double *, double *, double *,
+                                    int *);
 static fe_smx_block_f32_fn fe_smx_block_f32;
 static fe_smx_block_f64_fn fe_smx_block_f64;
 

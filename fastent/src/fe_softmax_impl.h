@@ -17,8 +17,14 @@
  *                  loss 0, gradient 0); a_c = (1 - s) w_t [c = t] + (s / C) w_c
  *   probabilities: t (R*C); a_c = w_c ((1 - s) t_c + s / C)
  * (w: class weights, 1 when not given; s: label smoothing).  loss[r] gets the row loss,
- * grad (R*C, may be NULL) the gradient times gsc[r]; z is R*C scratch, work 5R + 2RC
+ * grad (R*C, may be NULL) the gradient times gsc[r]; z is R*C scratch, work 5R + 3RC
  * doubles.
+ * stats (5R doubles, may be NULL: softmax_stats; index targets only) gets per row, from the
+ * same m, e and S:  logsumexp m + log S;  entropy of softmax(x)  log S - (sum e z) / S
+ * (z = x - m, e z = 0 where e = 0: both terms >= 0, no cancellation);  the largest
+ * probability 1 / S (the maximum's e is exactly 1);  argmax (the first NaN, else the first
+ * maximum, as numpy.argmax);  and the number of classes whose logit is above the label's
+ * (C for a row without a label or with a NaN: never among the top k).
  */
 /* a lane's first value starts it at 0 (rowsum's accumulators), the next ones add to it */
 #define FE_START(v) 0.0
@@ -40,7 +46,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                                  const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
                                  REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                  double *FE_RESTRICT loss, REAL *FE_RESTRICT z,
-                                 double *FE_RESTRICT work, int *bad)
+                                 double *FE_RESTRICT work, double *FE_RESTRICT stats, int *bad)
 {
     const Py_ssize_t n = R * C;
     double *FE_RESTRICT S = work, *FE_RESTRICT A = work + R, *FE_RESTRICT B = work + 2 * R;
@@ -206,6 +212,34 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     if (lab)
         for (r = 0; r < R; r++)
             loss[r] = lab[r] < 0 ? 0.0 : loss[r];
+    if (stats && lab) {                                /* softmax_stats */
+        double *FE_RESTRICT ez = work + 5 * R + 2 * n;     /* e z, row by row */
+        double *FE_RESTRICT H = work + 4 * R;               /* the keys' place: done */
+        const Py_ssize_t es = lanes ? R : 1;                /* e of class c: zr[c * es] */
+        for (r = 0; r < R; r++) {
+            const REAL *FE_RESTRICT xr = x + r * C, *FE_RESTRICT zr = lanes ? z + r : z + r * C;
+            const REAL m = M[r], xl = lab[r] >= 0 ? xr[lab[r]] : zero;
+            double *FE_RESTRICT er = ez + r * C;
+            Py_ssize_t key = 3 * C, above = 0;
+            FE_PRAGMA(omp simd reduction(min:key) reduction(+:above))
+            for (c = 0; c < C; c++) {
+                const REAL xc = xr[c], e = zr[c * es];
+                const Py_ssize_t kc = xc != xc ? c : (xc == m ? C + c : 3 * C);
+                er[c] = e != zero ? (double)e * (double)(xc - m) : 0.0;
+                key = kc < key ? kc : key;
+                above += xc > xl;
+            }
+            stats[5 * r + 3] = (double)(key < C ? key : key - C);
+            stats[5 * r + 4] = (double)(lab[r] < 0 || key < C ? C : above);
+        }
+        FE_T(rowsums_d)(R, C, ez, H);
+        for (r = 0; r < R; r++) {
+            const double L = fe_log1p(S[r] - 1.0);
+            stats[5 * r] = (double)M[r] + L;
+            stats[5 * r + 1] = L - H[r] / S[r];
+            stats[5 * r + 2] = 1.0 / S[r];
+        }
+    }
     if (!grad)
         return;
     if (lanes) {                                       /* 5. gradient, rows in lanes */

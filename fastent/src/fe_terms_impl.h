@@ -87,6 +87,43 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
     return l;
 }
 
+/* ---- information and binary entropy (elementwise, p in [0, 1]) ---------------------- *
+ * information  l = -log pe, pe = max(p, lo) (eps raises p; eps = 0: +inf at p = 0),
+ *              dl/dp = -1 / pe.
+ * binary entropy  H = -[p log p + (1 - p) log1p(-p)] with 0 log 0 = 0: finite on [0, 1]
+ *              and exactly 0 at p = 0 and 1, so the value is never clipped; its gradient
+ *              dH/dp = log((1 - p) / p) is taken at pc = min(max(p, lo), hi) (eps = 0: +-inf
+ *              at p = 0, 1), in a form without cancellation near p = 1/2:
+ *                p < 1/4         log1p(-p) - log p          (|log p| > 1.38 dominates)
+ *                1/4 <= p <= 1/2 log1p((1 - 2p) / p)        (1 - 2p exact: Sterbenz)
+ *                p > 1/2         -log1p((2p - 1) / (1 - p)) (2p - 1 and 1 - p exact)       */
+FE_INLINE REAL FE_T(information)(REAL p, REAL lo, REAL *g, const int normal)
+{
+    const REAL zero = 0, one = 1;
+    const REAL pe = p < lo ? lo : p;
+    *g = -one / pe;
+    return zero - LOG_(pe, !normal);                    /* +0 at p = 1 */
+}
+
+FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int has_grad)
+{
+    const REAL zero = 0, one = 1, two = 2, quarter = (REAL)0.25, half = (REAL)0.5;
+    const REAL q = one - p;
+    const REAL a = p > zero ? p * LOG_(p, 1) : zero;
+    const REAL b = q > zero ? q * LOG1P_(-p, 1) : zero;
+    if (has_grad) {
+        REAL pc = p < lo ? lo : p;
+        pc = pc > hi ? hi : pc;
+        pc = p != p ? p : pc;
+        const REAL small = LOG1P_(-pc, 1) - LOG_(pc, 1);
+        const int upper = pc > half;
+        const REAL u = upper ? (two * pc - one) / (one - pc) : (one - two * pc) / pc;
+        const REAL mid = LOG1P_(u, 1);
+        *g = pc < quarter ? small : (upper ? -mid : mid);
+    }
+    return zero - (a + b);
+}
+
 /* ---- softmax cross-entropy ----------------------------------------------------------- *
  * Per row with m = max x (NaN skipped; a NaN reaches S through exp), z_c = x_c - m <= 0,
  * e_c = exp(z_c), S = sum e_c, class coefficients a_c (class-weighted, smoothed target) and
@@ -167,6 +204,28 @@ FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g, const int normal)
     const REAL lp = LOG_(pe, !normal);
     *g = -(lp + one);
     return p == zero ? zero : -(p * lp);
+}
+
+/* Generalised Jensen-Shannon divergence of distributions, p the reference, q the
+ * prediction, weight beta on p (bq = 1 - beta), mixture m = beta p + bq q:
+ *   l = beta p log(p / m) + bq q log(q / m)       (0 log 0 = 0: finite for all p, q >= 0)
+ *   dl/dq = bq log(q / m)    (the other terms of the derivative cancel: beta p/m + bq q/m = 1)
+ * -inf at q = 0 < p (the true one-sided derivative); at p = 0, m = bq q, so the derivative
+ * is -bq log bq for every q (0 at q = 0 too); 0 when bq = 0.  Log ratios by fe_logratio
+ * (accurate where p, q and m are close).  NaN in p or q propagates.                       */
+FE_INLINE REAL FE_T(js)(REAL p, REAL q, REAL beta, REAL *g)
+{
+    const REAL zero = 0, one = 1, inf = (REAL)INFINITY;
+    const REAL bq = one - beta, a = beta * p, b = bq * q;
+    const REAL m = a + b;
+    const REAL lp = LOGRATIO_(p, m, 1), lq = LOGRATIO_(q, m, 1);
+    const REAL va = a != zero ? a * lp : zero;
+    const REAL vb = b != zero ? b * lq : zero;
+    REAL gv = p == zero ? -(bq * LOG(bq)) : (q == zero ? -inf : bq * lq);
+    gv = bq == zero ? zero : gv;
+    gv = p != p ? p : gv;
+    *g = q != q ? q : gv;
+    return va + vb;
 }
 
 /* Row maximum, as the maximum of order-preserving integer keys of the values (a floating

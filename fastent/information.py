@@ -1,0 +1,144 @@
+"""Self-information and binary entropy of probabilities, elementwise: the public functions.
+
+Validation and output allocation happen here; the arithmetic happens in one pass of the
+binary family's kernel (fastent/_binary.pyx on the driver of fastent/_driver.pxd, terms
+`information` and `binary_entropy` in src/fe_terms_impl.h).
+"""
+import numpy as np
+
+from fastent import _api, _binary, _dask, _docs, _layout, _runtime, _threads
+from fastent import _validation as v
+from fastent._exact import ExactSum
+
+__all__ = ["information", "information_grad", "binary_entropy", "binary_entropy_grad"]
+
+INFORMATION, BINARY_ENTROPY = 3, 4      # the kernel's modes (src/fe_binary.h)
+_PROB_RANGE = "probabilities must lie in [0, 1]"
+
+
+def _run(mode, p, *, reduction, weight, base, eps, zero_division, out, grad_out, n_threads,
+         want_loss, want_grad, denominator=None, totals=False):
+    """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
+    `denominator` replaces the mean's denominator of the gradient (Dask)."""
+    if _dask.is_dask(p, weight):
+        return _dask.run(lambda _t, x, **kw: _run(mode, x, **kw), None, p,
+                         reduction=reduction, weight=weight, want_loss=want_loss,
+                         want_grad=want_grad, pred_name="p", out=out, grad_out=grad_out,
+                         denominator=denominator, totals=totals, base=base, eps=eps,
+                         zero_division=zero_division, n_threads=n_threads)
+    x, dtype = v.prediction(p, "p")
+    shape = x.shape
+    w = None if weight is None else v.operand(weight, "weight", dtype, shape, keep_type=True)
+    reduction = v.reduction(reduction)
+    zero_division = v.real(zero_division, "zero_division")
+    loss_scale = v.log_base(base)
+    nt = v.n_threads(n_threads)
+    clip = v.clip_eps(eps, dtype)
+    lo, hi = v.clip_bounds(clip, dtype) if clip > 0 else (0.0, 1.0)
+    outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
+                        reduction=reduction, loss_shape=shape, pred=x, dtype=dtype,
+                        inputs=(w,))
+    loss_arr, grad = outs.loss, outs.grad
+    grad_scale = loss_scale
+    if want_grad and reduction == "mean":
+        if denominator is None:
+            denominator = float(x.size) if w is None else ExactSum.of(
+                _runtime.exact_sum(np.broadcast_to(w, shape), dtype)).value()
+        grad_scale = _api.grad_scale(reduction, loss_scale, denominator)
+    s = sw = None
+    bad = 0
+    if x.size:
+        ops = dict(pred=x, weight=w, out=loss_arr, grad=grad)
+        it_shape, strides = _layout.flat_layout(ops) or _layout.iteration_layout(
+            shape, {name: None if a is None else a.strides for name, a in ops.items()},
+            lead="pred")
+        s, sw, bad = _threads.run(
+            _binary.bce, nt, x.size, mode, it_shape, _api.driver_operands(ops, strides),
+            ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi, log_min=0.0, smooth=0.0,
+            loss_scale=loss_scale, grad_scale=grad_scale,
+            want_sum=want_loss and reduction != "none" or totals)
+    if bad & 1:
+        raise v.first_bad("p", x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)
+    if bad:
+        raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
+    loss_arr, grad = outs.finish()
+    total = ExactSum.of(s)
+    wtotal = ExactSum.of_value(x.size) if w is None else ExactSum.of(sw)
+    loss = None
+    if want_loss:
+        loss = _api.reduced(total, wtotal, reduction=reduction, loss_arr=loss_arr,
+                            zero_division=zero_division)
+    return loss, grad, _api.Totals(total, wtotal, int(x.size))
+
+
+_P = ("array_like", "Probabilities in [0, 1], any shape.")
+_EPS_INFO = ('"auto" or float in [0, 0.5), default "auto"',
+             'p is raised to at least eps before the log ("auto": the machine epsilon of the '
+             "computation dtype), so the value is finite; eps=0 gives +inf at p = 0.")
+_EPS_BENT = ('"auto" or float in [0, 0.5), default "auto"',
+             'The gradient is taken at p clipped to [eps, 1 - eps] ("auto": the machine '
+             "epsilon of the computation dtype), so it is finite; eps=0 gives +-inf at p = 0 "
+             "and 1.  The value is never clipped: it is finite on [0, 1] (0 log 0 = 0).")
+_NOTES = """
+    Values outside [0, 1] raise ValueError; NaN propagates."""
+_EXAMPLES = """
+    >>> import numpy as np, fastent as fe
+    >>> p = np.array([0.5, 0.25, 1.0])
+    >>> fe.information(p, reduction="none", base=2)              # bits
+    array([1., 2., 0.])
+    >>> fe.binary_entropy(np.array([0.0, 0.5, 1.0]), reduction="none", base=2)
+    array([0., 1., 0.])
+    >>> fe.binary_entropy_grad(np.array([0.25, 0.5]), reduction="none").round(4)
+    array([1.0986, 0.    ])
+    """
+
+
+@_docs.document(_docs._ELEM, """
+    Self-information -log p of each element (the surprisal; 1 bit at p = 1/2 in base 2).""",
+                params=dict(p=_P, eps=_EPS_INFO), pred="p", per="per-element",
+                examples=_EXAMPLES, notes=_NOTES)
+def information(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                zero_division=np.nan, out=None, grad_out=None, n_threads=None,
+                return_grad=False):
+    loss, grad = _run(INFORMATION, p, reduction=reduction, weight=weight, base=base, eps=eps,
+                      zero_division=zero_division, out=out, grad_out=grad_out,
+                      n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
+    return (loss, grad) if return_grad else loss
+
+
+@_docs.document(_docs._ELEM, """
+    Gradient of `information` (same arguments) with respect to p: -1 / p at the raised p,
+    scaled by the reduction, the weights and the base.""",
+                params=dict(p=_P, eps=_EPS_INFO), pred="p", per="per-element",
+                examples=_EXAMPLES, notes=_NOTES, grad_fn=True)
+def information_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                     zero_division=np.nan, grad_out=None, n_threads=None):
+    return _run(INFORMATION, p, reduction=reduction, weight=weight, base=base, eps=eps,
+                zero_division=zero_division, out=None, grad_out=grad_out,
+                n_threads=n_threads, want_loss=False, want_grad=True)[1]
+
+
+@_docs.document(_docs._ELEM, """
+    Binary entropy H(p) = -p log p - (1 - p) log(1 - p) of each element (1 bit at p = 1/2
+    in base 2, 0 at p = 0 and 1).""",
+                params=dict(p=_P, eps=_EPS_BENT), pred="p", per="per-element",
+                examples=_EXAMPLES, notes=_NOTES)
+def binary_entropy(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                   zero_division=np.nan, out=None, grad_out=None, n_threads=None,
+                   return_grad=False):
+    loss, grad = _run(BINARY_ENTROPY, p, reduction=reduction, weight=weight, base=base,
+                      eps=eps, zero_division=zero_division, out=out, grad_out=grad_out,
+                      n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
+    return (loss, grad) if return_grad else loss
+
+
+@_docs.document(_docs._ELEM, """
+    Gradient of `binary_entropy` (same arguments) with respect to p: log((1 - p) / p) at p
+    clipped to [eps, 1 - eps], scaled by the reduction, the weights and the base.""",
+                params=dict(p=_P, eps=_EPS_BENT), pred="p", per="per-element",
+                examples=_EXAMPLES, notes=_NOTES, grad_fn=True)
+def binary_entropy_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                        zero_division=np.nan, grad_out=None, n_threads=None):
+    return _run(BINARY_ENTROPY, p, reduction=reduction, weight=weight, base=base, eps=eps,
+                zero_division=zero_division, out=None, grad_out=grad_out,
+                n_threads=n_threads, want_loss=False, want_grad=True)[1]
