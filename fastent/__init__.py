@@ -30,7 +30,7 @@ from fastent.divergence import (
     kl_divergence_with_logits,
     kl_divergence_with_logits_grad,
 )
-from fastent.information import (
+from fastent.infotheory import (
     binary_entropy,
     binary_entropy_grad,
     information,

@@ -14,7 +14,7 @@ import numpy as np
 
 from fastent import _api
 from fastent import _validation as v
-from fastent import binary, divergence, softmax
+from fastent import binary, divergence, infotheory, softmax
 from fastent._exact import ExactSum
 
 STATE_VERSION = 1
@@ -33,8 +33,18 @@ _LOSSES = {
         divergence._rowwise.Kind.KL, p, q, **_dist_kw(kw)),
     "entropy": lambda _unused, p, **kw: divergence._run(
         divergence._rowwise.Kind.ENTROPY, None, p, **_dist_kw(kw)),
+    "js_divergence": lambda p, q, **kw: divergence._run(
+        divergence._rowwise.Kind.JS, p, q, **_dist_kw(kw, ("beta",))),
+    "kl_divergence_with_logits": lambda t, x, **kw: divergence._run(
+        divergence._rowwise.Kind.KL_LOGITS, t, x, **_dist_kw(kw, ("temperature",))),
+    "js_divergence_with_logits": lambda t, x, **kw: divergence._run(
+        divergence._rowwise.Kind.JS_LOGITS, t, x, **_dist_kw(kw, ("beta", "temperature"))),
+    "information": lambda _unused, p, **kw: infotheory._run(
+        infotheory.INFORMATION, p, **_ew_kw(kw)),
+    "binary_entropy": lambda _unused, p, **kw: infotheory._run(
+        infotheory.BINARY_ENTROPY, p, **_ew_kw(kw)),
 }
-_ONE_ARGUMENT = {"entropy"}
+_ONE_ARGUMENT = {"entropy", "information", "binary_entropy"}
 _OPTIONS = {
     "binary_cross_entropy": ("base", "eps", "log_min", "label_smoothing", "zero_division",
                              "n_threads"),
@@ -45,10 +55,17 @@ _OPTIONS = {
     "cross_entropy": ("axis", "base", "eps", "zero_division", "n_threads"),
     "kl_divergence": ("axis", "base", "eps", "zero_division", "n_threads"),
     "entropy": ("axis", "base", "eps", "zero_division", "n_threads"),
+    "js_divergence": ("axis", "beta", "base", "zero_division", "n_threads"),
+    "kl_divergence_with_logits": ("axis", "temperature", "base", "zero_division",
+                                  "n_threads"),
+    "js_divergence_with_logits": ("axis", "beta", "temperature", "base", "zero_division",
+                                  "n_threads"),
+    "information": ("base", "eps", "zero_division", "n_threads"),
+    "binary_entropy": ("base", "eps", "zero_division", "n_threads"),
 }
 _DEFAULTS = dict(base="e", eps="auto", log_min=None, label_smoothing=0.0, pos_weight=None,
                  zero_division=np.nan, n_threads=None, axis=-1, class_weight=None,
-                 ignore_index=None)
+                 ignore_index=None, beta=0.5, temperature=1.0)
 
 
 def _kw(kw, names):
@@ -73,8 +90,13 @@ def _softmax_kw(kw):
                          "zero_division", "n_threads")), **_common(kw))
 
 
-def _dist_kw(kw):
-    return dict(_kw(kw, ("axis", "base", "eps", "zero_division", "n_threads")), **_common(kw))
+def _dist_kw(kw, extra=("eps",)):
+    return dict(_kw(kw, ("axis", "base", "zero_division", "n_threads") + extra),
+                **_common(kw))
+
+
+def _ew_kw(kw):
+    return dict(_kw(kw, ("base", "eps", "zero_division", "n_threads")), **_common(kw))
 
 
 # -- the configuration as plain, canonical numbers ------------------------------------------
@@ -104,6 +126,10 @@ def _canonical(name, options):
             c[k] = None if x is None else v.real(x, "log_min")
         elif k == "label_smoothing":
             c[k] = v.fraction(x, k)
+        elif k == "beta":
+            c[k] = divergence._beta(x)
+        elif k == "temperature":
+            c[k] = divergence._temperature(x)
         elif k == "zero_division":
             c[k] = _number(v.real(x, k))
         elif k == "axis":
@@ -173,7 +199,9 @@ _MISSING = object()
 
 
 class RunningLoss:
-    """Streaming mean of one of fastent's six losses, exact in any split and merge order.
+    """Streaming mean of one of fastent's losses, exact in any split and merge order: the six
+    losses, js_divergence, kl_divergence_with_logits, js_divergence_with_logits,
+    information and binary_entropy.
 
     Parameters
     ----------
@@ -262,9 +290,9 @@ class RunningLoss:
     def update(self, target, prediction=_MISSING, weight=None, *, units=None):
         """Add a batch; returns self.
 
-        For `entropy` (one distribution), `update(p)`.  `units`: how many units (bytes,
-        words, ...) this batch's text holds, for `bits_per_unit()` and
-        `perplexity(per="unit")`."""
+        For `entropy`, `information` and `binary_entropy` (one array), `update(p)`.
+        `units`: how many units (bytes, words, ...) this batch's text holds, for
+        `bits_per_unit()` and `perplexity(per="unit")`."""
         if self.loss in _ONE_ARGUMENT:
             if prediction is _MISSING:
                 target, prediction = None, target

@@ -18,6 +18,10 @@ __all__ = [
     "cross_entropy", "cross_entropy_grad",
     "kl_divergence", "kl_divergence_grad",
     "entropy", "entropy_grad",
+    "information", "information_grad", "binary_entropy", "binary_entropy_grad",
+    "js_divergence", "js_divergence_grad",
+    "kl_divergence_with_logits", "kl_divergence_with_logits_grad",
+    "js_divergence_with_logits", "js_divergence_with_logits_grad", "softmax_stats",
 ]
 
 
@@ -399,3 +403,167 @@ def entropy_grad(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="au
     _, p, pc, e, dt = _dist_parts(0, p, axis, eps)
     with np.errstate(divide="ignore"):
         return _row_grad(-(np.log(pc) + 1), axis, weight, reduction, base, dt)
+
+
+# ----------------------------------------------------------------------------- beyond the six
+def _ew_parts(p, weight):
+    p = np.asarray(p)
+    dt = _dtype(p)
+    p = p.astype(dt)
+    return p, _weights(weight, p.shape, dt), dt
+
+
+def information(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                zero_division=np.nan):
+    """-log p elementwise, p raised to at least eps."""
+    p, w, dt = _ew_parts(p, weight)
+    e = dt.type(_eps(eps, dt))
+    with np.errstate(divide="ignore"):
+        return _reduce((0 - np.log(np.maximum(p, e))).astype(dt), w, reduction, _inv_ln(base),
+                       zero_division)
+
+
+def information_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                     zero_division=np.nan):
+    """-1 / p at the raised p."""
+    p, w, dt = _ew_parts(p, weight)
+    e = dt.type(_eps(eps, dt))
+    with np.errstate(divide="ignore"):
+        g = (-1 / np.maximum(p, e)).astype(dt)
+    return _apply_grad(g, w, _grad_scale(w, p.shape, reduction, _inv_ln(base)))
+
+
+def binary_entropy(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                   zero_division=np.nan):
+    """-p log p - (1 - p) log(1 - p) elementwise, 0 log 0 = 0 (never clipped)."""
+    p, w, dt = _ew_parts(p, weight)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        h = -(_mul0(p, np.log(p), p) + _mul0(1 - p, np.log1p(-p), p))
+    return _reduce(h.astype(dt), w, reduction, _inv_ln(base), zero_division)
+
+
+def binary_entropy_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
+                        zero_division=np.nan):
+    """log((1 - p) / p) at p clipped to [eps, 1 - eps], in float64."""
+    p, w, dt = _ew_parts(p, weight)
+    e = _eps(eps, dt)
+    pc = np.clip(p.astype(np.float64), e, 1 - e) if e > 0 else p.astype(np.float64)
+    with np.errstate(divide="ignore"):
+        g = (np.log1p(-pc) - np.log(pc)).astype(dt)
+    return _apply_grad(g, w, _grad_scale(w, p.shape, reduction, _inv_ln(base)))
+
+
+def _js_terms(p, q, beta):
+    """beta p log(p / m) + (1 - beta) q log(q / m) and the derivative (1 - beta) log(q / m),
+    m = beta p + (1 - beta) q, in float64 with 0 log 0 = 0."""
+    p = np.asarray(p, np.float64)
+    q = np.asarray(q, np.float64)
+    m = beta * p + (1 - beta) * q
+    with np.errstate(divide="ignore", invalid="ignore"):
+        val = _mul0(beta * p, _log_ratio(p, m)) + _mul0((1 - beta) * q, _log_ratio(q, m))
+        g = np.where(p == 0, -_mul0(1 - beta, np.log(1 - beta)), (1 - beta) * _log_ratio(q, m))
+    return val, np.where((1 - beta) == 0, 0.0, g)
+
+
+def js_divergence(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, base="e",
+                  zero_division=np.nan):
+    """beta KL(p || m) + (1 - beta) KL(q || m), m = beta p + (1 - beta) q, per row."""
+    p, q, _, _, dt = _dist_parts(p, q, axis, 0)
+    val, _ = _js_terms(p, q, beta)
+    return _row_reduce(np.sum(val, axis=axis).astype(dt)[..., None], -1, weight, reduction,
+                       base, zero_division, dt)
+
+
+def js_divergence_grad(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, base="e",
+                       zero_division=np.nan):
+    """d/dq: (1 - beta) log(q / m)."""
+    p, q, _, _, dt = _dist_parts(p, q, axis, 0)
+    _, g = _js_terms(p, q, beta)
+    return _row_grad(g.astype(dt), axis, weight, reduction, base, dt)
+
+
+def _logit_pair(target_logits, logits, temperature, axis):
+    """log p, log q (float64, class axis last) of softmax(t / T), softmax(x / T)."""
+    x = np.asarray(logits)
+    dt = _dtype(x)
+    t = np.broadcast_to(np.asarray(target_logits, dt), x.shape)
+    lp = _log_softmax(np.moveaxis(t.astype(np.float64), axis, -1) / temperature, -1)
+    lq = _log_softmax(np.moveaxis(x.astype(np.float64), axis, -1) / temperature, -1)
+    return lp, lq, dt
+
+
+def _kl_logit_parts(target_logits, logits, temperature, axis):
+    lp, lq, dt = _logit_pair(target_logits, logits, temperature, axis)
+    p, q = np.exp(lp), np.exp(lq)
+    with np.errstate(invalid="ignore"):
+        val = np.sum(np.where(p == 0, 0.0, p * (lp - lq)), axis=-1)
+    return val, (q - p) / temperature, dt
+
+
+def kl_divergence_with_logits(target_logits, logits, *, temperature=1.0, axis=-1,
+                              reduction="mean", weight=None, base="e", zero_division=np.nan):
+    """KL(softmax(t / T) || softmax(x / T)) per row from the two log_softmax, in float64."""
+    val, _, dt = _kl_logit_parts(target_logits, logits, temperature, axis)
+    return _row_reduce(val.astype(dt)[..., None], -1, weight, reduction, base, zero_division,
+                       dt)
+
+
+def kl_divergence_with_logits_grad(target_logits, logits, *, temperature=1.0, axis=-1,
+                                   reduction="mean", weight=None, base="e",
+                                   zero_division=np.nan):
+    """d/dx: (softmax(x / T) - softmax(t / T)) / T."""
+    _, g, dt = _kl_logit_parts(target_logits, logits, temperature, axis)
+    return _row_grad(np.moveaxis(g, -1, axis).astype(dt), axis, weight, reduction, base, dt)
+
+
+def _js_logit_parts(target_logits, logits, beta, temperature, axis):
+    lp, lq, dt = _logit_pair(target_logits, logits, temperature, axis)
+    p, q = np.exp(lp), np.exp(lq)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lm = np.logaddexp(np.log(beta) + lp, np.log1p(-beta) + lq)
+        h = np.where(q == 0, 0.0, lq - lm)
+        kq = np.sum(q * h, axis=-1, keepdims=True)
+        val = beta * np.sum(np.where(p == 0, 0.0, p * (lp - lm)), axis=-1) + (1 - beta) * kq[..., 0]
+    return val, (1 - beta) / temperature * q * (h - kq), dt
+
+
+def js_divergence_with_logits(target_logits, logits, *, beta=0.5, temperature=1.0, axis=-1,
+                              reduction="mean", weight=None, base="e", zero_division=np.nan):
+    """The Jensen-Shannon divergence of softmax(t / T) and softmax(x / T), log space."""
+    val, _, dt = _js_logit_parts(target_logits, logits, beta, temperature, axis)
+    return _row_reduce(val.astype(dt)[..., None], -1, weight, reduction, base, zero_division,
+                       dt)
+
+
+def js_divergence_with_logits_grad(target_logits, logits, *, beta=0.5, temperature=1.0,
+                                   axis=-1, reduction="mean", weight=None, base="e",
+                                   zero_division=np.nan):
+    """d/dx: (1 - beta) / T q (log(q / m) - KL(q || m))."""
+    _, g, dt = _js_logit_parts(target_logits, logits, beta, temperature, axis)
+    return _row_grad(np.moveaxis(g, -1, axis).astype(dt), axis, weight, reduction, base, dt)
+
+
+def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base="e"):
+    """The four-pass NumPy recipe: logsumexp, log_softmax at the target, entropy, max
+    probability, argmax and top-k membership, as a dict of arrays."""
+    x = np.moveaxis(np.asarray(logits), axis, -1)
+    dt = _dtype(x)
+    x = x.astype(dt)
+    logp = _log_softmax(x, -1)
+    m = np.max(x, axis=-1, keepdims=True)
+    lse = (m + np.log(np.sum(np.exp(x - m), axis=-1, keepdims=True)))[..., 0]
+    p = np.exp(logp)
+    with np.errstate(invalid="ignore"):
+        ent = -np.sum(np.where(p == 0, 0, p * logp), axis=-1) * dt.type(_inv_ln(base))
+    out = dict(logsumexp=lse, entropy=ent, max_prob=np.max(p, axis=-1),
+               argmax=np.argmax(x, axis=-1))
+    if target is not None:
+        t = np.asarray(target)
+        ignored = np.zeros(t.shape, bool) if ignore_index is None else t == ignore_index
+        idx = np.where(ignored, 0, t)[..., None]
+        xt = np.take_along_axis(x, idx, -1)
+        out["log_prob"] = np.where(ignored, np.nan,
+                                   np.take_along_axis(logp, idx, -1)[..., 0] * dt.type(_inv_ln(base)))
+        out["correct"] = (np.sum(x > xt, axis=-1) < k) & ~ignored & ~np.isnan(xt[..., 0])
+        out["ignored"] = ignored
+    return out

@@ -218,13 +218,13 @@ def _dask_stats(logits, target, *, axis, k, ignore_index, base, n_threads):
     row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
     t = da.asarray(target).rechunk(row_chunks) if has_t else None
 
-    def block(xb, tb=None):
-        s = softmax_stats(np.moveaxis(xb, ax, -1), tb, k=k, ignore_index=ignore_index,
-                          base=base, n_threads=n_threads)
+    def block(xb, tb=None):      # class axis last; tb with a trailing axis of length 1
+        s = softmax_stats(xb, None if tb is None else tb[..., 0], k=k,
+                          ignore_index=ignore_index, base=base, n_threads=n_threads)
         return np.stack([np.asarray(f, np.float64) if f is not None
                          else np.zeros(s.argmax.shape) for f in s], axis=-1)
 
-    args = (np.moveaxis(x, ax, -1),) + ((t,) if has_t else ())
+    args = (da.moveaxis(x, ax, -1),) + ((t[..., None],) if has_t else ())
     stacked = da.map_blocks(block, *args, dtype=np.float64,
                             chunks=row_chunks + ((len(SoftmaxStats._fields),),))
     field = lambda i, dt: stacked[..., i].astype(dt)
