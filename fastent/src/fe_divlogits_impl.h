@@ -4,11 +4,11 @@
  * instruction set); see fe_template.h.  No include guard on purpose.
  *
  * Per row, with a = t / T (the teacher's logits: the reference p) and b = x / T (the
- * student's: the prediction q), za = a - max a and zb = b - max b in the dtype (the
- * arguments of exp, as softmax cross-entropy has them), ea = exp(za), eb = exp(zb), Sa and Sb
- * their fixed-order row sums (rowsums), La = log Sa and Lb = log Sb (log1p(S - 1): the max
- * contributes exactly 1), and in double log p = za - La, log q = zb - Lb, p = ea / Sa,
- * q = eb / Sb:
+ * student's: the prediction q), za = a - max a and zb = b - max b, ea = exp(za) and
+ * eb = exp(zb) in the dtype, Sa and Sb their fixed-order row sums (rowsums), La = log Sa and
+ * Lb = log Sb (log1p(S - 1): the max contributes exactly 1), and in double log p = za - La,
+ * log q = zb - Lb (za and zb computed again in double: for float32 the log ratios are then
+ * not limited by the rounding of za, zb to float), p = ea / Sa, q = eb / Sb:
  *   KL   l = sum p (log p - log q) = (sum ea (za - zb)) / Sa + (Lb - La)
  *        dl/dx = (q - p) / T
  *   JS   log m = logaddexp(log beta + log p, log(1 - beta) + log q)   (in log space: the
@@ -16,7 +16,8 @@
  *        l = beta sum p (log p - log m) + (1 - beta) sum q (log q - log m)
  *        dl/dx_j = (1 - beta) / T q_j ((log q_j - log m_j) - K),  K = sum q (log q - log m)
  *        (the derivative (1 - beta)(log q - log m) with respect to q, through the softmax)
- * A class with p = 0 (a teacher logit of -inf) contributes 0; q = 0 < p (a student logit of
+ * A row that rounds below 0 is 0 (both are >= 0).  A class with p = 0 (a teacher logit of
+ * -inf) contributes 0; q = 0 < p (a student logit of
  * -inf) gives KL = +inf: -inf logits mask a class, never NaN, in the value or the gradient.
  * A NaN logit makes its row NaN, as does a row with no class left (all -inf).
  * kind: 0 KL, 1 JS (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient
@@ -34,16 +35,23 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
     double *FE_RESTRICT Sa = work, *FE_RESTRICT Sb = work + R, *FE_RESTRICT K = work + 2 * R;
     double *FE_RESTRICT La = work + 3 * R, *FE_RESTRICT Lb = work + 4 * R;
     REAL *FE_RESTRICT Ma = (REAL *)(work + 5 * R), *FE_RESTRICT Mb = (REAL *)(work + 6 * R);
+    double *FE_RESTRICT Mad = work + 7 * R, *FE_RESTRICT Mbd = work + 8 * R;   /* in double */
     REAL *FE_RESTRICT ea = z, *FE_RESTRICT eb = (REAL *)(work + 10 * R);
     double *FE_RESTRICT d1 = work + 10 * R + n, *FE_RESTRICT d2 = d1 + n, *FE_RESTRICT d3 = d2 + n;
     Py_ssize_t r, c;
+/* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 */
+#define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
 #define FE_ZA(i, r) ((scaled ? t[i] / T : t[i]) - Ma[r])
 #define FE_ZB(i, r) ((scaled ? x[i] / T : x[i]) - Mb[r])
+#define FE_ZAD(i, r) ((scaled ? (double)t[i] / temperature : (double)t[i]) - Mad[r])
+#define FE_ZBD(i, r) ((scaled ? (double)x[i] / temperature : (double)x[i]) - Mbd[r])
 
     for (r = 0; r < R; r++) {                  /* max a, max b (t / T is monotone in t) */
         const REAL ma = FE_T(rowmax)(C, t + r * C), mb = FE_T(rowmax)(C, x + r * C);
         Ma[r] = scaled ? ma / T : ma;
         Mb[r] = scaled ? mb / T : mb;
+        Mad[r] = scaled ? (double)ma / temperature : (double)ma;
+        Mbd[r] = scaled ? (double)mb / temperature : (double)mb;
     }
     for (r = 0; r < R; r++) {                  /* ea = exp(za), eb = exp(zb) */
         FE_PRAGMA(omp simd)
@@ -66,14 +74,13 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
             for (c = 0; c < C; c++) {
                 const Py_ssize_t i = r * C + c;
                 const REAL e = ea[i];
-                d1[i] = e != zero ? (double)e * ((double)FE_ZA(i, r) - (double)FE_ZB(i, r))
-                                  : 0.0;
+                d1[i] = e != zero ? (double)e * (FE_ZAD(i, r) - FE_ZBD(i, r)) : 0.0;
             }
         }
         FE_T(rowsums_d)(R, C, d1, K);
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
-            loss[r] = K[r] / Sa[r] + (Lb[r] - La[r]);
+            loss[r] = FE_NONNEG(K[r] / Sa[r] + (Lb[r] - La[r]));
         if (grad) {
             for (r = 0; r < R; r++) {
                 const REAL fa = (REAL)(1.0 / Sa[r]), fb = (REAL)(1.0 / Sb[r]);
@@ -92,7 +99,7 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++) {
                 const Py_ssize_t i = r * C + c;
-                const double lp = (double)FE_ZA(i, r) - la, lq = (double)FE_ZB(i, r) - lq0;
+                const double lp = FE_ZAD(i, r) - la, lq = FE_ZBD(i, r) - lq0;
                 const double u = lb + lp, v = lb1 + lq;
                 const double hi = u > v ? u : v, lo = u > v ? v : u;
                 const double lm = hi + fe_log1p(fe_exp_nonpos(hi == lo ? 0.0 : lo - hi));
@@ -107,7 +114,7 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
         FE_T(rowsums_d)(R, C, d3, K);          /* sum q (log q - log m) */
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
-            loss[r] = beta * La[r] + (1.0 - beta) * K[r];
+            loss[r] = FE_NONNEG(beta * La[r] + (1.0 - beta) * K[r]);
         if (grad) {
             for (r = 0; r < R; r++) {
                 const double sb = Sb[r], k = K[r];
@@ -125,4 +132,7 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
     }
 #undef FE_ZA
 #undef FE_ZB
+#undef FE_ZAD
+#undef FE_ZBD
+#undef FE_NONNEG
 }

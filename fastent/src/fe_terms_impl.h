@@ -212,20 +212,22 @@ FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g, const int normal)
  *   dl/dq = bq log(q / m)    (the other terms of the derivative cancel: beta p/m + bq q/m = 1)
  * -inf at q = 0 < p (the true one-sided derivative); at p = 0, m = bq q, so the derivative
  * is -bq log bq for every q (0 at q = 0 too); 0 when bq = 0.  Log ratios by fe_logratio
- * (accurate where p, q and m are close).  NaN in p or q propagates.                       */
-FE_INLINE REAL FE_T(js)(REAL p, REAL q, REAL beta, REAL *g)
+ * (accurate where p, q and m are close), in double for both dtypes: the two terms have
+ * opposite signs, and in float their sum would lose the small divergence of close rows.
+ * NaN in p or q propagates.                                                               */
+FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
 {
-    const REAL zero = 0, one = 1, inf = (REAL)INFINITY;
-    const REAL bq = one - beta, a = beta * p, b = bq * q;
-    const REAL m = a + b;
-    const REAL lp = LOGRATIO_(p, m, 1), lq = LOGRATIO_(q, m, 1);
-    const REAL va = a != zero ? a * lp : zero;
-    const REAL vb = b != zero ? b * lq : zero;
-    REAL gv = p == zero ? -(bq * LOG(bq)) : (q == zero ? -inf : bq * lq);
+    const double p = p_, q = q_, beta = beta_, zero = 0, one = 1, inf = INFINITY;
+    const double bq = one - beta, a = beta * p, b = bq * q;
+    const double m = a + b;
+    const double lp = fe_logratio_(p, m, 1), lq = fe_logratio_(q, m, 1);
+    const double va = a != zero ? a * lp : zero;
+    const double vb = b != zero ? b * lq : zero;
+    double gv = p == zero ? -(bq * fe_log(bq)) : (q == zero ? -inf : bq * lq);
     gv = bq == zero ? zero : gv;
     gv = p != p ? p : gv;
-    *g = q != q ? q : gv;
-    return va + vb;
+    *g = (REAL)(q != q ? q : gv);
+    return (REAL)(va + vb);
 }
 
 /* Row maximum, as the maximum of order-preserving integer keys of the values (a floating
