@@ -4,11 +4,12 @@
  * instruction set); see fe_template.h.  No include guard on purpose.
  *
  * Per row, with a = t / T (the teacher's logits: the reference p) and b = x / T (the
- * student's: the prediction q), za = a - max a and zb = b - max b, ea = exp(za) and
+ * student's: the prediction q) -- computed as t (1/T), x (1/T) --, za = a - max a and zb = b - max b, ea = exp(za) and
  * eb = exp(zb) in the dtype, Sa and Sb their fixed-order row sums (rowsums), La = log Sa and
  * Lb = log Sb (log1p(S - 1): the max contributes exactly 1), and in double log p = za - La,
- * log q = zb - Lb (za and zb computed again in double: for float32 the log ratios are then
- * not limited by the rounding of za, zb to float), p = ea / Sa, q = eb / Sb:
+ * log q = zb - Lb (za and zb computed again in double, as t (1/T) - max t (1/T): for float32
+ * the log ratios are then not limited by the rounding of za, zb to float), p = ea / Sa,
+ * q = eb / Sb:
  *   KL   l = sum p (log p - log q) = (sum ea (za - zb)) / Sa + (Lb - La)
  *        dl/dx = (q - p) / T
  *   JS   log m = logaddexp(log beta + log p, log(1 - beta) + log q)   (in log space: the
@@ -23,15 +24,18 @@
  * kind: 0 KL, 1 JS (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient
  * times gsc[r]; z is R*C scratch of the dtype, work 10R + 4RC doubles.
  */
-static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
-                                   const REAL *FE_RESTRICT x, const REAL *FE_RESTRICT t,
-                                   double temperature, double beta, REAL *FE_RESTRICT grad,
-                                   const double *FE_RESTRICT gsc, double *FE_RESTRICT loss,
-                                   REAL *FE_RESTRICT z, double *FE_RESTRICT work)
+FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
+                                     const REAL *FE_RESTRICT x, const REAL *FE_RESTRICT t,
+                                     double temperature, double beta, REAL *FE_RESTRICT grad,
+                                     const double *FE_RESTRICT gsc, double *FE_RESTRICT loss,
+                                     REAL *FE_RESTRICT z, double *FE_RESTRICT work)
 {
     const Py_ssize_t n = R * C;
-    const REAL T = (REAL)temperature, zero = 0;
-    const int scaled = temperature != 1.0;     /* x / 1 is x: the same bits, no division */
+    const REAL zero = 0;
+    /* logits times 1/T (x * 1 is x: T = 1 gives the logits' own bits) */
+    const int scaled = temperature != 1.0;
+    const double inv_t = 1.0 / temperature;
+    const REAL inv_T = (REAL)inv_t;
     double *FE_RESTRICT Sa = work, *FE_RESTRICT Sb = work + R, *FE_RESTRICT K = work + 2 * R;
     double *FE_RESTRICT La = work + 3 * R, *FE_RESTRICT Lb = work + 4 * R;
     REAL *FE_RESTRICT Ma = (REAL *)(work + 5 * R), *FE_RESTRICT Mb = (REAL *)(work + 6 * R);
@@ -41,24 +45,45 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
     Py_ssize_t r, c;
 /* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 */
 #define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
-#define FE_ZA(i, r) ((scaled ? t[i] / T : t[i]) - Ma[r])
-#define FE_ZB(i, r) ((scaled ? x[i] / T : x[i]) - Mb[r])
-#define FE_ZAD(i, r) ((scaled ? (double)t[i] / temperature : (double)t[i]) - Mad[r])
-#define FE_ZBD(i, r) ((scaled ? (double)x[i] / temperature : (double)x[i]) - Mbd[r])
+/* z in the dtype (exp's argument) and in double (the log ratios), the row's max hoisted:
+ * the per-row arrays share `work` with the element buffers, so the compiler cannot assume
+ * they do not alias */
+#define FE_ZA(c) ((scaled ? tr[c] * inv_T : tr[c]) - ma)
+#define FE_ZB(c) ((scaled ? xr[c] * inv_T : xr[c]) - mb)
+#define FE_ZAD(c) ((double)tr[c] * inv_t - mad)
+#define FE_ZBD(c) ((double)xr[c] * inv_t - mbd)
+#define FE_ROW(r)                                                                          \
+    const REAL *FE_RESTRICT tr = t + (r) * C, *FE_RESTRICT xr = x + (r) * C;               \
+    const REAL ma = Ma[r], mb = Mb[r];                                                     \
+    const double mad = Mad[r], mbd = Mbd[r];                                               \
+    (void)ma; (void)mb; (void)mad; (void)mbd;
 
-    for (r = 0; r < R; r++) {                  /* max a, max b (t / T is monotone in t) */
-        const REAL ma = FE_T(rowmax)(C, t + r * C), mb = FE_T(rowmax)(C, x + r * C);
-        Ma[r] = scaled ? ma / T : ma;
-        Mb[r] = scaled ? mb / T : mb;
-        Mad[r] = scaled ? (double)ma / temperature : (double)ma;
-        Mbd[r] = scaled ? (double)mb / temperature : (double)mb;
+    for (r = 0; r < R; r++) {  /* max a, max b (t / T is monotone in t), as rowmax */
+        const REAL *FE_RESTRICT tr = t + r * C, *FE_RESTRICT xr = x + r * C;
+        __typeof__(FE_T(key)(zero)) ka = FE_T(key)(-(REAL)INFINITY), kb = ka;   /* rowmax's keys */
+        FE_PRAGMA(omp simd reduction(max:ka, kb))
+        for (c = 0; c < C; c++) {
+            const __typeof__(ka) kt = FE_T(key)(tr[c]), kx = FE_T(key)(xr[c]);
+            ka = kt > ka ? kt : ka;
+            kb = kx > kb ? kx : kb;
+        }
+        const REAL ma = FE_T(val)(ka), mb = FE_T(val)(kb);
+        Ma[r] = scaled ? ma * inv_T : ma;
+        Mb[r] = scaled ? mb * inv_T : mb;
+        Mad[r] = (double)ma * inv_t;
+        Mbd[r] = (double)mb * inv_t;
     }
-    for (r = 0; r < R; r++) {                  /* ea = exp(za), eb = exp(zb) */
+    for (r = 0; r < R; r++) {                  /* ea = exp(za), eb = exp(zb); KL's terms */
+        FE_ROW(r)
+        REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
+        double *FE_RESTRICT dr = d1 + r * C;
         FE_PRAGMA(omp simd)
         for (c = 0; c < C; c++) {
-            const Py_ssize_t i = r * C + c;
-            ea[i] = EXP_NONPOS(FE_ZA(i, r));
-            eb[i] = EXP_NONPOS(FE_ZB(i, r));
+            const REAL e = EXP_NONPOS(FE_ZA(c));
+            ear[c] = e;
+            ebr[c] = EXP_NONPOS(FE_ZB(c));
+            if (kind == 0)      /* KL: ea (za - zb), in double */
+                dr[c] = e != zero ? (double)e * (FE_ZAD(c) - FE_ZBD(c)) : 0.0;
         }
     }
     FE_T(rowsums)(R, C, ea, Sa);
@@ -68,15 +93,7 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
         La[r] = fe_log1p(Sa[r] - 1.0);
         Lb[r] = fe_log1p(Sb[r] - 1.0);
     }
-    if (kind == 0) {                           /* KL: sum ea (za - zb), then the row */
-        for (r = 0; r < R; r++) {
-            FE_PRAGMA(omp simd)
-            for (c = 0; c < C; c++) {
-                const Py_ssize_t i = r * C + c;
-                const REAL e = ea[i];
-                d1[i] = e != zero ? (double)e * (FE_ZAD(i, r) - FE_ZBD(i, r)) : 0.0;
-            }
-        }
+    if (kind == 0) {                           /* KL: the row from sum ea (za - zb) */
         FE_T(rowsums_d)(R, C, d1, K);
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
@@ -84,7 +101,7 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
         if (grad) {
             for (r = 0; r < R; r++) {
                 const REAL fa = (REAL)(1.0 / Sa[r]), fb = (REAL)(1.0 / Sb[r]);
-                const REAL gs = (REAL)(gsc[r] / temperature);
+                const REAL gs = (REAL)(gsc[r] * inv_t);
                 const REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
                 REAL *FE_RESTRICT gr = grad + r * C;
                 FE_PRAGMA(omp simd)
@@ -95,19 +112,22 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
     } else {                                   /* JS, in log space */
         const double lb = fe_log(beta), lb1 = fe_log1p(-beta);
         for (r = 0; r < R; r++) {
+            FE_ROW(r)
             const double sa = Sa[r], sb = Sb[r], la = La[r], lq0 = Lb[r];
+            const REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
+            double *FE_RESTRICT d1r = d1 + r * C, *FE_RESTRICT d2r = d2 + r * C;
+            double *FE_RESTRICT d3r = d3 + r * C;
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++) {
-                const Py_ssize_t i = r * C + c;
-                const double lp = FE_ZAD(i, r) - la, lq = FE_ZBD(i, r) - lq0;
+                const double lp = FE_ZAD(c) - la, lq = FE_ZBD(c) - lq0;
                 const double u = lb + lp, v = lb1 + lq;
                 const double hi = u > v ? u : v, lo = u > v ? v : u;
                 const double lm = hi + fe_log1p(fe_exp_nonpos(hi == lo ? 0.0 : lo - hi));
-                const double p = (double)ea[i] / sa, q = (double)eb[i] / sb;
+                const double p = (double)ear[c] / sa, q = (double)ebr[c] / sb;
                 const double h = q != 0.0 ? lq - lm : 0.0;
-                d1[i] = p != 0.0 ? p * (lp - lm) : 0.0;
-                d2[i] = h;
-                d3[i] = q != 0.0 ? q * h : 0.0;
+                d1r[c] = p != 0.0 ? p * (lp - lm) : 0.0;
+                d2r[c] = h;
+                d3r[c] = q != 0.0 ? q * h : 0.0;
             }
         }
         FE_T(rowsums_d)(R, C, d1, La);         /* sum p (log p - log m) */
@@ -118,7 +138,7 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
         if (grad) {
             for (r = 0; r < R; r++) {
                 const double sb = Sb[r], k = K[r];
-                const REAL gs = (REAL)(gsc[r] * (1.0 - beta) / temperature);
+                const REAL gs = (REAL)(gsc[r] * (1.0 - beta) * inv_t);
                 const REAL *FE_RESTRICT ebr = eb + r * C;
                 const double *FE_RESTRICT hr = d2 + r * C;
                 REAL *FE_RESTRICT gr = grad + r * C;
@@ -134,5 +154,16 @@ static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C,
 #undef FE_ZB
 #undef FE_ZAD
 #undef FE_ZBD
+#undef FE_ROW
 #undef FE_NONNEG
+}
+
+static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
+                                   const REAL *t, double temperature, double beta, REAL *grad,
+                                   const double *gsc, double *loss, REAL *z, double *work)
+{
+    if (kind == 0)
+        FE_FN(divlogits_body)(0, R, C, x, t, temperature, beta, grad, gsc, loss, z, work);
+    else
+        FE_FN(divlogits_body)(1, R, C, x, t, temperature, beta, grad, gsc, loss, z, work);
 }
