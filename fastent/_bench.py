@@ -354,6 +354,93 @@ def _divergence_peers(found, name, p, q, grad):
     return out
 
 
+def beyond_workloads(logit_shapes, stats_shapes, dtypes):
+    """Distillation (kl_divergence_with_logits at T = 2, against PyTorch's recipe: two
+    log_softmax, kl_div, autograd) and softmax_stats (against the four-pass NumPy recipe:
+    fastent.reference.softmax_stats)."""
+    import functools
+    T = 2.0
+    out = []
+    for dtype in dtypes:
+        for N, C in logit_shapes:
+            for mode in ("loss", "loss+grad"):
+                def build(found, N=N, C=C, dtype=dtype, grad=mode == "loss+grad"):
+                    rng = np.random.default_rng(N + C)
+                    t = rng.normal(0, 2, (N, C)).astype(dtype)
+                    s = rng.normal(0, 2, (N, C)).astype(dtype)
+                    part = lambda fn: functools.partial(fn, temperature=T)
+                    return _impls(part(fe.kl_divergence_with_logits),
+                                  part(R.kl_divergence_with_logits),
+                                  part(R.kl_divergence_with_logits_grad), (t, s), grad,
+                                  _distill_peers(found, t, s, T, grad))
+                out.append(Workload(f"kl_divergence_with_logits[T={T:g}]", mode,
+                                    np.dtype(dtype).name, (N, C), build))
+        for N, C in stats_shapes:
+            def build(found, N=N, C=C, dtype=dtype):
+                rng = np.random.default_rng(N + C)
+                x = rng.normal(0, 2, (N, C)).astype(dtype)
+                y = rng.integers(0, C, N)
+                fields = ("logsumexp", "log_prob", "entropy", "max_prob", "argmax", "correct")
+
+                def make_fastent(threads):
+                    def call():
+                        r = fe.softmax_stats(x, y, n_threads=threads)
+                        return tuple(getattr(r, f) for f in fields)
+                    return call
+
+                def numpy_call():
+                    r = R.softmax_stats(x, y)
+                    return tuple(r[f] for f in fields)
+
+                def exact():
+                    r = R.softmax_stats(x.astype(np.float64), y)
+                    return tuple(r[f] for f in fields)
+                impls = {"fastent": (True, make_fastent),
+                         "NumPy": (False, lambda threads: numpy_call)}
+                torch = found.get("torch")
+                if torch is not None:
+                    def make_torch(threads):
+                        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+                        def call():
+                            if torch.get_num_threads() != threads:
+                                torch.set_num_threads(threads)
+                            lse = torch.logsumexp(xt, 1)
+                            lsm = xt - lse[:, None]
+                            p = lsm.exp()
+                            mx, am = xt.max(1)
+                            xl = xt.gather(1, yt[:, None])
+                            return (lse.numpy(), lsm.gather(1, yt[:, None])[:, 0].numpy(),
+                                    -(p * lsm).sum(1).numpy(), (mx - lse).exp().numpy(),
+                                    am.numpy(), ((xt > xl).sum(1) < 1).numpy())
+                        return call
+                    impls["torch"] = (True, make_torch)
+                return impls, exact
+            out.append(Workload("softmax_stats", "stats", np.dtype(dtype).name, (N, C), build))
+    return out
+
+
+def _distill_peers(found, t, s, T, grad):
+    out = {}
+    torch = found.get("torch")
+    tf = None
+    if torch is not None:
+        F = torch.nn.functional
+
+        def tf(ss, tt):         # the usual recipe (no T^2: fastent's value, compared alike)
+            return F.kl_div(F.log_softmax(ss / T, -1), F.log_softmax(tt / T, -1),
+                            log_target=True, reduction="batchmean")
+        out["torch"] = _torch_impl(torch, tf, t, s, grad)
+    jnp = found["jax"].numpy if found.get("jax") is not None else None
+    jf = None
+    if jnp is not None:
+        from jax.nn import log_softmax
+        jf = lambda tt, ss: jnp.mean(jnp.sum(jnp.exp(log_softmax(tt / T, axis=-1)) * (
+            log_softmax(tt / T, axis=-1) - log_softmax(ss / T, axis=-1)), axis=-1))
+    out.update(_compiled_peers(found, tf, jf, (t, s), grad))
+    return out
+
+
 def all_workloads(quick=False):
     dtypes = [np.float32, np.float64]
     # (64, 10): one small batch, where the per-call cost is what counts; short rows (10 and 2
@@ -362,12 +449,15 @@ def all_workloads(quick=False):
         sizes = [10**3, 10**5, 10**6]
         shapes = [(64, 10), (8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
         dist_shapes = [(8192, 10), (8192, 100), (512, 32000)]
+        logit_shapes, stats_shapes = [(8192, 100), (512, 32000)], [(4096, 1000)]
     else:
         sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
         shapes = [(64, 10), (65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
         dist_shapes = [(1_000_000, 2), (65536, 10), (65536, 100), (256, 4096), (4096, 32000)]
+        logit_shapes, stats_shapes = [(65536, 100), (4096, 32000)], [(16384, 1000)]
     return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
-            + divergence_workloads(dist_shapes, dtypes))
+            + divergence_workloads(dist_shapes, dtypes)
+            + beyond_workloads(logit_shapes, stats_shapes, dtypes))
 
 
 def implementations(impls, threads):

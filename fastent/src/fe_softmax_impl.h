@@ -215,22 +215,40 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     if (stats && lab) {                                /* softmax_stats */
         double *FE_RESTRICT ez = work + 5 * R + 2 * n;     /* e z, row by row */
         double *FE_RESTRICT H = work + 4 * R;               /* the keys' place: done */
-        const Py_ssize_t es = lanes ? R : 1;                /* e of class c: zr[c * es] */
         for (r = 0; r < R; r++) {
             const REAL *FE_RESTRICT xr = x + r * C, *FE_RESTRICT zr = lanes ? z + r : z + r * C;
             const REAL m = M[r], xl = lab[r] >= 0 ? xr[lab[r]] : zero;
             double *FE_RESTRICT er = ez + r * C;
-            Py_ssize_t key = 3 * C, above = 0;
-            FE_PRAGMA(omp simd reduction(min:key) reduction(+:above))
-            for (c = 0; c < C; c++) {
-                const REAL xc = xr[c], e = zr[c * es];
-                const Py_ssize_t kc = xc != xc ? c : (xc == m ? C + c : 3 * C);
-                er[c] = e != zero ? (double)e * (double)(xc - m) : 0.0;
-                key = kc < key ? kc : key;
-                above += xc > xl;
+            if (lanes) {
+                FE_PRAGMA(omp simd)
+                for (c = 0; c < C; c++) {
+                    const REAL e = zr[c * R];
+                    er[c] = e != zero ? (double)e * (double)(xr[c] - m) : 0.0;
+                }
+            } else {
+                FE_PRAGMA(omp simd)
+                for (c = 0; c < C; c++) {
+                    const REAL e = zr[c];
+                    er[c] = e != zero ? (double)e * (double)(xr[c] - m) : 0.0;
+                }
             }
-            stats[5 * r + 3] = (double)(key < C ? key : key - C);
-            stats[5 * r + 4] = (double)(lab[r] < 0 || key < C ? C : above);
+            /* the first NaN (key c), else the first maximum (C + c); the logits above the
+             * label's.  32-bit counters where 3C fits (they vectorise on AVX2) */
+#define FE_SCAN(T)                                                                         \
+            {                                                                              \
+                T key = (T)(3 * C), above = 0;                                             \
+                FE_PRAGMA(omp simd reduction(min:key) reduction(+:above))                  \
+                for (c = 0; c < C; c++) {                                                  \
+                    const REAL xc = xr[c];                                                 \
+                    const T kc = xc != xc ? (T)c : (xc == m ? (T)(C + c) : (T)(3 * C));    \
+                    key = kc < key ? kc : key;                                             \
+                    above += xc > xl;                                                      \
+                }                                                                          \
+                stats[5 * r + 3] = (double)(key < C ? key : key - C);                      \
+                stats[5 * r + 4] = (double)(lab[r] < 0 || key < C ? C : above);            \
+            }
+            if (C <= 0x2aaaaaaa) FE_SCAN(int32_t) else FE_SCAN(Py_ssize_t)
+#undef FE_SCAN
         }
         FE_T(rowsums_d)(R, C, ez, H);
         for (r = 0; r < R; r++) {
