@@ -54,6 +54,6 @@ __all__ = [
     "js_divergence", "js_divergence_grad",
     "js_divergence_with_logits", "js_divergence_with_logits_grad",
     "information", "information_grad", "binary_entropy", "binary_entropy_grad",
-    "softmax_stats", "SoftmaxStats", "RunningLoss",
+    "softmax_stats", "RunningLoss",
     "show_config", "__version__",
 ]

@@ -1,7 +1,7 @@
 # Type information for fastent's public API (PEP 561; the package ships py.typed).
 # tests/test_package.py checks that every signature here matches the code's.
 # With Dask arrays in, the functions return lazy Dask arrays (typed here for NumPy input).
-from typing import IO, Any, Literal, overload
+from typing import IO, Any, Literal, NamedTuple, overload
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -157,6 +157,141 @@ def entropy_grad(
     | float = ..., zero_division: float = ..., grad_out: FloatArray | None = ..., n_threads: int
     | None = ...
 ) -> FloatArray: ...
+
+
+@overload
+def kl_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
+    ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None =
+    ..., grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad:
+    Literal[False] = ...
+) -> Loss: ...
+
+@overload
+def kl_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
+    ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None =
+    ..., grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad:
+    Literal[True]
+) -> tuple[Loss, FloatArray]: ...
+
+def kl_divergence_with_logits_grad(
+    target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
+    ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ..., grad_out: FloatArray |
+    None = ..., n_threads: int | None = ...
+) -> FloatArray: ...
+
+@overload
+def js_divergence(
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction:
+    Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
+    | float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out:
+    FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> Loss: ...
+
+@overload
+def js_divergence(
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction:
+    Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
+    | float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out:
+    FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[Loss, FloatArray]: ...
+
+def js_divergence_grad(
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction:
+    Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
+    | float = ..., zero_division: float = ..., grad_out: FloatArray | None = ..., n_threads:
+    int | None = ...
+) -> FloatArray: ...
+
+@overload
+def js_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
+    ..., axis: int = ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike
+    | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., out:
+    FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[False] = ...
+) -> Loss: ...
+
+@overload
+def js_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
+    ..., axis: int = ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike
+    | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., out:
+    FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[True]
+) -> tuple[Loss, FloatArray]: ...
+
+def js_divergence_with_logits_grad(
+    target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
+    ..., axis: int = ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike
+    | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., grad_out:
+    FloatArray | None = ..., n_threads: int | None = ...
+) -> FloatArray: ...
+
+@overload
+def information(
+    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> Loss: ...
+
+@overload
+def information(
+    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[Loss, FloatArray]: ...
+
+def information_grad(
+    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., grad_out: FloatArray | None = ..., n_threads: int | None =
+    ...
+) -> FloatArray: ...
+
+@overload
+def binary_entropy(
+    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> Loss: ...
+
+@overload
+def binary_entropy(
+    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[Loss, FloatArray]: ...
+
+def binary_entropy_grad(
+    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., grad_out: FloatArray | None = ..., n_threads: int | None =
+    ...
+) -> FloatArray: ...
+
+class SoftmaxStats(NamedTuple):
+    logsumexp: FloatArray
+    log_prob: FloatArray | None
+    entropy: FloatArray
+    max_prob: FloatArray
+    argmax: NDArray[np.intp]
+    correct: NDArray[np.bool_] | None
+    ignored: NDArray[np.bool_] | None
+
+def softmax_stats(
+    logits: ArrayLike, target: ArrayLike | None = ..., *, axis: int = ..., k: int = ...,
+    ignore_index: int | None = ..., base: Literal["e"] | float = ..., n_threads: int | None
+    = ...
+) -> SoftmaxStats: ...
 
 
 class RunningLoss:

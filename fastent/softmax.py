@@ -257,12 +257,13 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
         Base of the logarithms of `log_prob` and `entropy` (2: bits).  `logsumexp` stays in
         the logits' own unit (natural log).
     n_threads : int, optional
-        As everywhere in fastent; the result does not depend on it.
+        Threads for this call: None uses the usable cores, a positive int caps them, -1 all
+        usable cores, -2 all but one.  The result does not depend on it, to the bit.
 
     Returns
     -------
     SoftmaxStats
-        A named tuple of arrays shaped like the rows: ``logsumexp`` (for a z-loss),
+        (fastent.SoftmaxStats) A named tuple of arrays shaped like the rows: ``logsumexp`` (for a z-loss),
         ``log_prob`` (of the target; exactly minus softmax_cross_entropy(target, logits,
         reduction="none", base=base), bit for bit), ``entropy`` of softmax(x), ``max_prob``
         (the confidence: 1 / sum exp(x - max x)), ``argmax`` (intp; the first NaN if the row
