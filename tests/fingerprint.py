@@ -77,6 +77,23 @@ def _cases():
                                 pt, q, reduction=red, eps=eps, return_grad=True))
                 yield f"entropy {dn} C={C} {red}", lambda q=q, red=red: fe.entropy(
                     q, reduction=red, return_grad=True)
+                # the functions beyond the six, on the same inputs (no new random draws: the
+                # cases above keep their inputs); teacher log-probabilities with -inf
+                yield f"kl-logits {dn} C={C} {red}", lambda x=x, pt=pt, red=red: (
+                    fe.kl_divergence_with_logits(np.log(pt), x, temperature=2.0,
+                                                 reduction=red, return_grad=True))
+                yield f"js-logits {dn} C={C} {red}", lambda x=x, pt=pt, red=red: (
+                    fe.js_divergence_with_logits(np.log(pt), x, beta=0.3, reduction=red,
+                                                 return_grad=True))
+                yield f"js {dn} C={C} {red}", lambda pt=pt, q=q, red=red: fe.js_divergence(
+                    pt, q, reduction=red, return_grad=True)
+            yield f"softmax-stats {dn} C={C}", lambda x=x, lab=lab: tuple(
+                fe.softmax_stats(x, lab, k=3))
+        for red in ("none", "sum", "mean"):
+            yield f"information {dn} {red}", lambda red=red: fe.information(
+                prob, reduction=red, return_grad=True)
+            yield f"binary-entropy {dn} {red}", lambda red=red: fe.binary_entropy(
+                prob, reduction=red, eps=0, return_grad=True)
 
 
 def fingerprint():

@@ -43,8 +43,11 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     REAL *FE_RESTRICT ea = z, *FE_RESTRICT eb = (REAL *)(work + 10 * R);
     double *FE_RESTRICT d1 = work + 10 * R + n, *FE_RESTRICT d2 = d1 + n, *FE_RESTRICT d3 = d2 + n;
     Py_ssize_t r, c;
-/* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 */
-#define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
+/* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0; a
+ * NaN is the one quiet NaN (NaNs that meet in an operation give either one's sign and
+ * payload, which the compiler's operand order decides: not the same bytes everywhere) */
+#define FE_NONNEG(v) ((v) != (v) ? (double)NAN : (v) < 0.0 ? 0.0 : (v))
+#define FE_ONE_NAN(g) ((g) != (g) ? (REAL)NAN : (g))
 /* z in the dtype (exp's argument) and in double (the log ratios), the row's max hoisted:
  * the per-row arrays share `work` with the element buffers, so the compiler cannot assume
  * they do not alias */
@@ -105,8 +108,10 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 const REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
                 REAL *FE_RESTRICT gr = grad + r * C;
                 FE_PRAGMA(omp simd)
-                for (c = 0; c < C; c++)
-                    gr[c] = (ebr[c] * fb - ear[c] * fa) * gs;
+                for (c = 0; c < C; c++) {
+                    const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;
+                    gr[c] = FE_ONE_NAN(g);
+                }
             }
         }
     } else {                                   /* JS, in log space */
@@ -145,7 +150,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const double q = (double)ebr[c] / sb;
-                    gr[c] = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
+                    const REAL g = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
+                    gr[c] = FE_ONE_NAN(g);
                 }
             }
         }
@@ -156,6 +162,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
 #undef FE_ZBD
 #undef FE_ROW
 #undef FE_NONNEG
+#undef FE_ONE_NAN
 }
 
 static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,

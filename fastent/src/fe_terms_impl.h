@@ -227,7 +227,9 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
     gv = bq == zero ? zero : gv;
     gv = p != p ? p : gv;
     *g = (REAL)(q != q ? q : gv);
-    return (REAL)(va + vb);
+    /* a NaN input is the result, as it is (two NaNs meeting in va + vb would give either's
+     * bytes, whichever operand order the compiler picked) */
+    return q_ != q_ ? q_ : (p_ != p_ ? p_ : (REAL)(va + vb));
 }
 
 /* Row maximum, as the maximum of order-preserving integer keys of the values (a floating
