@@ -79,27 +79,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                         dtype=dtype, inputs=(t, w, pw))
     loss_arr, grad = outs.loss, outs.grad
 
-    # d(loss)/dx: the reduction's factor is known before the pass (sum of weights for mean)
-    grad_scale = loss_scale
-    if want_grad and reduction == "mean":
-        if denominator is None:
-            denominator = float(x.size) if w is None else ExactSum.of(
-                _runtime.exact_sum(np.broadcast_to(w, shape), dtype)).value()
-        grad_scale = _api.grad_scale(reduction, loss_scale, denominator)
-
     mode = 2 if logits else (0 if log_min is None else 1)
-    if x.size == 0:
-        s, sw, bad = None, None, 0
-    else:
-        ops = dict(pred=x, target=t, weight=w, pos_weight=pw, out=loss_arr, grad=grad)
-        it_shape, strides = _layout.flat_layout(ops) or _layout.iteration_layout(
-            shape, {name: None if a is None else a.strides for name, a in ops.items()},
-            lead="pred")
-        s, sw, bad = _threads.run(
-            _binary.bce, nt, x.size, mode, it_shape, _api.driver_operands(ops, strides),
-            ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi,
-            log_min=lmin, smooth=smooth, loss_scale=loss_scale, grad_scale=grad_scale,
-            want_sum=want_loss and reduction != "none" or totals)
+    s, sw, bad = elementwise_pass(
+        mode, x, dtype, dict(pred=x, target=t, weight=w, pos_weight=pw, out=loss_arr,
+                             grad=grad), nt, lo=lo, hi=hi, log_min=lmin, smooth=smooth,
+        loss_scale=loss_scale, reduction=reduction, denominator=denominator,
+        want_grad=want_grad, want_sum=want_loss and reduction != "none" or totals)
     if bad:
         hint = v.order_hint(fn, "target", pred_name)
         if bad & 1:
@@ -109,14 +94,45 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                               hint)
         raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
 
+    return elementwise_result(outs, s, sw, x.size, w is not None, want_loss=want_loss,
+                              reduction=reduction, zero_division=zero_division)
+
+
+def elementwise_pass(mode, x, dtype, ops, nt, *, lo, hi, log_min, smooth, loss_scale,
+                     reduction, denominator, want_grad, want_sum):
+    """The elementwise kernel's one pass (mode: src/fe_binary.h) over operands `ops`
+    ({name: array or None}, "pred" being x): the gradient's factor first (for "mean" the
+    sum of the weights, or `denominator`), then the layout and the call.  Returns the
+    kernel's (exact sum of the values, of the weights, range-check bits)."""
+    w = ops.get("weight")
+    grad_scale = loss_scale
+    if want_grad and reduction == "mean":
+        if denominator is None:
+            denominator = float(x.size) if w is None else ExactSum.of(
+                _runtime.exact_sum(np.broadcast_to(w, x.shape), dtype)).value()
+        grad_scale = _api.grad_scale(reduction, loss_scale, denominator)
+    if x.size == 0:
+        return None, None, 0
+    it_shape, strides = _layout.flat_layout(ops) or _layout.iteration_layout(
+        x.shape, {name: None if a is None else a.strides for name, a in ops.items()},
+        lead="pred")
+    return _threads.run(
+        _binary.bce, nt, x.size, mode, it_shape, _api.driver_operands(ops, strides),
+        ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi, log_min=log_min, smooth=smooth,
+        loss_scale=loss_scale, grad_scale=grad_scale, want_sum=want_sum)
+
+
+def elementwise_result(outs, s, sw, size, weighted, *, want_loss, reduction, zero_division):
+    """(loss or None, grad or None, Totals) of an elementwise pass: the outputs finished,
+    the exact sums reduced."""
     loss_arr, grad = outs.finish()
     total = ExactSum.of(s)
-    wtotal = ExactSum.of_value(x.size) if w is None else ExactSum.of(sw)
+    wtotal = ExactSum.of(sw) if weighted else ExactSum.of_value(size)
     loss = None
     if want_loss:
         loss = _api.reduced(total, wtotal, reduction=reduction, loss_arr=loss_arr,
                             zero_division=zero_division)
-    return loss, grad, _api.Totals(total, wtotal, int(x.size))
+    return loss, grad, _api.Totals(total, wtotal, int(size))
 
 
 _TARGET = ("array_like", "Labels in [0, 1] (soft labels allowed), broadcastable to the "

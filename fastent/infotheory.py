@@ -1,14 +1,14 @@
 """Self-information and binary entropy of probabilities, elementwise: the public functions.
 
 Validation and output allocation happen here; the arithmetic happens in one pass of the
-binary family's kernel (fastent/_binary.pyx on the driver of fastent/_driver.pxd, terms
-`information` and `binary_entropy` in src/fe_terms_impl.h).
+binary family's elementwise kernel (fastent.binary.elementwise_pass: fastent/_binary.pyx on
+the driver of fastent/_driver.pxd, terms `information` and `binary_entropy` in
+src/fe_terms_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _binary, _dask, _docs, _layout, _runtime, _threads
+from fastent import _api, _dask, _docs, binary
 from fastent import _validation as v
-from fastent._exact import ExactSum
 
 __all__ = ["information", "information_grad", "binary_entropy", "binary_entropy_grad"]
 
@@ -38,37 +38,17 @@ def _run(mode, p, *, reduction, weight, base, eps, zero_division, out, grad_out,
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                         reduction=reduction, loss_shape=shape, pred=x, dtype=dtype,
                         inputs=(w,))
-    loss_arr, grad = outs.loss, outs.grad
-    grad_scale = loss_scale
-    if want_grad and reduction == "mean":
-        if denominator is None:
-            denominator = float(x.size) if w is None else ExactSum.of(
-                _runtime.exact_sum(np.broadcast_to(w, shape), dtype)).value()
-        grad_scale = _api.grad_scale(reduction, loss_scale, denominator)
-    s = sw = None
-    bad = 0
-    if x.size:
-        ops = dict(pred=x, weight=w, out=loss_arr, grad=grad)
-        it_shape, strides = _layout.flat_layout(ops) or _layout.iteration_layout(
-            shape, {name: None if a is None else a.strides for name, a in ops.items()},
-            lead="pred")
-        s, sw, bad = _threads.run(
-            _binary.bce, nt, x.size, mode, it_shape, _api.driver_operands(ops, strides),
-            ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi, log_min=0.0, smooth=0.0,
-            loss_scale=loss_scale, grad_scale=grad_scale,
-            want_sum=want_loss and reduction != "none" or totals)
+    s, sw, bad = binary.elementwise_pass(
+        mode, x, dtype, dict(pred=x, weight=w, out=outs.loss, grad=outs.grad), nt, lo=lo,
+        hi=hi, log_min=0.0, smooth=0.0, loss_scale=loss_scale, reduction=reduction,
+        denominator=denominator, want_grad=want_grad,
+        want_sum=want_loss and reduction != "none" or totals)
     if bad & 1:
         raise v.first_bad("p", x, lambda a: (a < 0) | (a > 1), _PROB_RANGE)
     if bad:
         raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
-    loss_arr, grad = outs.finish()
-    total = ExactSum.of(s)
-    wtotal = ExactSum.of_value(x.size) if w is None else ExactSum.of(sw)
-    loss = None
-    if want_loss:
-        loss = _api.reduced(total, wtotal, reduction=reduction, loss_arr=loss_arr,
-                            zero_division=zero_division)
-    return loss, grad, _api.Totals(total, wtotal, int(x.size))
+    return binary.elementwise_result(outs, s, sw, x.size, w is not None, want_loss=want_loss,
+                                     reduction=reduction, zero_division=zero_division)
 
 
 _P = ("array_like", "Probabilities in [0, 1], any shape.")
