@@ -18,6 +18,13 @@ from fastent import binary, divergence, infotheory, softmax
 from fastent._exact import ExactSum
 
 STATE_VERSION = 1
+_Kind = divergence._rowwise.Kind
+
+
+def _rows(kind, name):
+    """The adapter of a two-distribution row function (fastent.divergence._run)."""
+    return lambda p, q, **kw: divergence._run(kind, p, q, **_options(name, kw))
+
 
 # name -> (family module's _run adapter).  Every adapter takes (target, prediction,
 # weight=..., reduction=..., **loss options) and returns (loss, grad, Totals).
@@ -26,23 +33,19 @@ _LOSSES = {
         False, t, x, "prob", **_binary_kw(kw)),
     "binary_cross_entropy_with_logits": lambda t, x, **kw: binary._run(
         True, t, x, "logits", **_binary_kw(kw, logits=True)),
-    "softmax_cross_entropy": lambda t, x, **kw: softmax._run(t, x, **_softmax_kw(kw)),
-    "cross_entropy": lambda p, q, **kw: divergence._run(
-        divergence._rowwise.Kind.CROSS_ENTROPY, p, q, **_dist_kw(kw)),
-    "kl_divergence": lambda p, q, **kw: divergence._run(
-        divergence._rowwise.Kind.KL, p, q, **_dist_kw(kw)),
+    "softmax_cross_entropy": lambda t, x, **kw: softmax._run(
+        t, x, **_options("softmax_cross_entropy", kw)),
+    "cross_entropy": _rows(_Kind.CROSS_ENTROPY, "cross_entropy"),
+    "kl_divergence": _rows(_Kind.KL, "kl_divergence"),
+    "js_divergence": _rows(_Kind.JS, "js_divergence"),
+    "kl_divergence_with_logits": _rows(_Kind.KL_LOGITS, "kl_divergence_with_logits"),
+    "js_divergence_with_logits": _rows(_Kind.JS_LOGITS, "js_divergence_with_logits"),
     "entropy": lambda _unused, p, **kw: divergence._run(
-        divergence._rowwise.Kind.ENTROPY, None, p, **_dist_kw(kw)),
-    "js_divergence": lambda p, q, **kw: divergence._run(
-        divergence._rowwise.Kind.JS, p, q, **_dist_kw(kw, ("beta",))),
-    "kl_divergence_with_logits": lambda t, x, **kw: divergence._run(
-        divergence._rowwise.Kind.KL_LOGITS, t, x, **_dist_kw(kw, ("temperature",))),
-    "js_divergence_with_logits": lambda t, x, **kw: divergence._run(
-        divergence._rowwise.Kind.JS_LOGITS, t, x, **_dist_kw(kw, ("beta", "temperature"))),
+        _Kind.ENTROPY, None, p, **_options("entropy", kw)),
     "information": lambda _unused, p, **kw: infotheory._run(
-        infotheory.INFORMATION, p, **_ew_kw(kw)),
+        infotheory.INFORMATION, p, **_options("information", kw)),
     "binary_entropy": lambda _unused, p, **kw: infotheory._run(
-        infotheory.BINARY_ENTROPY, p, **_ew_kw(kw)),
+        infotheory.BINARY_ENTROPY, p, **_options("binary_entropy", kw)),
 }
 _ONE_ARGUMENT = {"entropy", "information", "binary_entropy"}
 _OPTIONS = {
@@ -85,18 +88,9 @@ def _binary_kw(kw, logits=False):
     return dict(d, **_common(kw))
 
 
-def _softmax_kw(kw):
-    return dict(_kw(kw, ("axis", "class_weight", "ignore_index", "label_smoothing", "base",
-                         "zero_division", "n_threads")), **_common(kw))
-
-
-def _dist_kw(kw, extra=("eps",)):
-    return dict(_kw(kw, ("axis", "base", "zero_division", "n_threads") + extra),
-                **_common(kw))
-
-
-def _ew_kw(kw):
-    return dict(_kw(kw, ("base", "eps", "zero_division", "n_threads")), **_common(kw))
+def _options(name, kw):
+    """The keywords of loss `name`'s _run: its options (_OPTIONS), defaults filled in."""
+    return dict(_kw(kw, _OPTIONS[name]), **_common(kw))
 
 
 # -- the configuration as plain, canonical numbers ------------------------------------------
@@ -127,9 +121,9 @@ def _canonical(name, options):
         elif k == "label_smoothing":
             c[k] = v.fraction(x, k)
         elif k == "beta":
-            c[k] = divergence._beta(x)
+            c[k] = v.beta(x)
         elif k == "temperature":
-            c[k] = divergence._temperature(x)
+            c[k] = v.temperature(x)
         elif k == "zero_division":
             c[k] = _number(v.real(x, k))
         elif k == "axis":

@@ -248,6 +248,22 @@ def fraction(value, name):
     return v
 
 
+def temperature(value):
+    """A softmax temperature: a finite number > 0."""
+    t = real(value, "temperature")
+    if not (t > 0 and math.isfinite(t)):
+        raise ValueError(f"temperature: must be a finite number > 0, got {value!r}")
+    return t
+
+
+def beta(value):
+    """Jensen-Shannon's weight of the first distribution: a number in [0, 1]."""
+    b = real(value, "beta")
+    if not 0 <= b <= 1:
+        raise ValueError(f"beta: must lie in [0, 1], got {value!r}")
+    return b
+
+
 def n_threads(value):
     """Threads for one call: see fastent/_threads.py (None, a positive cap, -1 for all
     usable cores, -2 for all but one, ...)."""

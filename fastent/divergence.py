@@ -5,8 +5,6 @@ the arithmetic happens in one pass per row in the kernel (fastent/_rowwise.pyx o
 of fastent/_driver.pxd, row kernels in src/fe_divergence_impl.h and, from logits,
 src/fe_divlogits_impl.h).
 """
-import math
-
 import numpy as np
 
 from fastent import _api, _dask, _docs, _layout, _rowwise, _threads
@@ -21,20 +19,6 @@ _Kind = _rowwise.Kind
 _FROM_LOGITS = (_Kind.KL_LOGITS, _Kind.JS_LOGITS)
 
 _NEGATIVE = "probabilities must be non-negative"
-
-
-def _temperature(value):
-    t = v.real(value, "temperature")
-    if not (t > 0 and math.isfinite(t)):
-        raise ValueError(f"temperature: must be a finite number > 0, got {value!r}")
-    return t
-
-
-def _beta(value):
-    b = v.real(value, "beta")
-    if not 0 <= b <= 1:
-        raise ValueError(f"beta: must lie in [0, 1], got {value!r}")
-    return b
 
 
 def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, out,
@@ -66,8 +50,8 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, 
     reduction = v.reduction(reduction)
     zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)
-    temperature = _temperature(temperature)
-    beta = _beta(beta)
+    temperature = v.temperature(temperature)
+    beta = v.beta(beta)
     lo = 0.0
     if eps is not None:
         clip = v.clip_eps(eps, dtype)

@@ -470,8 +470,7 @@ def js_divergence(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, bas
     """beta KL(p || m) + (1 - beta) KL(q || m), m = beta p + (1 - beta) q, per row."""
     p, q, _, _, dt = _dist_parts(p, q, axis, 0)
     val, _ = _js_terms(p, q, beta)
-    return _row_reduce(np.sum(val, axis=axis).astype(dt)[..., None], -1, weight, reduction,
-                       base, zero_division, dt)
+    return _row_reduce(val, axis, weight, reduction, base, zero_division, dt)
 
 
 def js_divergence_grad(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, base="e",
@@ -504,8 +503,7 @@ def kl_divergence_with_logits(target_logits, logits, *, temperature=1.0, axis=-1
                               reduction="mean", weight=None, base="e", zero_division=np.nan):
     """KL(softmax(t / T) || softmax(x / T)) per row from the two log_softmax, in float64."""
     val, _, dt = _kl_logit_parts(target_logits, logits, temperature, axis)
-    return _row_reduce(val.astype(dt)[..., None], -1, weight, reduction, base, zero_division,
-                       dt)
+    return _row_reduce(val[..., None], -1, weight, reduction, base, zero_division, dt)
 
 
 def kl_divergence_with_logits_grad(target_logits, logits, *, temperature=1.0, axis=-1,
@@ -531,8 +529,7 @@ def js_divergence_with_logits(target_logits, logits, *, beta=0.5, temperature=1.
                               reduction="mean", weight=None, base="e", zero_division=np.nan):
     """The Jensen-Shannon divergence of softmax(t / T) and softmax(x / T), log space."""
     val, _, dt = _js_logit_parts(target_logits, logits, beta, temperature, axis)
-    return _row_reduce(val.astype(dt)[..., None], -1, weight, reduction, base, zero_division,
-                       dt)
+    return _row_reduce(val[..., None], -1, weight, reduction, base, zero_division, dt)
 
 
 def js_divergence_with_logits_grad(target_logits, logits, *, beta=0.5, temperature=1.0,

@@ -191,17 +191,19 @@ class SoftmaxStats(NamedTuple):
 
 def _stats_rows(x, labels, ax, C, row_shape, dtype, ignore_index, loss_scale, nt):
     """The kernel's pass: (loss as softmax_cross_entropy's "none" returns it, the float64
-    statistics of each row: logsumexp, entropy (nats), max_prob, argmax, rank of the label)."""
+    statistics of each row: logsumexp, entropy (nats), max_prob, argmax, rank of the label,
+    the kernel's bad bits: 4 = a label outside [0, C) that is not ignore_index)."""
     loss = np.empty(row_shape, dtype)
     stats = np.empty(row_shape + (5,), np.float64)
+    bad = 0
     if x.size:
         ops = dict(pred=x, labels=labels, out=loss, stats=np.moveaxis(stats, -1, ax))
         it_shape, strides, cstrides = _layout.row_layout(row_shape, ax, ops)
-        _threads.run(_rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C,
-                     _api.driver_operands(ops, strides, cstrides),
-                     compute_type=v.KERNEL_TYPES[dtype], ignore_index=ignore_index,
-                     loss_scale=loss_scale, grad_scale=0.0, want_sum=False)
-    return loss, stats
+        bad = _threads.run(_rowwise.rowwise, nt, x.size, _rowwise.Kind.SOFTMAX, it_shape, C,
+                           _api.driver_operands(ops, strides, cstrides),
+                           compute_type=v.KERNEL_TYPES[dtype], ignore_index=ignore_index,
+                           loss_scale=loss_scale, grad_scale=0.0, want_sum=False)[1]
+    return loss, stats, bad
 
 
 def _dask_stats(logits, target, *, axis, k, ignore_index, base, n_threads):
@@ -296,9 +298,10 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
                            base=base, n_threads=n_threads)
     x, dtype = v.prediction(logits, "logits")
     ax, C, row_shape = v.class_axis(x, axis, "logits")
-    if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
-        raise (ValueError if isinstance(k, numbers.Integral) and not isinstance(k, bool)
-               else TypeError)(f"k: must be an int >= 1, got {k!r}")
+    if isinstance(k, bool) or not isinstance(k, numbers.Integral):
+        raise TypeError(f"k: must be an int >= 1, got {k!r}")
+    if k < 1:
+        raise ValueError(f"k: must be an int >= 1, got {k!r}")
     loss_scale = v.log_base(base)
     nt = v.n_threads(n_threads)
     nrows = int(np.prod(row_shape))
@@ -314,9 +317,11 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
             raise TypeError(f"target: must be integer class labels, got dtype {t.dtype}")
         labels = _labels(t, x, ax, row_shape)
         ignore_index = v.ignore_index(ignore_index)
-        _api.row_pass(row_shape, C, None, labels=labels, ignore_index=ignore_index, target=t,
-                      n_threads=nt)
-    loss, st = _stats_rows(x, labels, ax, C, row_shape, dtype, ignore_index, loss_scale, nt)
+    loss, st, bad = _stats_rows(x, labels, ax, C, row_shape, dtype, ignore_index, loss_scale,
+                                nt)
+    if bad & 4:       # labels are checked in the kernel's pass; the row pass names the first
+        _api.row_pass(row_shape, C, None, labels=labels, ignore_index=ignore_index,
+                      target=t, n_threads=nt)
     log_prob = correct = ignored = None
     if target is not None:
         ignored = (np.zeros(row_shape, bool) if ignore_index is None

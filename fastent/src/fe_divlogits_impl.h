@@ -61,7 +61,9 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     const double mad = Mad[r], mbd = Mbd[r];                                               \
     (void)ma; (void)mb; (void)mad; (void)mbd;
 
-    for (r = 0; r < R; r++) {  /* max a, max b (t / T is monotone in t), as rowmax */
+    /* max a, max b (t / T is monotone in t): rowmax's keys, both rows in one loop (two
+     * rowmax calls measured 4-6% slower at C = 1000, float32, gcc, AVX2) */
+    for (r = 0; r < R; r++) {
         const REAL *FE_RESTRICT tr = t + r * C, *FE_RESTRICT xr = x + r * C;
         __typeof__(FE_T(key)(zero)) ka = FE_T(key)(-(REAL)INFINITY), kb = ka;   /* rowmax's keys */
         FE_PRAGMA(omp simd reduction(max:ka, kb))
