@@ -239,8 +239,8 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef double *gsc = <double *>(grad_off + rpb)
     cdef double *rws = gsc + rpb
     cdef double *loss = rws + rpb
-    cdef double *work = loss + rpb                 # 10 rpb + 4 bsz doubles
-    cdef double *stats = work + 10 * rpb + 4 * bsz     # 5 rpb doubles (softmax_stats)
+    cdef double *work = loss + rpb                 # 11 rpb + 4 bsz doubles
+    cdef double *stats = work + 11 * rpb + 4 * bsz     # 5 rpb doubles (softmax_stats)
     cdef Py_ssize_t *stats_off = <Py_ssize_t *>(stats + 5 * rpb)
     cdef double rw
     cdef int bad = 0, flags

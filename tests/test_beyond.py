@@ -132,6 +132,28 @@ def test_large_logits_and_nan_rows(dtype):
     assert js[0] == pytest.approx(1.0, rel=1e-6) and js[2] == 0 and np.isnan(js[1])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", list(LOGIT_FUNCS))
+def test_both_exp_paths_give_the_same_bytes(rng, name, dtype):
+    """A row whose shifted logits all lie in exp's normal range takes the exp without clamp
+    or NaN test (fe_math.h); the same row with one more class at -1e4 in both arguments
+    (p = q = 0 there: +0 to every sum, a gradient of 0) takes the general exp.  The values
+    and the gradient's first C classes must be the same bytes."""
+    f = LOGIT_FUNCS[name][0]
+    for C in (1, 5, 16, 100, 333):
+        for T in (0.5, 1.0, 2.0, 3.0):
+            for spread in (2.0, 30.0):     # 30/T: rows near or past the range's edge
+                t = rng.normal(0, spread, (8, C)).astype(dtype)
+                s = (t + rng.normal(0, 0.5, t.shape)).astype(dtype)
+                pad = np.full((8, 1), -1e4, dtype)
+                loss, grad = f(t, s, temperature=T, reduction="none", return_grad=True)
+                lp, gp = f(np.hstack([t, pad]), np.hstack([s, pad]), temperature=T,
+                           reduction="none", return_grad=True)
+                assert lp.tobytes() == loss.tobytes()
+                assert np.ascontiguousarray(gp[:, :C]).tobytes() == grad.tobytes()
+                assert not gp[:, C].any()
+
+
 def test_hinton_scaling_and_reverse_direction(rng):
     t, s = rng.normal(size=(8, 6)), rng.normal(size=(8, 6))
     T = 3.0

@@ -64,14 +64,14 @@ FE_INLINE double fe_u2d(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
 
 /* exp(x), float.  Sollya: fpminimax(exp(x), [|2,...,6|], [|single...|], [-ln2/2; ln2/2],
  * floating, relative, 1 + x): relative error 2^-28.8. */
-FE_INLINE float fe_expf_(float x, const int upper)
+FE_INLINE float fe_expf_(float x, const int upper, const int normal)
 {
     const float shifter = 0x1.8p23f, log2e = 0x1.715476p+0f;
     const float ln2_hi = 0x1.62e43p-1f, ln2_lo = -0x1.05c610p-29f;
     const float c2 = 0x1.fffffap-2f, c3 = 0x1.555492p-3f, c4 = 0x1.555a26p-5f,
                 c5 = 0x1.12397cp-7f, c6 = 0x1.694c86p-10f;
     float xc = upper && x > 89.0f ? 89.0f : x;     /* exp(89) overflows, exp(-104) is 0 */
-    xc = xc < -104.0f ? -104.0f : xc;              /* (a NaN stays NaN: selected below)  */
+    xc = !normal && xc < -104.0f ? -104.0f : xc;   /* (a NaN stays NaN: selected below)  */
     const float z = fmaf(xc, log2e, shifter);
     const float n = z - shifter;                   /* round(x / ln2), exactly           */
     float r = fmaf(-n, ln2_hi, xc);
@@ -84,6 +84,8 @@ FE_INLINE float fe_expf_(float x, const int upper)
     /* 2^n as 2^n1 2^n2 with n1 = floor(n/2), n in [-151, 129]: integer operations only
      * (n is in the low bits of z) */
     const int32_t k = (int32_t)(fe_f2u(z) - fe_f2u(shifter));
+    if (normal)                                    /* 2^n normal: one scaling           */
+        return fmaf(p, fe_u2f(((uint32_t)k + 127u) << 23), fe_u2f(((uint32_t)k + 127u) << 23));
     const int32_t k1 = k >> 1;
     const float s1 = fe_u2f(((uint32_t)k1 + 127u) << 23);
     const float s2 = fe_u2f(((uint32_t)k - (uint32_t)k1 + 127u) << 23);
@@ -92,9 +94,15 @@ FE_INLINE float fe_expf_(float x, const int upper)
 }
 
 /* exp(x) for every x; exp(x) for x <= 0 (or NaN), without the upper clamp: the same bits
- * (softmax's x - max and the softplus's -|x| know their sign) */
-FE_INLINE float fe_expf(float x) { return fe_expf_(x, 1); }
-FE_INLINE float fe_expf_nonpos(float x) { return fe_expf_(x, 0); }
+ * (softmax's x - max and the softplus's -|x| know their sign); exp(x) for x in
+ * [FE_EXPF_NORMAL_MIN, 0] (no NaN), where the result is normal: the same bits again, with
+ * neither clamp nor NaN test and one scaling -- for n = round(x/ln2) >= -125,
+ * (1 + p) 2^n1 rounded is 2^n1 round(1 + p), and times 2^n2 stays normal and exact, so
+ * both forms give 2^n round(1 + p) (checked for every float of the range: tests) */
+#define FE_EXPF_NORMAL_MIN (-86.5f)
+FE_INLINE float fe_expf(float x) { return fe_expf_(x, 1, 0); }
+FE_INLINE float fe_expf_nonpos(float x) { return fe_expf_(x, 0, 0); }
+FE_INLINE float fe_expf_normal(float x) { return fe_expf_(x, 0, 1); }
 
 /* dk ln2 + log1p(f) + cu for f in [sqrt2/2 - 1, sqrt2 - 1] (dk: an integer; cu: a
  * correction, |cu| tiny against the result, or 0): the polynomial of fdlibm's reduction.
@@ -191,7 +199,7 @@ FE_INLINE float fe_logf_sel_(float p, float pos, const int may_sub)
 
 /* exp(x), double.  Sollya: fpminimax(exp(x), [|2,...,11|], [|double...|], [-ln2/2; ln2/2],
  * floating, relative, 1 + x): relative error 2^-58. */
-FE_INLINE double fe_exp_(double x, const int upper)
+FE_INLINE double fe_exp_(double x, const int upper, const int normal)
 {
     const double shifter = 0x1.8p52, log2e = 0x1.71547652b82fep+0;
     const double ln2_hi = 0x1.62e42fefa39efp-1, ln2_lo = 0x1.abc9e3b39803fp-56;
@@ -201,7 +209,7 @@ FE_INLINE double fe_exp_(double x, const int upper)
                  c8 = 0x1.a0199963c9d45p-16, c9 = 0x1.71df18fbc7568p-19,
                  c10 = 0x1.28adf7a193ac5p-22, c11 = 0x1.ad92c7da7197p-26;
     double xc = upper && x > 710.0 ? 710.0 : x;    /* exp(710) overflows, exp(-746) is 0 */
-    xc = xc < -746.0 ? -746.0 : xc;
+    xc = !normal && xc < -746.0 ? -746.0 : xc;
     const double z = fma(xc, log2e, shifter);
     const double n = z - shifter;
     double r = fma(-n, ln2_hi, xc);
@@ -220,6 +228,8 @@ FE_INLINE double fe_exp_(double x, const int upper)
     /* 2^n1 2^n2, n1 = floor(n/2) from the bits of z, biased so that the shift is logical
      * (AVX2 has no 64-bit arithmetic shift) */
     const uint64_t kb = fe_d2u(z) - fe_d2u(shifter) + 2048;     /* n + 2048 >= 0 */
+    if (normal)                                                 /* as fe_expf_'s  */
+        return fma(p, fe_u2d((kb - 2048 + 1023) << 52), fe_u2d((kb - 2048 + 1023) << 52));
     const uint64_t k1b = kb >> 1;                               /* n1 + 1024     */
     const double s1 = fe_u2d((k1b - 1024 + 1023) << 52);
     const double s2 = fe_u2d(((kb - k1b) - 1024 + 1023) << 52);
@@ -227,8 +237,10 @@ FE_INLINE double fe_exp_(double x, const int upper)
     return x != x ? x + x : res;
 }
 
-FE_INLINE double fe_exp(double x) { return fe_exp_(x, 1); }
-FE_INLINE double fe_exp_nonpos(double x) { return fe_exp_(x, 0); }
+#define FE_EXP_NORMAL_MIN (-707.5)  /* n >= -1021: fe_expf_normal's argument */
+FE_INLINE double fe_exp(double x) { return fe_exp_(x, 1, 0); }
+FE_INLINE double fe_exp_nonpos(double x) { return fe_exp_(x, 0, 0); }
+FE_INLINE double fe_exp_normal(double x) { return fe_exp_(x, 0, 1); }
 
 /* dk ln2 + log1p(f) + cu for f in [sqrt2/2 - 1, sqrt2 - 1], as fe_logf_poly.
  * R: Sollya fpminimax(2 atanh(sqrt z)/sqrt z - 2, [|1,...,7|], [|double...|],

@@ -33,11 +33,13 @@
 
 #include "fe_math.h"      /* FE_INLINE, and the maths every family uses */
 
-/* A hint to fetch the cache line at p (no fault, no effect on any value). */
+/* A hint to fetch the cache line at p (no fault, no effect on any value); _W: to write it. */
 #if defined(__GNUC__) || defined(__clang__)
 #  define FE_PREFETCH(p) __builtin_prefetch(p)
+#  define FE_PREFETCH_W(p) __builtin_prefetch((p), 1)
 #else
 #  define FE_PREFETCH(p) ((void)(p))
+#  define FE_PREFETCH_W(p) ((void)(p))
 #endif
 
 #if defined(_OPENMP) || defined(FE_OPENMP_SIMD)

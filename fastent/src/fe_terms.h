@@ -11,6 +11,17 @@
 #include "fe_math.h"
 
 #define FE_LANES 16             /* lanes of every row sum (fe_terms_impl.h) */
+#if defined(__GNUC__) || defined(__clang__)
+#define FE_VECTOR_EXT 1         /* GCC / clang vector types: the row sums' accumulators */
+typedef double fe_v4d __attribute__((vector_size(32)));
+/* four values of a type T (float or double) read from any address (FE_VT(REAL)) */
+typedef float fe_vt_float __attribute__((vector_size(16), aligned(4), __may_alias__));
+typedef double fe_vt_double __attribute__((vector_size(32), aligned(8), __may_alias__));
+#define FE_VT_(T) fe_vt_##T
+#define FE_VT(T) FE_VT_(T)
+#else
+#define FE_VECTOR_EXT 0
+#endif
 #define FE_T_(x, dt) fe_##x##_##dt
 #define FE_TX(x, dt) FE_T_(x, dt)
 #define FE_T(x) FE_TX(x, FE_DT)
