@@ -208,6 +208,31 @@ def test_masked_logits(dtype):
     np.testing.assert_array_equal(grad, [[0, 0, 0]])
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_both_exp_paths_give_the_same_bytes(rng, dtype, kind):
+    """Rows (in lanes: blocks) whose x - max all lie in exp's normal range take the exp
+    without clamp or NaN test (fe_math.h); the same rows with one more class at -1e4 (p = 0
+    there: +0 to every sum, a gradient of 0, target 0) take the general exp.  Loss and the
+    first C gradient columns must be the same bytes, in lanes and in rows, for labels and
+    probability targets, and softmax_stats' fields too."""
+    for C in (1, 2, 3, 10, 31, 32, 33, 100, 1000):
+        for spread in (3.0, 40.0):          # 40: rows near or past the range's edge
+            t, x = make(rng, (300, C), dtype, kind=kind)
+            x = (x * (spread / 3)).astype(dtype)
+            xp = np.hstack([x, np.full((300, 1), -1e4, dtype)])
+            tp = t if kind == "index" else np.hstack([t, np.zeros((300, 1), dtype)])
+            loss, grad = f(t, x, reduction="none", return_grad=True)
+            lp, gp = f(tp, xp, reduction="none", return_grad=True)
+            assert lp.tobytes() == loss.tobytes()
+            assert np.ascontiguousarray(gp[:, :C]).tobytes() == grad.tobytes()
+            assert not gp[:, C].any()
+            if kind == "index":
+                st, sp = fe.softmax_stats(x, t), fe.softmax_stats(xp, t)
+                for field in ("logsumexp", "log_prob", "entropy", "max_prob", "argmax"):
+                    assert getattr(st, field).tobytes() == getattr(sp, field).tobytes()
+
+
 def test_one_class_and_empty():
     x = np.array([[3.0], [-1.0]])
     loss, grad = f([0, 0], x, return_grad=True)

@@ -63,47 +63,65 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
 
     /* lanes: the logit at each row's label, picked up on the way (no gather later) */
     REAL *FE_RESTRICT XL = (REAL *)(work + 4 * R);
+    /* 2. a row (in lanes: a block) whose x - max all lie in exp's normal range takes the
+     * exp of that range: the same bits, less work (fe_math.h) */
+    int normal = 1;
     if (lanes) {                                       /* 1.-2. max, e = exp(x - max) */
-        FE_T(lanes_max)(R, C, x, work + 4 * R, M, z);
+        /* (tb: the min keys' scratch, free until step 3) */
+        normal = FE_T(lanes_max)(R, C, x, work + 4 * R, tb, (REAL)EXP_NORMAL_MIN, M, z);
         if (lab) {
             FE_PRAGMA(omp simd)
             for (r = 0; r < R; r++) XL[r] = zero;
         }
         /* (two loops, not a test inside one: GCC would make the store of XL a masked store,
          * slow on AMD cores; value c to lane c % FE_LANES, the first FE_LANES start theirs) */
-#define FE_LANES_EXP(C0, C1, ACC, PICK)                                                    \
+#define FE_LANES_EXP(C0, C1, ACC, PICK, EXPF)                                              \
         for (c = (C0); c < (C1); c++) {                                                    \
             REAL *zc = z + c * R;                                                          \
             double *lc = ta + c % FE_LANES * R;                                            \
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
                 const REAL xc = zc[r];                                                     \
-                zc[r] = EXP_NONPOS(xc - M[r]);                                             \
+                zc[r] = EXPF(xc - M[r]);                                                   \
                 lc[r] = ACC(lc[r]) + (double)zc[r];                                        \
                 PICK;                                                                      \
             }                                                                              \
         }
         const Py_ssize_t C16 = C < FE_LANES ? C : FE_LANES;
-        if (lab) {
-            FE_LANES_EXP(0, C16, FE_START, XL[r] = c == lab[r] ? xc : XL[r])
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, XL[r] = c == lab[r] ? xc : XL[r])
+#define FE_PICK XL[r] = c == lab[r] ? xc : XL[r]
+        if (lab && normal) {
+            FE_LANES_EXP(0, C16, FE_START, FE_PICK, EXP_NORMAL)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, FE_PICK, EXP_NORMAL)
+        } else if (lab) {
+            FE_LANES_EXP(0, C16, FE_START, FE_PICK, EXP_NONPOS)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, FE_PICK, EXP_NONPOS)
+        } else if (normal) {
+            FE_LANES_EXP(0, C16, FE_START, (void)0, EXP_NORMAL)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, (void)0, EXP_NORMAL)
         } else {
-            FE_LANES_EXP(0, C16, FE_START, (void)0)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, (void)0)
+            FE_LANES_EXP(0, C16, FE_START, (void)0, EXP_NONPOS)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, (void)0, EXP_NONPOS)
         }
+#undef FE_PICK
 #undef FE_LANES_EXP
         FE_T(lanes_tree)(R, C, ta, S);
     } else {
         for (r = 0; r < R; r++) {                      /* 1. z = x - max */
             const REAL *xr = x + r * C;
             REAL *zr = z + r * C;
-            const REAL m = FE_T(rowmax)(C, xr);
+            int nr;
+            const REAL m = FE_T(rowmax)(C, xr, (REAL)EXP_NORMAL_MIN, &nr);
             M[r] = m;
+            normal &= nr;
             if (C >= FE_SHORT_ROW)  /* the next row's first 8 KiB are fetched while this
                                      * row's exp runs, so its max pass reads from the cache */
                 for (c = 0; c < C && c < 8192 / (Py_ssize_t)sizeof(REAL); c += 64 / sizeof(REAL))
                     FE_PREFETCH(xr + C + c);
-            if (FE_EXP_IN_ROW) {
+            if (FE_EXP_IN_ROW && nr) {
+                FE_PRAGMA(omp simd)
+                for (c = 0; c < C; c++)                /* 2. e = exp(z), z normal */
+                    zr[c] = EXP_NORMAL(xr[c] - m);
+            } else if (FE_EXP_IN_ROW) {
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++)                /* 2. e = exp(z), z <= 0 or NaN */
                     zr[c] = EXP_NONPOS(xr[c] - m);
@@ -113,7 +131,11 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                     zr[c] = xr[c] - m;
             }
         }
-        if (!FE_EXP_IN_ROW) {                          /* 2. e = exp(z), the whole block */
+        if (!FE_EXP_IN_ROW && normal) {                /* 2. e = exp(z), the whole block */
+            FE_PRAGMA(omp simd)
+            for (i = 0; i < n; i++)
+                z[i] = EXP_NORMAL(z[i]);
+        } else if (!FE_EXP_IN_ROW) {
             FE_PRAGMA(omp simd)
             for (i = 0; i < n; i++)
                 z[i] = EXP_NONPOS(z[i]);

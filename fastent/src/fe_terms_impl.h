@@ -239,16 +239,24 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
  * above +inf and becomes the maximum, then every z is NaN and so is the row, as it must be
  * (with the sign bit set it ranks lowest, and exp(NaN - m) makes the row NaN anyway).
  * An empty or all -inf row gives -inf. */
-FE_INLINE REAL FE_T(rowmax)(Py_ssize_t C, const REAL *FE_RESTRICT x)
+/* *normal: whether every x - max of the row is >= lowest (the start of exp's normal range,
+ * EXP_NORMAL_MIN: fe_math.h) -- then the row has no NaN (a NaN's key is the maximum or the
+ * minimum) and no infinity, and its exp may take the normal range's form; from the minimum
+ * key, found in the same loop. */
+FE_INLINE REAL FE_T(rowmax)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL lowest,
+                            int *normal)
 {
-    FE_KEY k = FE_KEY_OF(-(REAL)INFINITY);
+    FE_KEY k = FE_KEY_OF(-(REAL)INFINITY), kl = FE_KEY_OF((REAL)INFINITY);
     Py_ssize_t c;
-    FE_PRAGMA(omp simd reduction(max:k))
+    FE_PRAGMA(omp simd reduction(max:k) reduction(min:kl))
     for (c = 0; c < C; c++) {
         const FE_KEY kc = FE_KEY_OF(x[c]);
         k = kc > k ? kc : k;
+        kl = kc < kl ? kc : kl;
     }
-    return FE_VAL_OF(k);
+    const REAL m = FE_VAL_OF(k);
+    *normal = FE_VAL_OF(kl) - m >= lowest;
+    return m;
 }
 
 /* ---- row sums in a fixed order ---------------------------------------------------------- *
@@ -455,24 +463,35 @@ FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
 /* ---- rows in lanes (short rows, C <= FE_LANES): see lanes_tree ---------------------- */
 /* rowmax of every row of a block, rows in lanes (keys as rowmax compares them); the values
  * are also copied to xt transposed (value c of row r at xt[c*R + r]), so that the passes
- * after it read them unit-stride */
-FE_INLINE void FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
-                               void *kbuf, REAL *FE_RESTRICT m, REAL *FE_RESTRICT xt)
+ * after it read them unit-stride.  Returns whether every row is normal in rowmax's sense
+ * (kbuf, kmin: R keys of scratch each). */
+FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
+                              void *kbuf, void *kmin, REAL lowest, REAL *FE_RESTRICT m,
+                              REAL *FE_RESTRICT xt)
 {
-    FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf;       /* R keys */
+    FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf, *FE_RESTRICT kl = (FE_KEY *)kmin;
     Py_ssize_t r, c;
+    int normal = 1;
     FE_PRAGMA(omp simd)
-    for (r = 0; r < R; r++) k[r] = FE_KEY_OF(-(REAL)INFINITY);
+    for (r = 0; r < R; r++) {
+        k[r] = FE_KEY_OF(-(REAL)INFINITY);
+        kl[r] = FE_KEY_OF((REAL)INFINITY);
+    }
     for (c = 0; c < C; c++) {
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++) {
             const REAL xc = x[r * C + c];
             const FE_KEY kc = FE_KEY_OF(xc);
             k[r] = kc > k[r] ? kc : k[r];
+            kl[r] = kc < kl[r] ? kc : kl[r];
             xt[c * R + r] = xc;
         }
     }
-    FE_PRAGMA(omp simd)
-    for (r = 0; r < R; r++) m[r] = FE_VAL_OF(k[r]);
+    FE_PRAGMA(omp simd reduction(&:normal))
+    for (r = 0; r < R; r++) {
+        m[r] = FE_VAL_OF(k[r]);
+        normal &= FE_VAL_OF(kl[r]) - m[r] >= lowest;
+    }
+    return normal;
 }
 
