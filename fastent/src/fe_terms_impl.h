@@ -238,11 +238,11 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
  * ranks below +0 (the result is +0 when both occur); a NaN with the sign bit clear ranks
  * above +inf and becomes the maximum, then every z is NaN and so is the row, as it must be
  * (with the sign bit set it ranks lowest, and exp(NaN - m) makes the row NaN anyway).
- * An empty or all -inf row gives -inf. */
-/* *normal: whether every x - max of the row is >= lowest (the start of exp's normal range,
- * EXP_NORMAL_MIN: fe_math.h) -- then the row has no NaN (a NaN's key is the maximum or the
- * minimum) and no infinity, and its exp may take the normal range's form; from the minimum
- * key, found in the same loop. */
+ * An empty or all -inf row gives -inf.
+ * *normal: whether every x - max of the row is >= lowest (the start of exp's normal range,
+ * EXP_NORMAL_MIN: fe_math.h), from the minimum key found in the same loop -- then the row
+ * has no NaN (a NaN's key is the maximum or the minimum) and no infinity, and its exp may
+ * take the normal range's form. */
 FE_INLINE REAL FE_T(rowmax)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL lowest,
                             int *normal)
 {
@@ -318,7 +318,7 @@ FE_INLINE double NAME(Py_ssize_t C, const T *FE_RESTRICT v)                     
     for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES)                                       \
         FE_LANES_ADD(a, T, v + c0);                                                        \
     if (c0 < C)                                                                            \
-        FE_LANES_TAIL(a, T, v + c0, C - c0);                                                  \
+        FE_LANES_TAIL(a, T, v + c0, C - c0);                                               \
     FE_LANES_FOLD(a, s);                                                                   \
     return s;                                                                              \
 }
