@@ -34,8 +34,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
 {
     const Py_ssize_t n = R * C;
     const REAL zero = 0;
-    /* logits times 1/T (x * 1 is x: T = 1 gives the logits' own bits) */
-    const int scaled = temperature != 1.0;
+    /* logits times 1/T (x * 1 is x: T = 1 gives the logits' own bits; a signalling NaN
+     * is quieted, and a NaN row's outputs are the one quiet NaN anyway) */
     const double inv_t = 1.0 / temperature;
     const REAL inv_T = (REAL)inv_t;
     double *FE_RESTRICT Sa = work, *FE_RESTRICT Sb = work + R, *FE_RESTRICT K = work + 2 * R;
@@ -55,10 +55,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
 /* z in the dtype (exp's argument) and in double (the log ratios), the row's max hoisted:
  * the per-row arrays share `work` with the element buffers, so the compiler cannot assume
  * they do not alias */
-#define FE_ZA(c) ((scaled ? tr[c] * inv_T : tr[c]) - ma)
-#define FE_ZB(c) ((scaled ? xr[c] * inv_T : xr[c]) - mb)
-#define FE_ZA_NORMAL(c) (tr[c] * inv_T - ma)
-#define FE_ZB_NORMAL(c) (xr[c] * inv_T - mb)
+#define FE_ZA(c) (tr[c] * inv_T - ma)
+#define FE_ZB(c) (xr[c] * inv_T - mb)
 #define FE_ZAD(c) ((double)tr[c] * inv_t - mad)
 #define FE_ZBD(c) ((double)xr[c] * inv_t - mbd)
 #define FE_ROW(r)                                                                          \
@@ -85,22 +83,22 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         }
         const REAL ma = FE_T(val)(ka), mb = FE_T(val)(kb);
         const REAL lowa = FE_T(val)(na), lowb = FE_T(val)(nb);
-        Ma[r] = scaled ? ma * inv_T : ma;
-        Mb[r] = scaled ? mb * inv_T : mb;
+        Ma[r] = ma * inv_T;
+        Mb[r] = mb * inv_T;
         Mad[r] = (double)ma * inv_t;
         Mbd[r] = (double)mb * inv_t;
         Dm[r] = (double)mb - (double)ma;   /* the raw maxima: exact for float logits */
-        Normal[r] = (scaled ? lowa * inv_T : lowa) - Ma[r] >= (REAL)EXP_NORMAL_MIN &&
-                    (scaled ? lowb * inv_T : lowb) - Mb[r] >= (REAL)EXP_NORMAL_MIN;
+        Normal[r] = lowa * inv_T - Ma[r] >= (REAL)EXP_NORMAL_MIN &&
+                    lowb * inv_T - Mb[r] >= (REAL)EXP_NORMAL_MIN;
     }
     /* ea = exp(za), eb = exp(zb); KL's terms ea ((t - x) + (max x - max t)) in double, the
      * 1/T applied to their sum; ea = 0 is a term 0 (a masked class, whatever t - x is) */
-#define FE_EXP_PASS(EXPF, MASKED, ZA, ZB)                                                  \
+#define FE_EXP_PASS(EXPF, MASKED)                                                          \
     FE_PRAGMA(omp simd)                                                                    \
     for (c = 0; c < C; c++) {                                                              \
-        const REAL e = EXPF(ZA(c));                                                        \
+        const REAL e = EXPF(FE_ZA(c));                                                     \
         ear[c] = e;                                                                        \
-        ebr[c] = EXPF(ZB(c));                                                              \
+        ebr[c] = EXPF(FE_ZB(c));                                                           \
         if (kind == 0) {                                                                   \
             const double d = (double)e * (((double)tr[c] - (double)xr[c]) + dm);          \
             dr[c] = (MASKED) && e == zero ? 0.0 : d;                                       \
@@ -119,10 +117,10 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
             if (grad)
                 FE_PREFETCH_W(grad + (R + r) * C + c);
         }
-        if (Normal[r]) {                       /* no NaN: x (1/T) is x at T = 1 */
-            FE_EXP_PASS(EXP_NORMAL, 0, FE_ZA_NORMAL, FE_ZB_NORMAL)
+        if (Normal[r]) {
+            FE_EXP_PASS(EXP_NORMAL, 0)
         } else {
-            FE_EXP_PASS(EXP_NONPOS, 1, FE_ZA, FE_ZB)
+            FE_EXP_PASS(EXP_NONPOS, 1)
         }
     }
 #undef FE_EXP_PASS
@@ -197,8 +195,6 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         }
     }
 #undef FE_ZA
-#undef FE_ZA_NORMAL
-#undef FE_ZB_NORMAL
 #undef FE_ZB
 #undef FE_ZAD
 #undef FE_ZBD

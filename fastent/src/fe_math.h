@@ -84,8 +84,10 @@ FE_INLINE float fe_expf_(float x, const int upper, const int normal)
     /* 2^n as 2^n1 2^n2 with n1 = floor(n/2), n in [-151, 129]: integer operations only
      * (n is in the low bits of z) */
     const int32_t k = (int32_t)(fe_f2u(z) - fe_f2u(shifter));
-    if (normal)                                    /* 2^n normal: one scaling           */
-        return fmaf(p, fe_u2f(((uint32_t)k + 127u) << 23), fe_u2f(((uint32_t)k + 127u) << 23));
+    if (normal) {                                  /* 2^n normal: one scaling           */
+        const float s = fe_u2f(((uint32_t)k + 127u) << 23);
+        return fmaf(p, s, s);
+    }
     const int32_t k1 = k >> 1;
     const float s1 = fe_u2f(((uint32_t)k1 + 127u) << 23);
     const float s2 = fe_u2f(((uint32_t)k - (uint32_t)k1 + 127u) << 23);
@@ -228,8 +230,10 @@ FE_INLINE double fe_exp_(double x, const int upper, const int normal)
     /* 2^n1 2^n2, n1 = floor(n/2) from the bits of z, biased so that the shift is logical
      * (AVX2 has no 64-bit arithmetic shift) */
     const uint64_t kb = fe_d2u(z) - fe_d2u(shifter) + 2048;     /* n + 2048 >= 0 */
-    if (normal)                                                 /* as fe_expf_'s  */
-        return fma(p, fe_u2d((kb - 2048 + 1023) << 52), fe_u2d((kb - 2048 + 1023) << 52));
+    if (normal) {                                               /* as fe_expf_'s  */
+        const double s = fe_u2d((kb - 2048 + 1023) << 52);
+        return fma(p, s, s);
+    }
     const uint64_t k1b = kb >> 1;                               /* n1 + 1024     */
     const double s1 = fe_u2d((k1b - 1024 + 1023) << 52);
     const double s2 = fe_u2d(((kb - k1b) - 1024 + 1023) << 52);

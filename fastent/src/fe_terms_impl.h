@@ -376,6 +376,12 @@ FE_INLINE double NAME(Py_ssize_t C, const T *FE_RESTRICT v)                     
 FE_ROWSUM(FE_T(rowsum), REAL)
 FE_ROWSUM(FE_T(rowsum_d), double)
 #undef FE_ROWSUM
+#undef FE_LANES_START
+#undef FE_LANES_LOAD
+#undef FE_LANES_ADD
+#undef FE_LANES_PART
+#undef FE_LANES_TAIL
+#undef FE_LANES_FOLD
 #if !FE_VECTOR_EXT
 FE_INLINE void FE_T(rowsum3)(Py_ssize_t C, const REAL *FE_RESTRICT u,
                              const REAL *FE_RESTRICT v, const double *FE_RESTRICT w,
