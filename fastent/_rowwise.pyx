@@ -51,6 +51,9 @@ cdef extern from "fe_rows.h" nogil:
     ctypedef void (*fe_rows_finish_fn)(Py_ssize_t, const double *, double *, double, char *,
                                        Py_ssize_t, fe_xsum *, double *)
     fe_rows_finish_fn fe_rows_finish_f32, fe_rows_finish_f64
+    int (*fe_rows_labels)(Py_ssize_t, const char *, Py_ssize_t, const char *, Py_ssize_t,
+                          Py_ssize_t, int, Py_ssize_t, double, Py_ssize_t *, double *, double *)
+    int fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore, Py_ssize_t ignore_index)
     int fe_rows_select(int requested)
 
 cdef extern from "fe_softmax.h" nogil:
@@ -93,12 +96,9 @@ def select_isa(int requested=-1):
 
 
 cdef inline int _label_flags(const Params *P, Py_ssize_t label) noexcept nogil:
-    """The one rule for a row's label, branch-free: bit 0 set when the row counts nowhere
-    (ignore_index, or a label outside [0, C)), bit 2 (bad bit 4) when it is outside [0, C)
-    and not ignore_index -- an error the caller reports."""
-    cdef int skip = P.has_ignore & (label == P.ignore_index)
-    cdef int outside = (label < 0) | (label >= P.C)
-    return (skip | outside) | ((outside & (skip ^ 1)) << 2)
+    """The one rule for a row's label (src/fe_rows.h): bit 0 set when the row counts
+    nowhere, bit 2 (bad bit 4) for a label outside [0, C) that is not ignore_index."""
+    return fe_label_flags(label, P.C, P.has_ignore, P.ignore_index)
 
 
 cdef void _pass_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums,
@@ -179,30 +179,21 @@ cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_
     cdef const _driver.Operand *W = &D.op[WEIGHT]
     cdef const char *lp = NULL if L.data == NULL else L.data + r0 * L.strides[0]
     cdef const char *wp = NULL if W.data == NULL else W.data + r0 * W.strides[0]
-    cdef Py_ssize_t ls = L.strides[0], ws = W.strides[0], j, label = 0
+    cdef Py_ssize_t ls = L.strides[0], ws = W.strides[0], j
     cdef double rw, gs = P.grad_scale
-    cdef int bad = 0
     if lp == NULL and wp == NULL:
         for j in range(n):
             rws[j] = 1.0
             gsc[j] = gs
         return 0
-    cdef int flags
     if lp == NULL:
         for j in range(n):
             rw = (<const double *>(wp + j * ws))[0]
             rws[j] = rw
             gsc[j] = gs * rw
         return 0
-    for j in range(n):
-        rw = 1.0 if wp == NULL else (<const double *>(wp + j * ws))[0]
-        label = (<const Py_ssize_t *>(lp + j * ls))[0]
-        flags = _label_flags(P, label)
-        bad |= flags & 4
-        lab[j] = -1 if flags & 1 else label
-        rws[j] = 0.0 if flags & 1 else rw
-        gsc[j] = 0.0 if flags & 1 else gs * rw
-    return bad
+    return fe_rows_labels(n, lp, ls, wp, ws, P.C, P.has_ignore, P.ignore_index, gs, lab, rws,
+                          gsc)
 
 
 cdef inline bint _in_place(const Driver *D, int k, Py_ssize_t C) noexcept nogil:

@@ -132,8 +132,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     }
     FE_PRAGMA(omp simd)
     for (r = 0; r < R; r++) {
-        La[r] = fe_log1p(Sa[r] - 1.0);
-        Lb[r] = fe_log1p(Sb[r] - 1.0);
+        La[r] = fe_log_rowsum(Sa[r]);
+        Lb[r] = fe_log_rowsum(Sb[r]);
     }
     if (kind == 0) {                           /* KL: the row from sum ea (za - zb) */
         FE_PRAGMA(omp simd)

@@ -323,6 +323,13 @@ FE_INLINE double fe_log1p_(double x, const int may_sub)
 
 FE_INLINE double fe_log1p(double x) { return fe_log1p_(x, 1); }
 
+/* log S of a softmax row's sum S = sum_c e^(x_c - max x): S >= 1 (the maximum's term is
+ * exactly 1, the others >= 0) or NaN.  The same bits as fe_log1p(S - 1), which the row
+ * functions computed: for S >= 1, S - 1 and 1 + (S - 1) are exact, so fe_log1p's correction
+ * term is +0 (its division gives +0) and its log core runs on S itself; at S = 1 both give
+ * +0.  One division less a row. */
+FE_INLINE double fe_log_rowsum(double S) { return fe_log_(S, 0); }
+
 /* pos != 0 ? log(p) : log1p(-p), one core evaluation (as fe_logf_sel). */
 FE_INLINE double fe_log_sel_(double p, double pos, const int may_sub)
 {

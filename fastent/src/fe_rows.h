@@ -8,6 +8,17 @@
 #include "fe_terms.h"
 #include "fe_exact.h"
 
+/* The one rule for a row's label, branch-free: bit 0 set when the row counts nowhere
+ * (ignore_index, or a label outside [0, C)), bit 2 (bad bit 4) when it is outside [0, C)
+ * and not ignore_index -- an error the caller reports. */
+static inline int fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore,
+                                 Py_ssize_t ignore_index)
+{
+    const int skip = has_ignore & (label == ignore_index);
+    const int outside = (label < 0) | (label >= C);
+    return (skip | outside) | ((outside & (skip ^ 1)) << 2);
+}
+
 #define FE_TEMPLATE "fe_rows_impl.h"
 #include "fe_template.h"
 #undef FE_TEMPLATE
@@ -15,10 +26,15 @@
 typedef void (*fe_rows_finish_fn)(Py_ssize_t, const double *, double *, double, char *,
                                   Py_ssize_t, fe_xsum *, double *);
 static fe_rows_finish_fn fe_rows_finish_f32, fe_rows_finish_f64;
+typedef int (*fe_rows_labels_fn)(Py_ssize_t, const char *, Py_ssize_t, const char *,
+                                 Py_ssize_t, Py_ssize_t, int, Py_ssize_t, double, Py_ssize_t *,
+                                 double *, double *);
+static fe_rows_labels_fn fe_rows_labels;
 
 #define FE_ROWS_SET(ISA)                                                                \
     fe_rows_finish_f32 = fe_rows_finish_f32_##ISA;                                      \
-    fe_rows_finish_f64 = fe_rows_finish_f64_##ISA;
+    fe_rows_finish_f64 = fe_rows_finish_f64_##ISA;                                      \
+    fe_rows_labels = fe_rows_labels_f64_##ISA;   /* (no dtype in it: one of the two) */
 
 static int fe_rows_select(int requested) { FE_SELECT(requested, FE_ROWS_SET); }
 

@@ -5,7 +5,44 @@
  * is what reduction="none" returns for row r; it replaces loss[r] (as a double), is written
  * to out + r * stride when out is not NULL, and added to the exact sum *total when total is
  * not NULL (xs: FE_XBLOCK doubles of scratch).
+ * rows_labels comes first: the per-row data of the block from its labels and row weights.
  */
+
+/* Rows of a one-axis layout with labels (lp: n labels, ls bytes apart) and row weights (wp,
+ * ws bytes apart; NULL: weight 1): lab[j] = the label, or -1 for a row that counts nowhere
+ * (fe_label_flags), rws[j] = its weight (0 there), gsc[j] = gs times it; returns bad bit 4
+ * when a label is outside [0, C) and not ignore_index.  Contiguous labels without weights
+ * (the common case) in one vector loop. */
+static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const char *wp,
+                              Py_ssize_t ws, Py_ssize_t C, int has_ignore,
+                              Py_ssize_t ignore_index, double gs, Py_ssize_t *FE_RESTRICT lab,
+                              double *FE_RESTRICT rws, double *FE_RESTRICT gsc)
+{
+    Py_ssize_t j;
+    int bad = 0;
+#define FE_LABEL_ROWS(LABEL, WEIGHT)                                                       \
+    FE_PRAGMA(omp simd reduction(|:bad))                                                   \
+    for (j = 0; j < n; j++) {                                                              \
+        const Py_ssize_t label = (LABEL);                                                  \
+        const double rw = (WEIGHT);                                                        \
+        const int flags = fe_label_flags(label, C, has_ignore, ignore_index);              \
+        bad |= flags & 4;                                                                  \
+        lab[j] = flags & 1 ? -1 : label;                                                   \
+        rws[j] = flags & 1 ? 0.0 : rw;                                                     \
+        gsc[j] = flags & 1 ? 0.0 : gs * rw;                                                \
+    }
+    if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {
+        const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
+        FE_LABEL_ROWS(l[j], 1.0)
+    } else if (wp == NULL) {
+        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), 1.0)
+    } else {
+        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), *(const double *)(wp + j * ws))
+    }
+#undef FE_LABEL_ROWS
+    return bad;
+}
+
 static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
                                double *FE_RESTRICT loss, double loss_scale, char *out,
                                Py_ssize_t stride, fe_xsum *total, double *FE_RESTRICT xs)

@@ -61,48 +61,36 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     Py_ssize_t r, c, i;
     int badt = 0;
 
-    /* lanes: the logit at each row's label, picked up on the way (no gather later) */
-    REAL *FE_RESTRICT XL = (REAL *)(work + 4 * R);
     /* 2. a row (in lanes: a block) whose x - max all lie in exp's normal range takes the
      * exp of that range: the same bits, less work (fe_math.h) */
     int normal = 1;
     if (lanes) {                                       /* 1.-2. max, e = exp(x - max) */
         /* (tb: the min keys' scratch, free until step 3) */
         normal = FE_T(lanes_max)(R, C, x, work + 4 * R, tb, (REAL)EXP_NORMAL_MIN, M, z);
-        if (lab) {
-            FE_PRAGMA(omp simd)
-            for (r = 0; r < R; r++) XL[r] = zero;
-        }
-        /* (two loops, not a test inside one: GCC would make the store of XL a masked store,
-         * slow on AMD cores; value c to lane c % FE_LANES, the first FE_LANES start theirs) */
-#define FE_LANES_EXP(C0, C1, ACC, PICK, EXPF)                                              \
+        /* value c to lane c % FE_LANES; the first FE_LANES start theirs with e itself (as
+         * 0 + e: e is never -0) */
+#define FE_LANES_EXP(C0, C1, ACC, EXPF)                                                    \
         for (c = (C0); c < (C1); c++) {                                                    \
             REAL *zc = z + c * R;                                                          \
             double *lc = ta + c % FE_LANES * R;                                            \
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
-                const REAL xc = zc[r];                                                     \
-                zc[r] = EXPF(xc - M[r]);                                                   \
-                lc[r] = ACC(lc[r]) + (double)zc[r];                                        \
-                PICK;                                                                      \
+                zc[r] = EXPF(zc[r] - M[r]);                                                \
+                lc[r] = ACC(lc[r]) (double)zc[r];                                          \
             }                                                                              \
         }
+#define FE_FIRST(v)
+#define FE_NEXT(v) (v) +
         const Py_ssize_t C16 = C < FE_LANES ? C : FE_LANES;
-#define FE_PICK XL[r] = c == lab[r] ? xc : XL[r]
-        if (lab && normal) {
-            FE_LANES_EXP(0, C16, FE_START, FE_PICK, EXP_NORMAL)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, FE_PICK, EXP_NORMAL)
-        } else if (lab) {
-            FE_LANES_EXP(0, C16, FE_START, FE_PICK, EXP_NONPOS)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, FE_PICK, EXP_NONPOS)
-        } else if (normal) {
-            FE_LANES_EXP(0, C16, FE_START, (void)0, EXP_NORMAL)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, (void)0, EXP_NORMAL)
+        if (normal) {
+            FE_LANES_EXP(0, C16, FE_FIRST, EXP_NORMAL)
+            FE_LANES_EXP(FE_LANES, C, FE_NEXT, EXP_NORMAL)
         } else {
-            FE_LANES_EXP(0, C16, FE_START, (void)0, EXP_NONPOS)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, (void)0, EXP_NONPOS)
+            FE_LANES_EXP(0, C16, FE_FIRST, EXP_NONPOS)
+            FE_LANES_EXP(FE_LANES, C, FE_NEXT, EXP_NONPOS)
         }
-#undef FE_PICK
+#undef FE_FIRST
+#undef FE_NEXT
 #undef FE_LANES_EXP
         FE_T(lanes_tree)(R, C, ta, S);
     } else {
@@ -219,13 +207,8 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             A[r] = ign ? 0.0 : hot + dshare * cw_sum;                                      \
             B[r] = ign ? 0.0 : (hot != 0.0 ? hot * ((double)M[r] - xl) : 0.0) + bs;        \
         }
-        if (lanes) {
-            if (cw) { FE_LABEL_TERMS((double)cw[lr], XL[r]) }
-            else { FE_LABEL_TERMS(1.0, XL[r]) }
-        } else {
-            if (cw) { FE_LABEL_TERMS((double)cw[lr], x[r * C + lr]) }
-            else { FE_LABEL_TERMS(1.0, x[r * C + lr]) }
-        }
+        if (cw) { FE_LABEL_TERMS((double)cw[lr], x[r * C + lr]) }
+        else { FE_LABEL_TERMS(1.0, x[r * C + lr]) }
 #undef FE_LABEL_TERMS
     }
     FE_PRAGMA(omp simd)                                /* 4. the losses */
@@ -276,7 +259,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         for (r = 0; r < R; r++) {
             /* a NaN row's statistics are the one quiet NaN (NaNs meeting in an operation
              * give either's bytes, as the compiler orders the operands) */
-            const double L = fe_log1p(S[r] - 1.0), lse = (double)M[r] + L;
+            const double L = fe_log_rowsum(S[r]), lse = (double)M[r] + L;
             const double h = L - H[r] / S[r], mp = 1.0 / S[r];
             stats[5 * r] = lse != lse ? (double)NAN : lse;
             stats[5 * r + 1] = h != h ? (double)NAN : h;

@@ -129,14 +129,14 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
  * e_c = exp(z_c), S = sum e_c, class coefficients a_c (class-weighted, smoothed target) and
  * A = sum a_c, B = sum a_c (m - x_c) (in double):
  *   l = -sum a_c log_softmax(x)_c = A log S + B
- * a form without cancellation at large logits.  log S = log1p(S - 1): the row maximum
- * contributes exactly 1 to S, so S - 1 is exact and a small loss keeps its relative
- * accuracy.  A row with a NaN gives NaN (also when A = 0: 0 * NaN), a row of -inf too.
+ * a form without cancellation at large logits.  log S as log1p(S - 1) (fe_log_rowsum, the
+ * same bits without the division): the row maximum contributes exactly 1 to S, so S - 1 is
+ * exact and a small loss keeps its relative accuracy.  A row with a NaN gives NaN (also when A = 0: 0 * NaN), a row of -inf too.
  *   dl/dx_c = e_c A / S - a_c  (then times the row's gradient scale: (e f - a) first, so a
  *   gradient that is 0 stays 0).                                                           */
 FE_INLINE double FE_T(softmax_loss)(double A, double S, double B)
 {
-    return A * fe_log1p(S - 1.0) + B;
+    return A * fe_log_rowsum(S) + B;
 }
 
 FE_INLINE REAL FE_T(softmax_grad)(REAL e, REAL f, REAL a, REAL gs)
