@@ -470,10 +470,12 @@ FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
 /* rowmax of every row of a block, rows in lanes (keys as rowmax compares them); the values
  * are also copied to xt transposed (value c of row r at xt[c*R + r]), so that the passes
  * after it read them unit-stride.  Returns whether every row is normal in rowmax's sense
- * (kbuf, kmin: R keys of scratch each). */
+ * (kbuf, kmin: R keys of scratch each).  With labels (lab not NULL), xl[r] = row r's logit
+ * at lab[r] (0 for a label < 0). */
 FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                               void *kbuf, void *kmin, REAL lowest, REAL *FE_RESTRICT m,
-                              REAL *FE_RESTRICT xt)
+                              REAL *FE_RESTRICT xt, const Py_ssize_t *FE_RESTRICT lab,
+                              REAL *FE_RESTRICT xl)
 {
     FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf, *FE_RESTRICT kl = (FE_KEY *)kmin;
     Py_ssize_t r, c;
@@ -483,16 +485,26 @@ FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
         k[r] = FE_KEY_OF(-(REAL)INFINITY);
         kl[r] = FE_KEY_OF((REAL)INFINITY);
     }
-    for (c = 0; c < C; c++) {
-        FE_PRAGMA(omp simd)
-        for (r = 0; r < R; r++) {
-            const REAL xc = x[r * C + c];
-            const FE_KEY kc = FE_KEY_OF(xc);
-            k[r] = kc > k[r] ? kc : k[r];
-            kl[r] = kc < kl[r] ? kc : kl[r];
-            xt[c * R + r] = xc;
-        }
+#define FE_LANES_MAX(PICK)                                                                 \
+    for (c = 0; c < C; c++) {                                                              \
+        FE_PRAGMA(omp simd)                                                                \
+        for (r = 0; r < R; r++) {                                                          \
+            const REAL xc = x[r * C + c];                                                  \
+            const FE_KEY kc = FE_KEY_OF(xc);                                               \
+            k[r] = kc > k[r] ? kc : k[r];                                                  \
+            kl[r] = kc < kl[r] ? kc : kl[r];                                               \
+            xt[c * R + r] = xc;                                                            \
+            PICK;                                                                          \
+        }                                                                                  \
     }
+    if (lab) {
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) xl[r] = 0;
+        FE_LANES_MAX(xl[r] = c == lab[r] ? xc : xl[r])
+    } else {
+        FE_LANES_MAX((void)0)
+    }
+#undef FE_LANES_MAX
     FE_PRAGMA(omp simd reduction(&:normal))
     for (r = 0; r < R; r++) {
         m[r] = FE_VAL_OF(k[r]);
