@@ -8,11 +8,12 @@
  *      then vectorise like long ones)
  *   3. probability targets: the terms a_c and a_c (m - x_c) of every element
  *   4. row sums S = sum e, A = sum a, B = sum a (m - x) in the fixed order (rowsums: across
- *      rows for short rows); loss = A log1p(S - 1) + B, all rows at once
+ *      rows for short rows); loss = A log S + B, all rows at once
  *   5. the gradient (e A/S - a) * scale
  * A row's bits are the same in any block, at any position, for any R.  Short rows
  * (FE_IN_LANES) run the same steps with one row per vector lane (lanes_max, lanes_tree:
- * value c of every row at once, strided), the same terms in the same order.
+ * value c of every row at once, strided), the same terms in the same order; their step 3
+ * comes before step 2, while z still holds the logits (transposed by lanes_max).
  *   index target:  lab[r] is the label, < 0 for a row that counts nowhere (ignore_index:
  *                  loss 0, gradient 0); a_c = (1 - s) w_t [c = t] + (s / C) w_c
  *   probabilities: t (R*C); a_c = w_c ((1 - s) t_c + s / C)
@@ -70,6 +71,43 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
          * row's logit at its label to XL, picked up on the way: measured faster than the
          * gather below for C = 2, a little slower for C = 10) */
         normal = FE_T(lanes_max)(R, C, x, B, tb, (REAL)EXP_NORMAL_MIN, M, z, lab, XL);
+        /* 3. the target's terms (before the exp overwrites z: the logits read from there,
+         * unit-stride), value c to lane c % FE_LANES, the first FE_LANES start their lane */
+        if (!lab) {
+#define FE_PROB_LANES(C0, C1, ACC)                                                         \
+            for (c = (C0); c < (C1); c++) {                                                \
+                const REAL *xc = z + c * R;                                                \
+                double *ac = ta + c % FE_LANES * R, *bc = tb + c % FE_LANES * R;           \
+                const REAL wc = cw ? cw[c] : one;                                          \
+                FE_PRAGMA(omp simd reduction(|:badt))                                      \
+                for (r = 0; r < R; r++) {                                                  \
+                    const REAL tc = t[r * C + c];                                          \
+                    const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);                \
+                    badt |= !((tc >= zero) & (tc <= one));                                 \
+                    ac[r] = ACC(ac[r]) + (double)a;                                        \
+                    bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(a, xc[r], M[r]);              \
+                }                                                                          \
+            }
+            FE_PROB_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
+            FE_PROB_LANES(FE_LANES, C, FE_ADD)
+#undef FE_PROB_LANES
+            FE_T(lanes_tree)(R, C, ta, A);
+            FE_T(lanes_tree)(R, C, tb, B);
+        } else if (smooth != 0.0) {                    /* sum_c w_c (m - x_c) */
+#define FE_SMOOTH_LANES(C0, C1, ACC)                                                       \
+            for (c = (C0); c < (C1); c++) {                                                \
+                const REAL *xc = z + c * R;                                                \
+                double *bc = tb + c % FE_LANES * R;                                        \
+                const REAL wc = cw ? cw[c] : one;                                          \
+                FE_PRAGMA(omp simd)                                                        \
+                for (r = 0; r < R; r++)                                                    \
+                    bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(wc, xc[r], M[r]);             \
+            }
+            FE_SMOOTH_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
+            FE_SMOOTH_LANES(FE_LANES, C, FE_ADD)
+#undef FE_SMOOTH_LANES
+            FE_T(lanes_tree)(R, C, tb, B);
+        }
         /* value c to lane c % FE_LANES; the first FE_LANES start theirs with e itself (as
          * 0 + e: e is never -0) */
 #define FE_LANES_EXP(C0, C1, ACC, EXPF)                                                    \
@@ -134,27 +172,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         FE_T(rowsums)(R, C, z, S);                     /* 4. S */
     }
     if (!lab) {                                        /* 3. probability terms */
-        if (lanes) {
-            /* value c goes to lane c % FE_LANES: the first FE_LANES start their lane */
-#define FE_PROB_LANES(C0, C1, ACC)                                                         \
-            for (c = (C0); c < (C1); c++) {                                                \
-                double *ac = ta + c % FE_LANES * R, *bc = tb + c % FE_LANES * R;           \
-                const REAL wc = cw ? cw[c] : one;                                          \
-                FE_PRAGMA(omp simd reduction(|:badt))                                      \
-                for (r = 0; r < R; r++) {                                                  \
-                    const REAL tc = t[r * C + c];                                          \
-                    const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);                \
-                    badt |= !((tc >= zero) & (tc <= one));                                 \
-                    ac[r] = ACC(ac[r]) + (double)a;                                        \
-                    bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(a, x[r * C + c], M[r]);       \
-                }                                                                          \
-            }
-            FE_PROB_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
-            FE_PROB_LANES(FE_LANES, C, FE_ADD)
-#undef FE_PROB_LANES
-            FE_T(lanes_tree)(R, C, ta, A);
-            FE_T(lanes_tree)(R, C, tb, B);
-        } else {
+        if (!lanes) {                                  /* (rows in lanes: above) */
             for (r = 0; r < R; r++) {
                 const REAL *xr = x + r * C, *tr = t + r * C, m = M[r];
                 double *ar = ta + r * C, *br = tb + r * C;
@@ -172,30 +190,15 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         }
         *bad |= badt;
     } else {                                           /* 3. label terms */
-        if (smooth != 0.0) {                           /* sum_c w_c (m - x_c) */
-            if (lanes) {
-#define FE_SMOOTH_LANES(C0, C1, ACC)                                                       \
-                for (c = (C0); c < (C1); c++) {                                            \
-                    double *bc = tb + c % FE_LANES * R;                                    \
-                    const REAL wc = cw ? cw[c] : one;                                      \
-                    FE_PRAGMA(omp simd)                                                    \
-                    for (r = 0; r < R; r++)                                                \
-                        bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(wc, x[r * C + c], M[r]);  \
-                }
-                FE_SMOOTH_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
-                FE_SMOOTH_LANES(FE_LANES, C, FE_ADD)
-#undef FE_SMOOTH_LANES
-                FE_T(lanes_tree)(R, C, tb, B);
-            } else {
-                for (r = 0; r < R; r++) {
-                    const REAL *xr = x + r * C, m = M[r];
-                    double *br = tb + r * C;
-                    FE_PRAGMA(omp simd)
-                    for (c = 0; c < C; c++)
-                        br[c] = FE_T(softmax_bterm)(cw ? cw[c] : one, xr[c], m);
-                }
-                FE_T(rowsums_d)(R, C, tb, B);
+        if (smooth != 0.0 && !lanes) {                 /* sum_c w_c (m - x_c) */
+            for (r = 0; r < R; r++) {
+                const REAL *xr = x + r * C, m = M[r];
+                double *br = tb + r * C;
+                FE_PRAGMA(omp simd)
+                for (c = 0; c < C; c++)
+                    br[c] = FE_T(softmax_bterm)(cw ? cw[c] : one, xr[c], m);
             }
+            FE_T(rowsums_d)(R, C, tb, B);
         }
         /* the label's logit (rows in lanes: from lanes_max) in a loop of its own, so that
          * the next one, per row and branch-free, is a vector loop over the rows */

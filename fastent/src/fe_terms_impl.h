@@ -404,7 +404,7 @@ FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT 
                                 double *FE_RESTRICT out)
 {
     Py_ssize_t w, j, r, live = C < FE_LANES ? C : FE_LANES;
-    for (w = FE_LANES / 2; w >= 1; w /= 2) {
+    for (w = FE_LANES / 2; w >= 2; w /= 2) {
         for (j = 0; j < w && j + w < live; j++) {
             double *FE_RESTRICT a = l + j * R;
             const double *FE_RESTRICT b = l + (j + w) * R;
@@ -413,8 +413,13 @@ FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT 
         }
         live = live < w ? live : w;
     }
-    FE_PRAGMA(omp simd)
-    for (r = 0; r < R; r++) out[r] = l[r];
+    if (live >= 2) {                                   /* the last level (w = 1) to out */
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) out[r] = l[r] + l[R + r];
+    } else {
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) out[r] = l[r];
+    }
 }
 
 /* The fixed-order sums of R rows of C values (R*C, contiguous): out[r] = rowsum(row r).
