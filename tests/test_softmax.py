@@ -233,6 +233,31 @@ def test_both_exp_paths_give_the_same_bytes(rng, dtype, kind):
                     assert getattr(st, field).tobytes() == getattr(sp, field).tobytes()
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("kind", ["index", "prob"])
+def test_two_classes_in_one_loop_give_the_bytes_of_the_lanes(rng, dtype, kind):
+    """Two classes without class weights or smoothing run every step of a row in one loop
+    (softmax_pairs); class weights of 1 change no value but take the rows-in-lanes path:
+    loss and gradient must be the same bytes, edges included (NaN, +-inf, +-1e4, a masked
+    class, subnormals, ignored rows), for any number of rows and any reduction."""
+    f32 = np.finfo(dtype)
+    edges = np.array([0.0, 1e4, -1e4, np.inf, -np.inf, np.nan, f32.smallest_subnormal,
+                      -f32.smallest_subnormal, 88.0, -104.0, 709.0, -745.0, -0.0], dtype)
+    for n in (1, 7, 300, 5000):
+        t, x = make(rng, (n, 2), dtype, kind=kind)
+        k = min(n, 60)
+        x[:k] = rng.choice(edges, (k, 2))
+        kw = {}
+        if kind == "index":
+            t[: n // 3] = -100
+            kw = dict(ignore_index=-100)
+        for red in ("none", "sum", "mean"):
+            loss, grad = f(t, x, reduction=red, return_grad=True, **kw)
+            lw, gw = f(t, x, reduction=red, return_grad=True, class_weight=np.ones(2), **kw)
+            assert np.asarray(loss).tobytes() == np.asarray(lw).tobytes()
+            assert grad.tobytes() == gw.tobytes()
+
+
 def test_one_class_and_empty():
     x = np.array([[3.0], [-1.0]])
     loss, grad = f([0, 0], x, return_grad=True)

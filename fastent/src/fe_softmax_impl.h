@@ -42,6 +42,80 @@
  * double keeps the separate pass, whose 11 coefficients stay in registers (clang reloads
  * them every iteration of the fused loop: 17% slower than gcc there) */
 #define FE_EXP_IN_ROW (sizeof(REAL) == 4 && C >= FE_SHORT_ROW)
+/* Two classes, no class weights, no smoothing (the common binary case), labels or
+ * probabilities: every step of a row in one vector loop over the rows, the pair of logits
+ * read together.  The same terms in the same order as the rows in lanes: lanes_max's key
+ * maximum; e = exp(x - max) by the general form (whose bits are the normal range's too);
+ * lanes_tree's one level, S = e0 + e1 (and A, B the same way from their lanes, each started
+ * as 0 + term); labels: A = 1, B = 1 (max - x_label) + 0 (the label terms with w = 1, s = 0);
+ * softmax_loss; softmax_grad, a = the label's indicator or the coefficient of t.  So the same
+ * bits, with the data in registers instead of the lanes' scratch. */
+FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
+                                    const Py_ssize_t *FE_RESTRICT lab,
+                                    const REAL *FE_RESTRICT t, REAL *FE_RESTRICT grad,
+                                    const double *FE_RESTRICT gsc, double *FE_RESTRICT loss,
+                                    int *bad)
+{
+    const REAL zero = 0, one = 1;
+    Py_ssize_t r;
+    int badt = 0;
+#define FE_PAIR_HEAD                                                                       \
+        const REAL x0 = x[2 * r], x1 = x[2 * r + 1];                                       \
+        const REAL m = FE_T(max2)(x0, x1);                                                 \
+        const REAL e0 = EXP_NONPOS(x0 - m), e1 = EXP_NONPOS(x1 - m);                       \
+        const double S = (double)e0 + (double)e1;
+#define FE_PAIR_LABELS(...)                                                                \
+    FE_PRAGMA(omp simd)                                                                    \
+    for (r = 0; r < R; r++) {                                                              \
+        FE_PAIR_HEAD                                                                       \
+        const Py_ssize_t l = lab[r];                                                       \
+        const int ign = l < 0;                                                             \
+        const REAL xl = l == 0 ? x0 : (l == 1 ? x1 : zero);                                \
+        const double hot = ign ? 0.0 : 1.0;                                                \
+        const double A = ign ? 0.0 : hot + 0.0 * 2.0;                                      \
+        const double B = ign ? 0.0 : (hot != 0.0 ? hot * ((double)m - (double)xl) : 0.0)   \
+                                     + 0.0;                                                \
+        const double v = FE_T(softmax_loss)(A, S, B);                                      \
+        loss[r] = ign ? 0.0 : v;                                                           \
+        __VA_ARGS__                                                                        \
+    }
+#define FE_PAIR_PROBS(...)                                                                 \
+    FE_PRAGMA(omp simd reduction(|:badt))                                                  \
+    for (r = 0; r < R; r++) {                                                              \
+        FE_PAIR_HEAD                                                                       \
+        const REAL t0 = t[2 * r], t1 = t[2 * r + 1];                                       \
+        const REAL a0 = FE_T(softmax_coef)(t0, one, zero, one);                            \
+        const REAL a1 = FE_T(softmax_coef)(t1, one, zero, one);                            \
+        badt |= !((t0 >= zero) & (t0 <= one)) | !((t1 >= zero) & (t1 <= one));            \
+        const double A = (0.0 + (double)a0) + (0.0 + (double)a1);                          \
+        const double B = (0.0 + FE_T(softmax_bterm)(a0, x0, m))                            \
+                         + (0.0 + FE_T(softmax_bterm)(a1, x1, m));                         \
+        loss[r] = FE_T(softmax_loss)(A, S, B);                                             \
+        __VA_ARGS__                                                                        \
+    }
+#define FE_PAIR_GRAD(A0, A1, IGN)                                                          \
+        const REAL f = (REAL)(A / S), gs = (REAL)gsc[r];                                   \
+        const REAL g0 = FE_T(softmax_grad)(e0, f, A0, gs);                                 \
+        const REAL g1 = FE_T(softmax_grad)(e1, f, A1, gs);                                 \
+        grad[2 * r] = IGN ? zero : g0;                                                     \
+        grad[2 * r + 1] = IGN ? zero : g1;
+    if (lab && grad) {
+        FE_PAIR_LABELS(FE_PAIR_GRAD(zero * one + (l == 0 ? one : zero),
+                                    zero * one + (l == 1 ? one : zero), ign))
+    } else if (lab) {
+        FE_PAIR_LABELS()
+    } else if (grad) {
+        FE_PAIR_PROBS(FE_PAIR_GRAD(a0, a1, 0))
+    } else {
+        FE_PAIR_PROBS()
+    }
+    *bad |= badt;
+#undef FE_PAIR_GRAD
+#undef FE_PAIR_PROBS
+#undef FE_PAIR_LABELS
+#undef FE_PAIR_HEAD
+}
+
 static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                  const Py_ssize_t *FE_RESTRICT lab, const REAL *FE_RESTRICT t,
                                  const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
@@ -61,6 +135,11 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     const int lanes = FE_IN_LANES(C);
     Py_ssize_t r, c, i;
     int badt = 0;
+
+    if (C == 2 && !cw && smooth == 0.0 && !stats) {
+        FE_FN(softmax_pairs)(R, x, lab, t, grad, gsc, loss, bad);
+        return;
+    }
 
     /* 2. a row (in lanes: a block) whose x - max all lie in exp's normal range takes the
      * exp of that range: the same bits, less work (fe_math.h) */

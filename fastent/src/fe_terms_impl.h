@@ -259,6 +259,16 @@ FE_INLINE REAL FE_T(rowmax)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL lowest
     return m;
 }
 
+/* rowmax of a row of two values (the same keys, the same result) */
+FE_INLINE REAL FE_T(max2)(REAL a, REAL b)
+{
+    const FE_KEY ka = FE_KEY_OF(a), kb = FE_KEY_OF(b);
+    FE_KEY k = FE_KEY_OF(-(REAL)INFINITY);
+    k = ka > k ? ka : k;
+    k = kb > k ? kb : k;
+    return FE_VAL_OF(k);
+}
+
 /* ---- row sums in a fixed order ---------------------------------------------------------- *
  * Every row sum of every family: element c goes to lane c mod FE_LANES (in the order of c),
  * the lanes are added in one fixed tree (lanes j and j + w for w = 8, 4, 2, 1).  The same
