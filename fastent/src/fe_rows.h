@@ -34,7 +34,7 @@ static fe_rows_labels_fn fe_rows_labels;
 #define FE_ROWS_SET(ISA)                                                                \
     fe_rows_finish_f32 = fe_rows_finish_f32_##ISA;                                      \
     fe_rows_finish_f64 = fe_rows_finish_f64_##ISA;                                      \
-    fe_rows_labels = fe_rows_labels_f64_##ISA;   /* (no dtype in it: one of the two) */
+    fe_rows_labels = fe_rows_labels_f64_##ISA;   /* (no dtype: fe_rows_impl.h) */
 
 static int fe_rows_select(int requested) { FE_SELECT(requested, FE_ROWS_SET); }
 

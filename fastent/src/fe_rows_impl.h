@@ -13,6 +13,12 @@
  * (fe_label_flags), rws[j] = its weight (0 there), gsc[j] = gs times it; returns bad bit 4
  * when a label is outside [0, C) and not ignore_index.  Contiguous labels without weights
  * (the common case) in one vector loop. */
+/* (no dtype in it: built once per instruction set, with the double instance) */
+#define FE_ROWS_LABELS_f32 0
+#define FE_ROWS_LABELS_f64 1
+#define FE_ROWS_LABELS_(dt) FE_ROWS_LABELS_##dt
+#define FE_ROWS_LABELS(dt) FE_ROWS_LABELS_(dt)
+#if FE_ROWS_LABELS(FE_DT)
 static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const char *wp,
                               Py_ssize_t ws, Py_ssize_t C, int has_ignore,
                               Py_ssize_t ignore_index, double gs, Py_ssize_t *FE_RESTRICT lab,
@@ -56,6 +62,7 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
 #undef FE_LABEL_ROWS
     return bad;
 }
+#endif
 
 static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
                                double *FE_RESTRICT loss, double loss_scale, char *out,
