@@ -53,7 +53,8 @@ cdef extern from "fe_rows.h" nogil:
     fe_rows_finish_fn fe_rows_finish_f32, fe_rows_finish_f64
     int (*fe_rows_labels)(Py_ssize_t, const char *, Py_ssize_t, const char *, Py_ssize_t,
                           Py_ssize_t, int, Py_ssize_t, double, Py_ssize_t *, double *, double *)
-    int fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore, Py_ssize_t ignore_index)
+    Py_ssize_t fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore,
+                              Py_ssize_t ignore_index)
     int fe_rows_select(int requested)
 
 cdef extern from "fe_softmax.h" nogil:
@@ -98,7 +99,7 @@ def select_isa(int requested=-1):
 cdef inline int _label_flags(const Params *P, Py_ssize_t label) noexcept nogil:
     """The one rule for a row's label (src/fe_rows.h): bit 0 set when the row counts
     nowhere, bit 2 (bad bit 4) for a label outside [0, C) that is not ignore_index."""
-    return fe_label_flags(label, P.C, P.has_ignore, P.ignore_index)
+    return <int>fe_label_flags(label, P.C, P.has_ignore, P.ignore_index)
 
 
 cdef void _pass_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sums,

@@ -11,11 +11,13 @@
 /* The one rule for a row's label, branch-free: bit 0 set when the row counts nowhere
  * (ignore_index, or a label outside [0, C)), bit 2 (bad bit 4) when it is outside [0, C)
  * and not ignore_index -- an error the caller reports. */
-static inline int fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore,
-                                 Py_ssize_t ignore_index)
+static inline Py_ssize_t fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore,
+                                        Py_ssize_t ignore_index)
 {
-    const int skip = has_ignore & (label == ignore_index);
-    const int outside = (label < 0) | (label >= C);
+    /* in the labels' width throughout (vector loops need no packing); C >= 0, so the
+     * unsigned comparison is label < 0 or label >= C */
+    const Py_ssize_t skip = (Py_ssize_t)has_ignore & (label == ignore_index);
+    const Py_ssize_t outside = (size_t)label >= (size_t)C;
     return (skip | outside) | ((outside & (skip ^ 1)) << 2);
 }
 

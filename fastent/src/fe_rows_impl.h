@@ -24,34 +24,19 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
                               Py_ssize_t ignore_index, double gs, Py_ssize_t *FE_RESTRICT lab,
                               double *FE_RESTRICT rws, double *FE_RESTRICT gsc)
 {
-    Py_ssize_t j;
-    int bad = 0;
+    Py_ssize_t j, bad = 0;
 #define FE_LABEL_ROWS(LABEL, WEIGHT)                                                       \
     FE_PRAGMA(omp simd reduction(|:bad))                                                   \
     for (j = 0; j < n; j++) {                                                              \
         const Py_ssize_t label = (LABEL);                                                  \
         const double rw = (WEIGHT);                                                        \
-        const int flags = fe_label_flags(label, C, has_ignore, ignore_index);              \
+        const Py_ssize_t flags = fe_label_flags(label, C, has_ignore, ignore_index);       \
         bad |= flags & 4;                                                                  \
         lab[j] = flags & 1 ? -1 : label;                                                   \
         rws[j] = flags & 1 ? 0.0 : rw;                                                     \
         gsc[j] = flags & 1 ? 0.0 : gs * rw;                                                \
     }
-    if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t) && !has_ignore) {
-        /* fe_label_flags without ignore_index, in 64-bit lanes throughout */
-        const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
-        Py_ssize_t outside_any = 0;
-        FE_PRAGMA(omp simd reduction(|:outside_any))
-        for (j = 0; j < n; j++) {
-            const Py_ssize_t label = l[j];
-            const Py_ssize_t outside = (size_t)label >= (size_t)C;
-            outside_any |= outside;
-            lab[j] = outside ? -1 : label;
-            rws[j] = outside ? 0.0 : 1.0;
-            gsc[j] = outside ? 0.0 : gs;
-        }
-        return outside_any ? 4 : 0;
-    } else if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {
+    if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {
         const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
         FE_LABEL_ROWS(l[j], 1.0)
     } else if (wp == NULL) {
@@ -60,7 +45,7 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
         FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), *(const double *)(wp + j * ws))
     }
 #undef FE_LABEL_ROWS
-    return bad;
+    return (int)bad;
 }
 #endif
 

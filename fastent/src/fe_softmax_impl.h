@@ -71,10 +71,8 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
         const Py_ssize_t l = lab[r];                                                       \
         const int ign = l < 0;                                                             \
         const REAL xl = l == 0 ? x0 : (l == 1 ? x1 : zero);                                \
-        const double hot = ign ? 0.0 : 1.0;                                                \
-        const double A = ign ? 0.0 : hot + 0.0 * 2.0;                                      \
-        const double B = ign ? 0.0 : (hot != 0.0 ? hot * ((double)m - (double)xl) : 0.0)   \
-                                     + 0.0;                                                \
+        double A, B;                                                                       \
+        FE_T(softmax_label_ab)(ign, 1.0, 0.0, 0.0, 2.0, 0.0, m, xl, &A, &B);               \
         const double v = FE_T(softmax_loss)(A, S, B);                                      \
         loss[r] = ign ? 0.0 : v;                                                           \
         __VA_ARGS__                                                                        \
@@ -100,8 +98,8 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
         grad[2 * r] = IGN ? zero : g0;                                                     \
         grad[2 * r + 1] = IGN ? zero : g1;
     if (lab && grad) {
-        FE_PAIR_LABELS(FE_PAIR_GRAD(zero * one + (l == 0 ? one : zero),
-                                    zero * one + (l == 1 ? one : zero), ign))
+        FE_PAIR_LABELS(FE_PAIR_GRAD(FE_T(softmax_label_coef)(l == 0, one, zero, one),
+                                    FE_T(softmax_label_coef)(l == 1, one, zero, one), ign))
     } else if (lab) {
         FE_PAIR_LABELS()
     } else if (grad) {
@@ -291,12 +289,12 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         for (r = 0; r < R; r++) {                                                          \
             const int ign = lab[r] < 0;                                                    \
             const Py_ssize_t lr = ign ? 0 : lab[r];                                        \
-            const double hot = ign ? 0.0 : (1.0 - smooth) * (WL);                          \
-            const double bs = smooth != 0.0 ? dshare * B[r] : 0.0;                         \
-            const double xl = (double)XL[r];                                               \
+            double a, b;                                                                   \
             (void)lr;                                   /* unused without class weights */ \
-            A[r] = ign ? 0.0 : hot + dshare * cw_sum;                                      \
-            B[r] = ign ? 0.0 : (hot != 0.0 ? hot * ((double)M[r] - xl) : 0.0) + bs;        \
+            FE_T(softmax_label_ab)(ign, (WL), smooth, dshare, cw_sum, B[r], M[r], XL[r],   \
+                                   &a, &b);                                                \
+            A[r] = a;                                                                      \
+            B[r] = b;                                                                      \
         }
         if (cw) { FE_LABEL_TERMS((double)cw[lr]) }
         else { FE_LABEL_TERMS(1.0) }
@@ -315,7 +313,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         double *FE_RESTRICT H = work + 4 * R;               /* XL's place: done */
         for (r = 0; r < R; r++) {
             const REAL *FE_RESTRICT xr = x + r * C, *FE_RESTRICT zr = lanes ? z + r : z + r * C;
-            const REAL m = M[r], xl = lab[r] >= 0 ? xr[lab[r]] : zero;
+            const REAL m = M[r], xl = XL[r];    /* (a row without a label: not used) */
             double *FE_RESTRICT er = ez + r * C;
             if (lanes) {
                 FE_PRAGMA(omp simd)
@@ -379,7 +377,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             if (lab) {
                 FE_PRAGMA(omp simd)
                 for (r = 0; r < R; r++) {
-                    const REAL a = share * wc + (c == lab[r] ? ht[r] : zero);
+                    const REAL a = FE_T(softmax_label_coef)(c == lab[r], ht[r], share, wc);
                     const REAL g = FE_T(softmax_grad)(ec[r], f[r], a, gs[r]);
                     grad[r * C + c] = lab[r] < 0 ? zero : g;
                 }
@@ -405,7 +403,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const REAL ht = (REAL)((1.0 - smooth) * (cw ? (double)cw[lr] : 1.0));
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++) {
-                const REAL a = share * (cw ? cw[c] : one) + (c == lr ? ht : zero);
+                const REAL a = FE_T(softmax_label_coef)(c == lr, ht, share, cw ? cw[c] : one);
                 gr[c] = FE_T(softmax_grad)(er[c], f, a, gs);
             }
         } else {

@@ -131,7 +131,8 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
  *   l = -sum a_c log_softmax(x)_c = A log S + B
  * a form without cancellation at large logits.  log S as log1p(S - 1) (fe_log_rowsum, the
  * same bits without the division): the row maximum contributes exactly 1 to S, so S - 1 is
- * exact and a small loss keeps its relative accuracy.  A row with a NaN gives NaN (also when A = 0: 0 * NaN), a row of -inf too.
+ * exact and a small loss keeps its relative accuracy.  A row with a NaN gives NaN (also
+ * when A = 0: 0 * NaN), a row of -inf too.
  *   dl/dx_c = e_c A / S - a_c  (then times the row's gradient scale: (e f - a) first, so a
  *   gradient that is 0 stays 0).                                                           */
 FE_INLINE double FE_T(softmax_loss)(double A, double S, double B)
@@ -155,6 +156,26 @@ FE_INLINE REAL FE_T(softmax_coef)(REAL t, REAL keep, REAL share, REAL w)
 FE_INLINE double FE_T(softmax_bterm)(REAL a, REAL x, REAL m)
 {
     return a != (REAL)0 ? (double)a * ((double)m - (double)x) : 0.0;
+}
+
+/* A and B of a row with a label: a_c = (1 - s) w_t [c = t] + (s / C) w_c, wt = w_t, xt = the
+ * label's logit, ws = sum w_c (C without class weights), bw = sum_c w_c (m - x_c) (read only
+ * when s != 0), share = s / C; an ignored row (ign): A = B = 0 */
+FE_INLINE void FE_T(softmax_label_ab)(int ign, double wt, double smooth, double share,
+                                      double ws, double bw, REAL m, REAL xt, double *A,
+                                      double *B)
+{
+    const double hot = ign ? 0.0 : (1.0 - smooth) * wt;
+    const double bs = smooth != 0.0 ? share * bw : 0.0;
+    *A = ign ? 0.0 : hot + share * ws;
+    *B = ign ? 0.0 : (hot != 0.0 ? hot * ((double)m - (double)xt) : 0.0) + bs;
+}
+
+/* a_c of a row with a label for the gradient (in the dtype): share w_c + ht [c = t], ht =
+ * (1 - s) w_t */
+FE_INLINE REAL FE_T(softmax_label_coef)(int hit, REAL ht, REAL share, REAL wc)
+{
+    return share * wc + (hit ? ht : (REAL)0);
 }
 
 /* ---- distributions -------------------------------------------------------------------- *
