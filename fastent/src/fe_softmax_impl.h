@@ -58,17 +58,24 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
 {
     const REAL zero = 0, one = 1;
     Py_ssize_t r;
-    int badt = 0;
+    /* badl (double rows): a label other than -1 (the driver's "counts nowhere") or a
+     * class, which the driver never passes; as the driver's bit 4 (a label outside [0, C)).
+     * A 32-bit flag in a loop of doubles makes GCC vectorise eight rows at once, as the
+     * probability loop's badt does: two chains of four doubles interleaved, which hides
+     * the latency of the exp -> sum -> log chain (kernel 16-19% faster, gcc 12, AVX2).
+     * Float rows run eight at once anyway (there the check cost 4%). */
+    int badt = 0, badl = 0;
 #define FE_PAIR_HEAD                                                                       \
         const REAL x0 = x[2 * r], x1 = x[2 * r + 1];                                       \
         const REAL m = FE_T(max2)(x0, x1);                                                 \
         const REAL e0 = EXP_NONPOS(x0 - m), e1 = EXP_NONPOS(x1 - m);                       \
         const double S = (double)e0 + (double)e1;
 #define FE_PAIR_LABELS(...)                                                                \
-    FE_PRAGMA(omp simd)                                                                    \
+    FE_PRAGMA(omp simd reduction(|:badl))                                                  \
     for (r = 0; r < R; r++) {                                                              \
         FE_PAIR_HEAD                                                                       \
         const Py_ssize_t l = lab[r];                                                       \
+        badl |= sizeof(REAL) == 8 && (size_t)(l + 1) > 2;                                  \
         const int ign = l < 0;                                                             \
         const REAL xl = l == 0 ? x0 : (l == 1 ? x1 : zero);                                \
         double A, B;                                                                       \
@@ -107,7 +114,7 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
     } else {
         FE_PAIR_PROBS()
     }
-    *bad |= badt;
+    *bad |= badt | (badl ? 4 : 0);
 #undef FE_PAIR_GRAD
 #undef FE_PAIR_PROBS
 #undef FE_PAIR_LABELS
