@@ -27,9 +27,12 @@
  * maximum, as numpy.argmax);  and the number of classes whose logit is above the label's
  * (C for a row without a label or with a NaN: never among the top k).
  */
-/* a lane's first value starts it at 0 (rowsum's accumulators), the next ones add to it */
-#define FE_START(v) 0.0
-#define FE_ADD(v) (v)
+/* a lane l of a row sum takes value v: the first one starts it at +0 (rowsum's
+ * accumulators), the next ones add to it; FE_START_E: a first value that is never -0
+ * (an exp), for which 0 + v is v */
+#define FE_START(l, v) (0.0 + (v))
+#define FE_START_E(l, v) (v)
+#define FE_ADD(l, v) ((l) + (v))
 /* rows in lanes: up to 32 float or 16 double classes, except multiples of an AVX2 vector
  * (8 floats, 4 doubles), whose row loops are whole vectors (measured with gcc on AVX2: those
  * are as fast or faster by rows, every other C up to there faster in lanes, up to 3.7x) */
@@ -168,8 +171,8 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                     const REAL tc = t[r * C + c];                                          \
                     const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);                \
                     badt |= !((tc >= zero) & (tc <= one));                                 \
-                    ac[r] = ACC(ac[r]) + (double)a;                                        \
-                    bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(a, xc[r], M[r]);              \
+                    ac[r] = ACC(ac[r], (double)a);                                         \
+                    bc[r] = ACC(bc[r], FE_T(softmax_bterm)(a, xc[r], M[r]));               \
                 }                                                                          \
             }
             FE_PROB_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
@@ -185,7 +188,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 const REAL wc = cw ? cw[c] : one;                                          \
                 FE_PRAGMA(omp simd)                                                        \
                 for (r = 0; r < R; r++)                                                    \
-                    bc[r] = ACC(bc[r]) + FE_T(softmax_bterm)(wc, xc[r], M[r]);             \
+                    bc[r] = ACC(bc[r], FE_T(softmax_bterm)(wc, xc[r], M[r]));              \
             }
             FE_SMOOTH_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
             FE_SMOOTH_LANES(FE_LANES, C, FE_ADD)
@@ -201,21 +204,17 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
                 zc[r] = EXPF(zc[r] - M[r]);                                                \
-                lc[r] = ACC(lc[r]) (double)zc[r];                                          \
+                lc[r] = ACC(lc[r], (double)zc[r]);                                         \
             }                                                                              \
         }
-#define FE_FIRST(v)
-#define FE_NEXT(v) (v) +
         const Py_ssize_t C16 = C < FE_LANES ? C : FE_LANES;
         if (normal) {
-            FE_LANES_EXP(0, C16, FE_FIRST, EXP_NORMAL)
-            FE_LANES_EXP(FE_LANES, C, FE_NEXT, EXP_NORMAL)
+            FE_LANES_EXP(0, C16, FE_START_E, EXP_NORMAL)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NORMAL)
         } else {
-            FE_LANES_EXP(0, C16, FE_FIRST, EXP_NONPOS)
-            FE_LANES_EXP(FE_LANES, C, FE_NEXT, EXP_NONPOS)
+            FE_LANES_EXP(0, C16, FE_START_E, EXP_NONPOS)
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NONPOS)
         }
-#undef FE_FIRST
-#undef FE_NEXT
 #undef FE_LANES_EXP
         FE_T(lanes_tree)(R, C, ta, S);
     } else {
@@ -424,4 +423,5 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
 }
 
 #undef FE_START
+#undef FE_START_E
 #undef FE_ADD
