@@ -359,8 +359,9 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_
     divergences from logits and Jensen-Shannon's; "stats" (float64, 5 per row along its own
     class-axis stride) may be given with SOFTMAX and labels (softmax_stats).  Returns (exact sum of the
     written row values as an ExactSum state, or None unless `want_sum`; bad bits: softmax:
-    1 = a probability target outside [0, 1]; distributions: 1 = a negative target, 2 = a
-    negative prediction)."""
+    1 = a probability target outside [0, 1], 4 = a label outside [0, C) that is not
+    ignore_index (the row pass refuses those first: the kernels never see one);
+    distributions: 1 = a negative target, 2 = a negative prediction)."""
     cdef Driver D
     cdef Params P
     _driver.init(&D, len(shape), compute_type)
