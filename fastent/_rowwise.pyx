@@ -173,7 +173,8 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
 cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
                                double *rws, double *gsc) noexcept nogil:
     """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
-    row that counts nowhere), row weights (0 there) and gradient scales; returns bad bit 4
+    row that counts nowhere), row weights (0 there) and gradient scales (only with a
+    gradient); without labels and row weights, the gradient scales only.  Returns bad bit 4
     for a label outside [0, C) (see _rows_block)."""
     cdef const Params *P = <const Params *>D.params
     cdef const _driver.Operand *L = &D.op[LABELS]
@@ -182,10 +183,10 @@ cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_
     cdef const char *wp = NULL if W.data == NULL else W.data + r0 * W.strides[0]
     cdef Py_ssize_t ls = L.strides[0], ws = W.strides[0], j
     cdef double rw, gs = P.grad_scale
-    if lp == NULL and wp == NULL:
-        for j in range(n):
-            rws[j] = 1.0
-            gsc[j] = gs
+    if lp == NULL and wp == NULL:      # every weight 1: _rows_block passes no weights
+        if D.op[GRAD].data != NULL:
+            for j in range(n):
+                gsc[j] = gs
         return 0
     if lp == NULL:
         for j in range(n):
@@ -250,7 +251,9 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
         tb = T.data + off[TARGET]
     if g_in_place:
         gb = G.data + off[GRAD]
-    if x_in_place and (T.data == NULL or t_in_place) and (G.data == NULL or g_in_place):
+    cdef bint flat_data = (x_in_place and (T.data == NULL or t_in_place)
+                           and (G.data == NULL or g_in_place))
+    if flat_data:
         bad = _row_data_flat(D, r0, n, lab, rws, gsc)      # nothing to gather or scatter
     else:
         for j in range(n):
@@ -309,6 +312,8 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef char *outp = NULL
     if flat and O.data != NULL:
         outp = O.data + r0 * O.strides[0]
+    if flat_data and D.op[LABELS].data == NULL and D.op[WEIGHT].data == NULL:
+        rws = NULL                             # every weight 1 (_row_data_flat)
     if isz == 4:
         fe_rows_finish_f32(n, rws, loss, P.loss_scale, outp, O.strides[0], sums, xs)
     else:

@@ -2,9 +2,9 @@
  * fe_rows_impl.h -- the row driver's last step for a block of n rows, for one (dtype,
  * instruction set); see fe_template.h.  No include guard on purpose.
  *   value_r = (w_r > 0 ? w_r loss_r : 0) * loss_scale, rounded to the dtype
- * is what reduction="none" returns for row r; it replaces loss[r] (as a double), is written
- * to out + r * stride when out is not NULL, and added to the exact sum *total when total is
- * not NULL (xs: FE_XBLOCK doubles of scratch).
+ * (w NULL: every w_r = 1) is what reduction="none" returns for row r; it replaces loss[r]
+ * (as a double), is written to out + r * stride when out is not NULL, and added to the
+ * exact sum *total when total is not NULL (xs: FE_XBLOCK doubles of scratch).
  * rows_labels comes first: the per-row data of the block from its labels and row weights.
  */
 
@@ -54,9 +54,15 @@ static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
                                Py_ssize_t stride, fe_xsum *total, double *FE_RESTRICT xs)
 {
     Py_ssize_t r;
-    FE_PRAGMA(omp simd)
-    for (r = 0; r < n; r++)
-        loss[r] = (double)(REAL)((w[r] > 0 ? w[r] * loss[r] : 0.0) * loss_scale);
+    if (w) {
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < n; r++)
+            loss[r] = (double)(REAL)((w[r] > 0 ? w[r] * loss[r] : 0.0) * loss_scale);
+    } else {                                    /* w = 1: 1 * loss is loss, NaN included */
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < n; r++)
+            loss[r] = (double)(REAL)(loss[r] * loss_scale);
+    }
     if (out) {
         if (stride == (Py_ssize_t)sizeof(REAL)) {
             REAL *FE_RESTRICT o = (REAL *)out;
