@@ -77,7 +77,9 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
 #define FE_PAIR_HEAD                                                                       \
         const REAL x0 = x[2 * r], x1 = x[2 * r + 1];                                       \
         const REAL m = FE_T(max2)(x0, x1);                                                 \
-        const REAL e0 = EXP_NONPOS(x0 - m), e1 = EXP_NONPOS(x1 - m);                       \
+        const REAL d0 = x0 - m, d1 = x1 - m;                                               \
+        const REAL eo = EXP_NONPOS(d0 < zero ? d0 : d1);                                   \
+        const REAL e0 = FE_T(pair_exp)(d0, eo), e1 = FE_T(pair_exp)(d1, eo);               \
         const double S = (double)e0 + (double)e1;
 #define FE_PAIR_LABELS(...)                                                                \
     FE_PRAGMA(omp simd reduction(|:badl))                                                  \

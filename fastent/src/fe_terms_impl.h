@@ -290,6 +290,15 @@ FE_INLINE REAL FE_T(max2)(REAL a, REAL b)
     return FE_VAL_OF(k);
 }
 
+/* exp(d) for one d = x - max2 of a row of two, given eo = exp of the row's d that is < 0:
+ * max2 returns one of the two values (whose d is 0, or NaN from inf - inf) or -inf (both
+ * below it: NaNs, whose d are NaN), so at most one d of the row is < 0; exp(0) is 1
+ * exactly and exp(NaN) is NaN + NaN (fe_math.h).  One exp serves the row, the same bits. */
+FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
+{
+    return d < 0 ? eo : (d == 0 ? (REAL)1 : d + d);
+}
+
 /* ---- row sums in a fixed order ---------------------------------------------------------- *
  * Every row sum of every family: element c goes to lane c mod FE_LANES (in the order of c),
  * the lanes are added in one fixed tree (lanes j and j + w for w = 8, 4, 2, 1).  The same
