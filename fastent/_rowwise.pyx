@@ -173,9 +173,10 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
 cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
                                double *rws, double *gsc) noexcept nogil:
     """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
-    row that counts nowhere), row weights (0 there) and gradient scales (only with a
-    gradient); without labels and row weights, the gradient scales only.  Returns bad bit 4
-    for a label outside [0, C) (see _rows_block)."""
+    row that counts nowhere), row weights (0 there) and gradient scales; without row
+    weights, only the labels and (with a gradient) the gradient scales: every weight is 1
+    and a row that counts nowhere has loss 0 (the kernels write it).  Returns bad bit 4 for
+    a label outside [0, C) (see _rows_block)."""
     cdef const Params *P = <const Params *>D.params
     cdef const _driver.Operand *L = &D.op[LABELS]
     cdef const _driver.Operand *W = &D.op[WEIGHT]
@@ -194,6 +195,9 @@ cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_
             rws[j] = rw
             gsc[j] = gs * rw
         return 0
+    if wp == NULL and D.op[GRAD].data == NULL:    # labels only: _rows_block passes no weights
+        return fe_rows_labels(n, lp, ls, NULL, 0, P.C, P.has_ignore, P.ignore_index, gs, lab,
+                              NULL, NULL)
     return fe_rows_labels(n, lp, ls, wp, ws, P.C, P.has_ignore, P.ignore_index, gs, lab, rws,
                           gsc)
 
@@ -312,8 +316,8 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef char *outp = NULL
     if flat and O.data != NULL:
         outp = O.data + r0 * O.strides[0]
-    if flat_data and D.op[LABELS].data == NULL and D.op[WEIGHT].data == NULL:
-        rws = NULL                             # every weight 1 (_row_data_flat)
+    if flat_data and D.op[WEIGHT].data == NULL:
+        rws = NULL      # every weight 1 (_row_data_flat; a row a label leaves out has loss 0)
     if isz == 4:
         fe_rows_finish_f32(n, rws, loss, P.loss_scale, outp, O.strides[0], sums, xs)
     else:

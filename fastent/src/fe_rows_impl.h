@@ -10,9 +10,9 @@
 
 /* Rows of a one-axis layout with labels (lp: n labels, ls bytes apart) and row weights (wp,
  * ws bytes apart; NULL: weight 1): lab[j] = the label, or -1 for a row that counts nowhere
- * (fe_label_flags), rws[j] = its weight (0 there), gsc[j] = gs times it; returns bad bit 4
- * when a label is outside [0, C) and not ignore_index.  Contiguous labels without weights
- * (the common case) in one vector loop. */
+ * (fe_label_flags), rws[j] = its weight (0 there), gsc[j] = gs times it (rws and gsc NULL,
+ * wp NULL: neither is wanted); returns bad bit 4 when a label is outside [0, C) and not
+ * ignore_index.  Contiguous labels without weights (the common case) in one vector loop. */
 /* (no dtype in it: built once per instruction set, with the double instance) */
 #define FE_ROWS_LABELS_f32 0
 #define FE_ROWS_LABELS_f64 1
@@ -36,7 +36,20 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
         rws[j] = flags & 1 ? 0.0 : rw;                                                     \
         gsc[j] = flags & 1 ? 0.0 : gs * rw;                                                \
     }
-    if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {
+#define FE_LABELS_ONLY(LABEL)                                                              \
+    FE_PRAGMA(omp simd reduction(|:bad))                                                   \
+    for (j = 0; j < n; j++) {                                                              \
+        const Py_ssize_t label = (LABEL);                                                  \
+        const Py_ssize_t flags = fe_label_flags(label, C, has_ignore, ignore_index);       \
+        bad |= flags & 4;                                                                  \
+        lab[j] = flags & 1 ? -1 : label;                                                   \
+    }
+    if (rws == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {  /* labels only */
+        const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
+        FE_LABELS_ONLY(l[j])
+    } else if (rws == NULL) {
+        FE_LABELS_ONLY(*(const Py_ssize_t *)(lp + j * ls))
+    } else if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {
         const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
         FE_LABEL_ROWS(l[j], 1.0)
     } else if (wp == NULL) {
@@ -45,6 +58,7 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
         FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), *(const double *)(wp + j * ws))
     }
 #undef FE_LABEL_ROWS
+#undef FE_LABELS_ONLY
     return (int)bad;
 }
 #endif
