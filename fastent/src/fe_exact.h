@@ -158,15 +158,67 @@ FE_INLINE double fe_xsum_levels2(double x, double sigma1, double sigma2, double 
 
 /* Add n values (float or double, contiguous) exactly; r: FE_XBLOCK doubles of scratch.
  * FE_XBLOCK values at a time: a first pass takes max|v| (as bits: an integer max, which
- * vectorises with every compiler); a block with an inf, a NaN or a value >= 2^1000 is added
- * apart (non-finite values counted, huge ones one by one, the rest by extraction).  Otherwise
- * one pass extracts two levels at once, sigma1 = 2^13 2^e from max|v| and sigma2 =
- * 2^-40 sigma1 (the remainders of level 1 are at most 2^-53 sigma1 = 2^-13 sigma2, so level
- * 2 has the same headroom): a float within 2^57 of the block's largest value, a double
- * within 2^28, leaves no remainder.  Only when some remainder is left does a second pass
- * store the remainders for the further levels of fe_xsum_extract.  Inline: a kernel calls
- * it, so that it runs in the kernel's instruction set. */
+ * vectorises with every compiler), then NAME_block adds them.  NAME_block(s, v, m, mb, r):
+ * m <= FE_XBLOCK values whose max|v| as bits is mb (a caller that writes the values can take
+ * it on the way).  A block with an inf, a NaN or a value >= 2^1000 is added apart (non-finite
+ * values counted, huge ones one by one, the rest by extraction).  Otherwise one pass extracts
+ * two levels at once, sigma1 = 2^13 2^e from max|v| and sigma2 = 2^-40 sigma1 (the
+ * remainders of level 1 are at most 2^-53 sigma1 = 2^-13 sigma2, so level 2 has the same
+ * headroom): a float within 2^57 of the block's largest value, a double within 2^28, leaves
+ * no remainder.  Only when some remainder is left does a second pass store the remainders
+ * for the further levels of fe_xsum_extract.  Inline: a kernel calls it, so that it runs in
+ * the kernel's instruction set. */
 #define FE_XSUM_ADD_ARRAY(NAME, T, U, TOBITS, FROMBITS, ABSMASK)                            \
+FE_INLINE void NAME##_block(fe_xsum *s, const T *FE_RESTRICT vb, Py_ssize_t m, U mb,         \
+                            double *FE_RESTRICT r)                                          \
+{                                                                                           \
+    Py_ssize_t i;                                                                           \
+    if (mb == 0)                                                                            \
+        return;                                                                             \
+    if (!((double)FROMBITS(mb) < 0x1p1000)) {     /* inf, NaN or huge: apart */             \
+        double amax = 0.0;                                                                  \
+        for (i = 0; i < m; i++) {                                                           \
+            const double x = (double)vb[i], a = fabs(x);                                    \
+            r[i] = x;                                                                       \
+            if (!(a < 0x1p1000)) { fe_xsum_add(s, x); r[i] = 0.0; }                         \
+            else if (a > amax) amax = a;                                                    \
+        }                                                                                   \
+        fe_xsum_extract(s, r, m, amax);                                                     \
+        return;                                                                             \
+    }                                                                                       \
+    double sigma1, sigma2;                                                                  \
+    uint64_t left = 0;                                                                      \
+    {                                                                                       \
+        int e;                                                                              \
+        frexp((double)FROMBITS(mb), &e);          /* max|v| = f 2^e, f in [0.5, 1) */       \
+        sigma1 = ldexp(1.0, e + 13);                                                        \
+        sigma2 = ldexp(1.0, e + 13 - 40);                                                   \
+    }                                                                                       \
+    {                                                                                       \
+        double u1 = 0.0, u2 = 0.0;                                                          \
+        FE_PRAGMA(omp simd reduction(+:u1, u2) reduction(|:left))                           \
+        for (i = 0; i < m; i++) {                                                           \
+            double q1, q2;                                                                  \
+            left |= fe_d2u(fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2));       \
+            u1 += q1;                             /* exact in any order */                  \
+            u2 += q2;                                                                       \
+        }                                                                                   \
+        fe_xsum_add(s, u1);                                                                 \
+        fe_xsum_add(s, u2);                                                                 \
+    }                                                                                       \
+    if (left & 0x7fffffffffffffffull) {           /* remainders left: further levels */     \
+        uint64_t mr = 0;                                                                    \
+        FE_PRAGMA(omp simd reduction(max:mr))                                               \
+        for (i = 0; i < m; i++) {                                                           \
+            double q1, q2;                                                                  \
+            const double r2 = fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2);     \
+            const uint64_t a = fe_d2u(r2) & 0x7fffffffffffffffull;                          \
+            r[i] = r2;                                                                      \
+            mr = a > mr ? a : mr;                                                           \
+        }                                                                                   \
+        fe_xsum_extract(s, r, m, fe_u2d(mr));                                               \
+    }                                                                                       \
+}                                                                                           \
 FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE_RESTRICT r) \
 {                                                                                           \
     Py_ssize_t i0, i, m;                                                                    \
@@ -179,51 +231,7 @@ FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE
             const U a = TOBITS(vb[i]) & ABSMASK;                                            \
             mb = a > mb ? a : mb;                                                           \
         }                                                                                   \
-        if (mb == 0)                                                                        \
-            continue;                                                                       \
-        if (!((double)FROMBITS(mb) < 0x1p1000)) { /* inf, NaN or huge: apart */             \
-            double amax = 0.0;                                                              \
-            for (i = 0; i < m; i++) {                                                       \
-                const double x = (double)vb[i], a = fabs(x);                                \
-                r[i] = x;                                                                   \
-                if (!(a < 0x1p1000)) { fe_xsum_add(s, x); r[i] = 0.0; }                     \
-                else if (a > amax) amax = a;                                                \
-            }                                                                               \
-            fe_xsum_extract(s, r, m, amax);                                                 \
-            continue;                                                                       \
-        }                                                                                   \
-        double sigma1, sigma2;                                                             \
-        uint64_t left = 0;                                                                  \
-        {                                                                                   \
-            int e;                                                                          \
-            frexp((double)FROMBITS(mb), &e);      /* max|v| = f 2^e, f in [0.5, 1) */       \
-            sigma1 = ldexp(1.0, e + 13);                                                    \
-            sigma2 = ldexp(1.0, e + 13 - 40);                                               \
-        }                                                                                   \
-        {                                                                                   \
-            double u1 = 0.0, u2 = 0.0;                                                      \
-            FE_PRAGMA(omp simd reduction(+:u1, u2) reduction(|:left))                       \
-            for (i = 0; i < m; i++) {                                                       \
-                double q1, q2;                                                              \
-                left |= fe_d2u(fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2));   \
-                u1 += q1;                         /* exact in any order */                  \
-                u2 += q2;                                                                   \
-            }                                                                               \
-            fe_xsum_add(s, u1);                                                             \
-            fe_xsum_add(s, u2);                                                             \
-        }                                                                                   \
-        if (left & 0x7fffffffffffffffull) {       /* remainders left: further levels */     \
-            uint64_t mr = 0;                                                                \
-            FE_PRAGMA(omp simd reduction(max:mr))                                           \
-            for (i = 0; i < m; i++) {                                                       \
-                double q1, q2;                                                              \
-                const double r2 = fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2); \
-                const uint64_t a = fe_d2u(r2) & 0x7fffffffffffffffull;                      \
-                r[i] = r2;                                                                  \
-                mr = a > mr ? a : mr;                                                       \
-            }                                                                               \
-            fe_xsum_extract(s, r, m, fe_u2d(mr));                                           \
-        }                                                                                   \
+        NAME##_block(s, vb, m, mb, r);                                                      \
     }                                                                                       \
 }
 FE_XSUM_ADD_ARRAY(fe_xsum_add_f32, float, uint32_t, fe_f2u, fe_u2f, 0x7fffffffu)

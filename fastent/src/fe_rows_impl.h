@@ -68,15 +68,21 @@ static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
                                Py_ssize_t stride, fe_xsum *total, double *FE_RESTRICT xs)
 {
     Py_ssize_t r;
-    if (w) {
-        FE_PRAGMA(omp simd)
-        for (r = 0; r < n; r++)
-            loss[r] = (double)(REAL)((w[r] > 0 ? w[r] * loss[r] : 0.0) * loss_scale);
-    } else {                                    /* w = 1: 1 * loss is loss, NaN included */
-        FE_PRAGMA(omp simd)
-        for (r = 0; r < n; r++)
-            loss[r] = (double)(REAL)(loss[r] * loss_scale);
+    uint64_t mb = 0;            /* max |value| as bits, for the exact sum (fe_exact.h) */
+#define FE_FINISH(VALUE)                                                                   \
+    FE_PRAGMA(omp simd reduction(max:mb))                                                  \
+    for (r = 0; r < n; r++) {                                                              \
+        const double v = (double)(REAL)(VALUE);                                            \
+        const uint64_t a = fe_d2u(v) & 0x7fffffffffffffffull;                              \
+        loss[r] = v;                                                                       \
+        mb = a > mb ? a : mb;                                                              \
     }
+    if (w) {
+        FE_FINISH((w[r] > 0 ? w[r] * loss[r] : 0.0) * loss_scale)
+    } else {                                    /* w = 1: 1 * loss is loss, NaN included */
+        FE_FINISH(loss[r] * loss_scale)
+    }
+#undef FE_FINISH
     if (out) {
         if (stride == (Py_ssize_t)sizeof(REAL)) {
             REAL *FE_RESTRICT o = (REAL *)out;
@@ -86,6 +92,8 @@ static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
             for (r = 0; r < n; r++) *(REAL *)(out + r * stride) = (REAL)loss[r];
         }
     }
-    if (total)
+    if (total && n <= FE_XBLOCK)                /* (a block's rows: always) */
+        fe_xsum_add_f64_block(total, loss, n, mb, xs);
+    else if (total)
         fe_xsum_add_f64(total, loss, n, xs);
 }
