@@ -64,6 +64,11 @@ cdef extern from "fe_softmax.h" nogil:
     void fe_smx_block_f64(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
                           const double *, const double *, double, double, double *,
                           const double *, double *, double *, double *, double *, int *)
+    void fe_smx_pairs_raw_f32(Py_ssize_t, const float *, const Py_ssize_t *, float *,
+                              const double *, double *, int *)
+    void fe_smx_pairs_raw_f64(Py_ssize_t, const double *, const Py_ssize_t *, double *,
+                              const double *, double *, int *)
+    bint fe_softmax_in_pairs(Py_ssize_t C, const void *cw, double smooth, const void *stats)
     int fe_softmax_select(int requested)
 
 # What a row computes
@@ -257,7 +262,19 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
         gb = G.data + off[GRAD]
     cdef bint flat_data = (x_in_place and (T.data == NULL or t_in_place)
                            and (G.data == NULL or g_in_place))
-    if flat_data:
+    cdef double *st = stats if D.op[STATS].data != NULL else NULL
+    # the two-class loop reads the caller's labels itself (contiguous, none ignored, no row
+    # weights): no label pass, and the label reads overlap the loop's arithmetic
+    cdef const _driver.Operand *L = &D.op[LABELS]
+    cdef bint raw = (flat_data and P.kind == SOFTMAX and L.data != NULL
+                     and D.op[WEIGHT].data == NULL and not P.has_ignore
+                     and L.strides[0] == sizeof(Py_ssize_t)
+                     and fe_softmax_in_pairs(C, P.cw, P.smooth, st))
+    if raw:
+        if G.data != NULL:
+            for j in range(n):
+                gsc[j] = P.grad_scale
+    elif flat_data:
         bad = _row_data_flat(D, r0, n, lab, rws, gsc)      # nothing to gather or scatter
     else:
         for j in range(n):
@@ -284,11 +301,16 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef char *g = gb if G.data != NULL else NULL
     cdef const Py_ssize_t *labp = lab if D.op[LABELS].data != NULL else NULL
     cdef const char *tp = tb if T.data != NULL else NULL
-    cdef double *st = stats if D.op[STATS].data != NULL else NULL
     cdef int kind = (0 if P.kind == CROSS_ENTROPY else 1 if P.kind == KL else
                      2 if P.kind == ENTROPY else 3)            # fe_div_block's kinds
     cdef int lkind = 0 if P.kind == KL_LOGITS else 1          # fe_divlogits_block's
-    if isz == 4:
+    if raw:
+        labp = <const Py_ssize_t *>(L.data + r0 * L.strides[0])
+        if isz == 4:
+            fe_smx_pairs_raw_f32(n, <float *>xb, labp, <float *>g, gsc, loss, &bad)
+        else:
+            fe_smx_pairs_raw_f64(n, <double *>xb, labp, <double *>g, gsc, loss, &bad)
+    elif isz == 4:
         if P.kind == SOFTMAX:
             fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>P.cw,
                              P.cw_sum, P.smooth, <float *>g, gsc, loss, <float *>zb, work, st,

@@ -151,6 +151,30 @@ def test_bad_data_in_the_common_case_raises_the_general_paths_error(dtype):
         fe.binary_cross_entropy_with_logits(t2, x)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
+@pytest.mark.parametrize("C", [2, 3, 10])
+@pytest.mark.parametrize("bad", [-1, -2, "C", 2**40, -(2**62)])
+def test_a_label_outside_the_classes_raises_wherever_it_sits(dtype, C, bad):
+    """Labels are checked in the kernels' passes (the two-class loop reads the caller's
+    labels itself, without a label pass): a label outside [0, C) without ignore_index raises
+    with its position -- first row, a later block, last row; loss, gradient, every
+    reduction, one or two threads -- and is never a silently ignored row."""
+    rng = np.random.default_rng(C)
+    x = rng.normal(size=(5000, C)).astype(dtype)
+    value = C if bad == "C" else bad
+    for pos in (0, 3000, 4999):
+        lab = rng.integers(0, C, 5000)
+        lab[pos] = value
+        msg = rf"target: class label {value} at position \({pos},\) is outside \[0, {C}\)"
+        for nt in (1, 2):
+            for call in (lambda: fe.softmax_cross_entropy(lab, x, n_threads=nt),
+                         lambda: fe.softmax_cross_entropy(lab, x, reduction="none",
+                                                          n_threads=nt),
+                         lambda: fe.softmax_cross_entropy_grad(lab, x, n_threads=nt)):
+                with pytest.raises(ValueError, match=msg):
+                    call()
+
+
 def _rowsum_order(v):
     """Row sums of float64 values in fastent's fixed order (fe_terms_impl.h): value c goes
     to lane c mod 16 in the order of c, then the lanes are added in the tree

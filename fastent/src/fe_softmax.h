@@ -7,6 +7,16 @@
 
 #include "fe_terms.h"
 
+/* Whether softmax_block runs a block in the two-class loop (softmax_pairs): two classes, no
+ * class weights, no smoothing, no statistics (the driver asks before it passes raw labels) */
+#define FE_SOFTMAX_IN_PAIRS(C, cw, smooth, stats) \
+    ((C) == 2 && !(cw) && (smooth) == 0.0 && !(stats))
+static inline int fe_softmax_in_pairs(Py_ssize_t C, const void *cw, double smooth,
+                                      const void *stats)
+{
+    return FE_SOFTMAX_IN_PAIRS(C, cw, smooth, stats);
+}
+
 #define FE_TEMPLATE "fe_softmax_impl.h"
 #include "fe_template.h"
 #undef FE_TEMPLATE
@@ -21,10 +31,18 @@ typedef void (*fe_smx_block_f64_fn)(Py_ssize_t, Py_ssize_t, const double *, cons
                                     int *);
 static fe_smx_block_f32_fn fe_smx_block_f32;
 static fe_smx_block_f64_fn fe_smx_block_f64;
+typedef void (*fe_smx_pairs_raw_f32_fn)(Py_ssize_t, const float *, const Py_ssize_t *, float *,
+                                        const double *, double *, int *);
+typedef void (*fe_smx_pairs_raw_f64_fn)(Py_ssize_t, const double *, const Py_ssize_t *,
+                                        double *, const double *, double *, int *);
+static fe_smx_pairs_raw_f32_fn fe_smx_pairs_raw_f32;
+static fe_smx_pairs_raw_f64_fn fe_smx_pairs_raw_f64;
 
 #define FE_SOFTMAX_SET(ISA)                                                             \
     fe_smx_block_f32 = fe_softmax_block_f32_##ISA;                                      \
-    fe_smx_block_f64 = fe_softmax_block_f64_##ISA;
+    fe_smx_block_f64 = fe_softmax_block_f64_##ISA;                                      \
+    fe_smx_pairs_raw_f32 = fe_softmax_pairs_raw_f32_##ISA;                              \
+    fe_smx_pairs_raw_f64 = fe_softmax_pairs_raw_f64_##ISA;
 
 static int fe_softmax_select(int requested) { FE_SELECT(requested, FE_SOFTMAX_SET); }
 

@@ -63,12 +63,14 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
                                     const Py_ssize_t *FE_RESTRICT lab,
                                     const REAL *FE_RESTRICT t, REAL *FE_RESTRICT grad,
                                     const double *FE_RESTRICT gsc, double *FE_RESTRICT loss,
-                                    int *bad)
+                                    int *bad, const int raw)
 {
     const REAL zero = 0, one = 1;
     Py_ssize_t r;
     /* badl: a label other than -1 (the driver's "counts nowhere") or a class, which the
-     * driver never passes; reported as the driver's bit 4 (a label outside [0, C)).  badt:
+     * driver's label pass never gives; with raw labels (the caller's own, read here while
+     * the exp runs, not in a pass of their own), one that is not a class; reported as the
+     * driver's bit 4 (a label outside [0, C)).  badt:
      * a probability outside [0, 1].  Both flags are half as wide as a row's pair of values
      * (16 bits for float rows, 32 for double): that makes GCC vectorise two vectors of rows
      * at once, two chains interleaved, which hides the latency of the exp -> sum -> log
@@ -86,7 +88,7 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
     for (r = 0; r < R; r++) {                                                              \
         FE_PAIR_HEAD                                                                       \
         const Py_ssize_t l = lab[r];                                                       \
-        badl |= (size_t)(l + 1) > 2;                                                       \
+        badl |= (size_t)(l + 1 - raw) > (size_t)(2 - raw);                                 \
         const int ign = l < 0;                                                             \
         const REAL xl = l == 0 ? x0 : (l == 1 ? x1 : zero);                                \
         double A, B;                                                                       \
@@ -132,6 +134,18 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
 #undef FE_PAIR_HEAD
 }
 
+/* softmax_block for a block that FE_SOFTMAX_IN_PAIRS takes to the two-class loop, with the
+ * caller's own labels (contiguous, no ignore_index, no row weights): the label pass is not
+ * needed, and its reads of the labels overlap the loop's arithmetic.  A label that is not a
+ * class sets bad bit 4. */
+static void FE_FN(softmax_pairs_raw)(Py_ssize_t R, const REAL *FE_RESTRICT x,
+                                     const Py_ssize_t *FE_RESTRICT labels,
+                                     REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
+                                     double *FE_RESTRICT loss, int *bad)
+{
+    FE_FN(softmax_pairs)(R, x, labels, NULL, grad, gsc, loss, bad, 1);
+}
+
 static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                  const Py_ssize_t *FE_RESTRICT lab, const REAL *FE_RESTRICT t,
                                  const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
@@ -152,8 +166,8 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     Py_ssize_t r, c, i;
     int badt = 0;
 
-    if (C == 2 && !cw && smooth == 0.0 && !stats) {
-        FE_FN(softmax_pairs)(R, x, lab, t, grad, gsc, loss, bad);
+    if (FE_SOFTMAX_IN_PAIRS(C, cw, smooth, stats)) {
+        FE_FN(softmax_pairs)(R, x, lab, t, grad, gsc, loss, bad, 0);
         return;
     }
 
