@@ -391,8 +391,9 @@ def rowwise(Kind kind, tuple shape, Py_ssize_t C, dict operands, *, int compute_
     class-axis stride) may be given with SOFTMAX and labels (softmax_stats).  Returns (exact sum of the
     written row values as an ExactSum state, or None unless `want_sum`; bad bits: softmax:
     1 = a probability target outside [0, 1], 4 = a label outside [0, C) that is not
-    ignore_index (set by each block's label pass, which gives the kernel -1 for it; the
-    two-class kernel also sets it if it is ever handed anything but -1 or a class);
+    ignore_index (set by each block's label pass, which gives the kernel -1 for it, or --
+    two classes, no ignore_index, no row weights -- by the two-class loop, which reads the
+    caller's labels itself; it also sets it if it is ever handed anything but -1 or a class);
     distributions: 1 = a negative target, 2 = a negative prediction)."""
     cdef Driver D
     cdef Params P

@@ -20,7 +20,8 @@
  * (w: class weights, 1 when not given; s: label smoothing).  loss[r] gets the row loss,
  * grad (R*C, may be NULL) the gradient times gsc[r]; z is R*C scratch, work 5R + 3RC
  * doubles.  *bad gets bit 1 for a probability target outside [0, 1], bit 4 for a label
- * that is neither -1 nor a class (the driver never passes one; the two-class loop checks).
+ * that is neither -1 nor a class (the driver's label pass never gives one; the two-class
+ * loop checks, and softmax_pairs_raw, on the caller's labels, refuses -1 too).
  * stats (5R doubles, may be NULL: softmax_stats; index targets only) gets per row, from the
  * same m, e and S:  logsumexp m + log S;  entropy of softmax(x)  log S - (sum e z) / S
  * (z = x - m, e z = 0 where e = 0: both terms >= 0, no cancellation);  the largest
