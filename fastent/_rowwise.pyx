@@ -175,12 +175,13 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
     return bad, xsum_state(&denom), int(xsum_value(&count, _fsum) if D.items else 0)
 
 
-cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_ssize_t *lab,
-                               double *rws, double *gsc) noexcept nogil:
+cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, bint raw,
+                               Py_ssize_t *lab, double *rws, double *gsc) noexcept nogil:
     """The per-row data of rows r0 .. r0 + n of a one-axis row layout: labels (-1 for a
     row that counts nowhere), row weights (0 there) and gradient scales; without row
     weights, only the labels and (with a gradient) the gradient scales: every weight is 1
-    and a row that counts nowhere has loss 0 (the kernels write it).  Returns bad bit 4 for
+    and a row that counts nowhere has loss 0 (the kernels write it).  `raw`: the kernel
+    reads the labels itself (see _rows_block), so no labels either.  Returns bad bit 4 for
     a label outside [0, C) (see _rows_block)."""
     cdef const Params *P = <const Params *>D.params
     cdef const _driver.Operand *L = &D.op[LABELS]
@@ -189,7 +190,7 @@ cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_
     cdef const char *wp = NULL if W.data == NULL else W.data + r0 * W.strides[0]
     cdef Py_ssize_t ls = L.strides[0], ws = W.strides[0], j
     cdef double rw, gs = P.grad_scale
-    if lp == NULL and wp == NULL:      # every weight 1: _rows_block passes no weights
+    if (lp == NULL or raw) and wp == NULL:    # every weight 1: _rows_block passes none
         if D.op[GRAD].data != NULL:
             for j in range(n):
                 gsc[j] = gs
@@ -200,11 +201,10 @@ cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, Py_
             rws[j] = rw
             gsc[j] = gs * rw
         return 0
-    if wp == NULL and D.op[GRAD].data == NULL:    # labels only: _rows_block passes no weights
-        return fe_rows_labels(n, lp, ls, NULL, 0, P.C, P.has_ignore, P.ignore_index, gs, lab,
-                              NULL, NULL)
-    return fe_rows_labels(n, lp, ls, wp, ws, P.C, P.has_ignore, P.ignore_index, gs, lab, rws,
-                          gsc)
+    # without row weights or a gradient, the labels only (_rows_block passes no weights)
+    cdef bint scales = wp != NULL or D.op[GRAD].data != NULL
+    return fe_rows_labels(n, lp, ls, wp, ws, P.C, P.has_ignore, P.ignore_index, gs, lab,
+                          rws if scales else NULL, gsc if scales else NULL)
 
 
 cdef inline bint _in_place(const Driver *D, int k, Py_ssize_t C) noexcept nogil:
@@ -270,12 +270,8 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
                      and D.op[WEIGHT].data == NULL and not P.has_ignore
                      and L.strides[0] == sizeof(Py_ssize_t)
                      and fe_softmax_in_pairs(C, P.cw, P.smooth, st))
-    if raw:
-        if G.data != NULL:
-            for j in range(n):
-                gsc[j] = P.grad_scale
-    elif flat_data:
-        bad = _row_data_flat(D, r0, n, lab, rws, gsc)      # nothing to gather or scatter
+    if flat_data:
+        bad = _row_data_flat(D, r0, n, raw, lab, rws, gsc)     # nothing to gather or scatter
     else:
         for j in range(n):
             rw = 1.0 if D.op[WEIGHT].data == NULL else (

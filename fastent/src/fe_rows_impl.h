@@ -25,40 +25,33 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
                               double *FE_RESTRICT rws, double *FE_RESTRICT gsc)
 {
     Py_ssize_t j, bad = 0;
-#define FE_LABEL_ROWS(LABEL, WEIGHT)                                                       \
-    FE_PRAGMA(omp simd reduction(|:bad))                                                   \
-    for (j = 0; j < n; j++) {                                                              \
-        const Py_ssize_t label = (LABEL);                                                  \
-        const double rw = (WEIGHT);                                                        \
-        const Py_ssize_t flags = fe_label_flags(label, C, has_ignore, ignore_index);       \
-        bad |= flags & 4;                                                                  \
-        lab[j] = flags & 1 ? -1 : label;                                                   \
-        rws[j] = flags & 1 ? 0.0 : rw;                                                     \
-        gsc[j] = flags & 1 ? 0.0 : gs * rw;                                                \
-    }
-#define FE_LABELS_ONLY(LABEL)                                                              \
+#define FE_LABEL_ROWS(LABEL, WEIGHT, SCALES)                                               \
     FE_PRAGMA(omp simd reduction(|:bad))                                                   \
     for (j = 0; j < n; j++) {                                                              \
         const Py_ssize_t label = (LABEL);                                                  \
         const Py_ssize_t flags = fe_label_flags(label, C, has_ignore, ignore_index);       \
         bad |= flags & 4;                                                                  \
         lab[j] = flags & 1 ? -1 : label;                                                   \
+        if (SCALES) {                                                                      \
+            const double rw = (WEIGHT);                                                    \
+            rws[j] = flags & 1 ? 0.0 : rw;                                                 \
+            gsc[j] = flags & 1 ? 0.0 : gs * rw;                                            \
+        }                                                                                  \
     }
     if (rws == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {  /* labels only */
         const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
-        FE_LABELS_ONLY(l[j])
+        FE_LABEL_ROWS(l[j], 1.0, 0)
     } else if (rws == NULL) {
-        FE_LABELS_ONLY(*(const Py_ssize_t *)(lp + j * ls))
+        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), 1.0, 0)
     } else if (wp == NULL && ls == (Py_ssize_t)sizeof(Py_ssize_t)) {
         const Py_ssize_t *FE_RESTRICT l = (const Py_ssize_t *)lp;
-        FE_LABEL_ROWS(l[j], 1.0)
+        FE_LABEL_ROWS(l[j], 1.0, 1)
     } else if (wp == NULL) {
-        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), 1.0)
+        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), 1.0, 1)
     } else {
-        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), *(const double *)(wp + j * ws))
+        FE_LABEL_ROWS(*(const Py_ssize_t *)(lp + j * ls), *(const double *)(wp + j * ws), 1)
     }
 #undef FE_LABEL_ROWS
-#undef FE_LABELS_ONLY
     return (int)bad;
 }
 #endif

@@ -9,12 +9,10 @@
 
 /* Whether softmax_block runs a block in the two-class loop (softmax_pairs): two classes, no
  * class weights, no smoothing, no statistics (the driver asks before it passes raw labels) */
-#define FE_SOFTMAX_IN_PAIRS(C, cw, smooth, stats) \
-    ((C) == 2 && !(cw) && (smooth) == 0.0 && !(stats))
 static inline int fe_softmax_in_pairs(Py_ssize_t C, const void *cw, double smooth,
                                       const void *stats)
 {
-    return FE_SOFTMAX_IN_PAIRS(C, cw, smooth, stats);
+    return C == 2 && !cw && smooth == 0.0 && !stats;
 }
 
 #define FE_TEMPLATE "fe_softmax_impl.h"

@@ -128,14 +128,14 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
     } else {
         FE_PAIR_PROBS()
     }
-    *bad |= (badt ? 1 : 0) | (badl ? 4 : 0);
+    *bad |= badt | (badl ? 4 : 0);
 #undef FE_PAIR_GRAD
 #undef FE_PAIR_PROBS
 #undef FE_PAIR_LABELS
 #undef FE_PAIR_HEAD
 }
 
-/* softmax_block for a block that FE_SOFTMAX_IN_PAIRS takes to the two-class loop, with the
+/* softmax_block for a block that fe_softmax_in_pairs takes to the two-class loop, with the
  * caller's own labels (contiguous, no ignore_index, no row weights): the label pass is not
  * needed, and its reads of the labels overlap the loop's arithmetic.  A label that is not a
  * class sets bad bit 4. */
@@ -167,7 +167,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     Py_ssize_t r, c, i;
     int badt = 0;
 
-    if (FE_SOFTMAX_IN_PAIRS(C, cw, smooth, stats)) {
+    if (fe_softmax_in_pairs(C, cw, smooth, stats)) {
         FE_FN(softmax_pairs)(R, x, lab, t, grad, gsc, loss, bad, 0);
         return;
     }
