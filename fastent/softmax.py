@@ -327,7 +327,7 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
         ignored = (np.zeros(row_shape, bool) if ignore_index is None
                    else labels == ignore_index)
         log_prob = np.negative(loss)
-        log_prob[ignored] = np.nan
+        log_prob[ignored | np.isnan(loss)] = np.nan     # the one NaN, as every result has
         correct = (st[..., 4] < k) & ~ignored
     return SoftmaxStats(st[..., 0].astype(dtype), log_prob,
                         (st[..., 1] * loss_scale).astype(dtype), st[..., 2].astype(dtype),

@@ -428,6 +428,66 @@ def test_nan_rows_give_nan_on_every_row_length():
         assert np.isnan(fe.softmax_cross_entropy(t, x, reduction="sum"))
 
 
+def _nan_edges(dtype):
+    """Rows whose results are NaN made by the arithmetic (inf - inf, 0 * inf: x86's default
+    NaN is negative, aarch64's positive) or carried from an input NaN of either sign, with
+    and without a payload."""
+    bits = np.uint32 if dtype == np.float32 else np.uint64
+    shift = 0 if dtype == np.float32 else 29
+    pay = (np.array([0x7FC00123, 0xFFC00456], np.uint64) << shift).astype(bits).view(dtype)
+    v = np.array([np.inf, -np.inf, np.nan, -np.nan, pay[0], pay[1], 1.0, -1.0, 0.0, 1e4],
+                 dtype)
+    rows = np.array([[v[i % 10], v[(3 * i + 1) % 10], v[(7 * i + 2) % 10]]
+                     for i in range(40)], dtype)
+    prob = np.where(np.isnan(rows), rows, np.clip(np.abs(rows), 0, 1)).astype(dtype)
+    return rows, prob
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_every_nan_result_is_the_one_nan(isa, dtype):
+    """A NaN that a function returns -- loss of any reduction, gradient, statistic, running
+    mean -- has the bytes of np.nan, whatever NaN the arithmetic made or the input carried:
+    the same bytes on every machine (tests/crossarch/kernels.c runs the kernels on aarch64)."""
+    rows, prob = _nan_edges(dtype)
+    calls = {}
+    for C in (2, 3):
+        x, p = np.ascontiguousarray(rows[:, :C]), np.ascontiguousarray(prob[:, :C])
+        q = np.ascontiguousarray(p[::-1])
+        lab = np.arange(len(x)) % C
+        for red in ("none", "sum", "mean"):
+            kw = dict(reduction=red, return_grad=True)
+            calls[f"softmax labels C={C} {red}"] = fe.softmax_cross_entropy(lab, x, **kw)
+            calls[f"softmax probs C={C} {red}"] = fe.softmax_cross_entropy(
+                np.full_like(x, 1 / C), x, **kw)
+            calls[f"kl logits C={C} {red}"] = fe.kl_divergence_with_logits(x, x[::-1], **kw)
+            calls[f"js logits C={C} {red}"] = fe.js_divergence_with_logits(x, x[::-1], **kw)
+            for f in (fe.cross_entropy, fe.kl_divergence, fe.js_divergence):
+                calls[f"{f.__name__} C={C} {red}"] = f(p, q, **kw)
+            calls[f"entropy C={C} {red}"] = fe.entropy(q, **kw)
+        calls[f"stats C={C}"] = tuple(fe.softmax_stats(x, lab))[:4]
+        acc = fe.RunningLoss("softmax_cross_entropy").update(lab[:7], x[:7])
+        calls[f"running C={C}"] = (np.asarray(acc.result()),)
+    flat_x, flat_p = rows.ravel(), prob.ravel()
+    t = np.linspace(0, 1, flat_x.size).astype(dtype)
+    for red in ("none", "sum", "mean"):
+        kw = dict(reduction=red, return_grad=True)
+        calls[f"bce logits {red}"] = fe.binary_cross_entropy_with_logits(t, flat_x, **kw)
+        calls[f"bce {red}"] = fe.binary_cross_entropy(t, flat_p, **kw)
+        calls[f"information {red}"] = fe.information(flat_p, **kw)
+        calls[f"binary entropy {red}"] = fe.binary_entropy(flat_p, **kw)
+    for name, results in calls.items():
+        nans = 0
+        for a in results:
+            a = np.asarray(a)
+            if a.dtype.kind != "f":
+                continue
+            one = np.array(np.nan, a.dtype).tobytes()
+            bad = [v.tobytes().hex() for v in a.ravel() if np.isnan(v) and v.tobytes() != one]
+            assert not bad, (name, bad[:3])
+            nans += int(np.isnan(a).sum())
+        assert nans > 0, name                   # every case does return NaNs
+
+
 # ------------------------------------------------------------------ clipping, rel_entr
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("eps", [1e-12, 1e-20, 1e-50, 1e-320])

@@ -54,8 +54,8 @@ FE_INLINE void FE_FN(bce_body)(
             l = wi > zero ? wi * l : zero;
             g = wi > zero ? wi * g : zero;
         }
-        out[i] = l * ls;
-        if (has_grad) grad[i] = g * gs;
+        out[i] = FE_T(one_nan)(l * ls);                   /* (fe_terms.h: the one NaN) */
+        if (has_grad) grad[i] = FE_T(one_nan)(g * gs);
     }
     *bad = badp | (badt << 1) | (badw << 2);
 }

@@ -47,11 +47,9 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     REAL *FE_RESTRICT ea = z, *FE_RESTRICT eb = (REAL *)(work + 11 * R);
     double *FE_RESTRICT d1 = work + 11 * R + n, *FE_RESTRICT d2 = d1 + n, *FE_RESTRICT d3 = d2 + n;
     Py_ssize_t r, c;
-/* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0; a
- * NaN is the one quiet NaN (NaNs that meet in an operation give either one's sign and
- * payload, which the compiler's operand order decides: not the same bytes everywhere) */
-#define FE_NONNEG(v) ((v) != (v) ? (double)NAN : (v) < 0.0 ? 0.0 : (v))
-#define FE_ONE_NAN(g) ((g) != (g) ? (REAL)NAN : (g))
+/* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 (a
+ * NaN row stays NaN: rows_finish writes the one NaN, fe_terms.h) */
+#define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
 /* z in the dtype (exp's argument) and in double (the log ratios), the row's max hoisted:
  * the per-row arrays share `work` with the element buffers, so the compiler cannot assume
  * they do not alias */
@@ -148,7 +146,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;
-                    gr[c] = FE_ONE_NAN(g);
+                    gr[c] = FE_T(one_nan)(g);
                 }
             }
         }
@@ -189,7 +187,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 for (c = 0; c < C; c++) {
                     const double q = (double)ebr[c] / sb;
                     const REAL g = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
-                    gr[c] = FE_ONE_NAN(g);
+                    gr[c] = FE_T(one_nan)(g);
                 }
             }
         }
@@ -200,7 +198,6 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
 #undef FE_ZBD
 #undef FE_ROW
 #undef FE_NONNEG
-#undef FE_ONE_NAN
 }
 
 static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,

@@ -65,7 +65,7 @@ static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
 #define FE_FINISH(VALUE)                                                                   \
     FE_PRAGMA(omp simd reduction(max:mb))                                                  \
     for (r = 0; r < n; r++) {                                                              \
-        const double v = (double)(REAL)(VALUE);                                            \
+        const double v = fe_one_nan_f64((double)(REAL)(VALUE));                            \
         const uint64_t a = fe_d2u(v) & 0x7fffffffffffffffull;                              \
         loss[r] = v;                                                                       \
         mb = a > mb ? a : mb;                                                              \

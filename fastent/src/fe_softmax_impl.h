@@ -377,13 +377,11 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         }
         FE_T(rowsums_d)(R, C, ez, H);
         for (r = 0; r < R; r++) {
-            /* a NaN row's statistics are the one quiet NaN (NaNs meeting in an operation
-             * give either's bytes, as the compiler orders the operands) */
+            /* a NaN row's statistics are the one NaN (fe_terms.h) */
             const double L = fe_log_rowsum(S[r]), lse = (double)M[r] + L;
-            const double h = L - H[r] / S[r], mp = 1.0 / S[r];
-            stats[5 * r] = lse != lse ? (double)NAN : lse;
-            stats[5 * r + 1] = h != h ? (double)NAN : h;
-            stats[5 * r + 2] = mp != mp ? (double)NAN : mp;
+            stats[5 * r] = fe_one_nan_f64(lse);
+            stats[5 * r + 1] = fe_one_nan_f64(L - H[r] / S[r]);
+            stats[5 * r + 2] = fe_one_nan_f64(1.0 / S[r]);
         }
     }
     if (!grad)

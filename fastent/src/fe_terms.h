@@ -44,6 +44,15 @@ FE_INLINE double fe_val_f64(int64_t k)
     return fe_u2d((uint64_t)(k ^ (int64_t)((uint64_t)(k >> 63) >> 1)));
 }
 
+/* The one NaN: every value a kernel writes (a loss, a row value, a gradient) that is NaN is
+ * written as the positive quiet NaN without payload (NumPy's np.nan: 0x7fc00000,
+ * 0x7ff8000000000000), whatever NaN the arithmetic made: x86's default NaN (inf - inf,
+ * 0 * inf) is negative and aarch64's positive, and where two NaNs meet the result carries
+ * either one's sign and payload, as the compiler orders the operands.  So a NaN result has
+ * the same bytes on every machine and compiler.  FE_T(one_nan) in the kernels. */
+FE_INLINE float fe_one_nan_f32(float v) { return v != v ? (float)NAN : v; }
+FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
+
 #define REAL float
 #define FE_DT f32
 #define FE_KEY int32_t

@@ -142,7 +142,7 @@ FE_INLINE double FE_T(softmax_loss)(double A, double S, double B)
 
 FE_INLINE REAL FE_T(softmax_grad)(REAL e, REAL f, REAL a, REAL gs)
 {
-    return (e * f - a) * gs;
+    return FE_T(one_nan)((e * f - a) * gs);
 }
 
 /* a_c of a probability target t_c: w_c ((1 - s) t_c + s/C)  (keep = 1 - s, share = s/C) */
