@@ -52,6 +52,12 @@ static double edge(int k)
         (p)[i] = v != v ? (x)[i] : v > 1 ? (T)1 : v;                                       \
     }
 
+/* the rows' values as the row driver writes them (rows_finish), then the gradient */
+#define MIX_ROWS(T, DT, R, n)                                                              \
+    fe_rows_finish_##DT##_base((R), NULL, loss, 1.0, (char *)out, sizeof(T), NULL, xs);    \
+    mix(out, (R) * sizeof(T));                                                             \
+    mix(g, (n) * sizeof(T));
+
 #define RUN(T, DT)                                                                         \
     {                                                                                      \
         static T x[MAXR * MAXC], t[MAXR * MAXC], p[MAXR * MAXC], q[MAXR * MAXC];           \
@@ -73,26 +79,17 @@ static double edge(int k)
                 fe_softmax_block_##DT##_base(R, C, x, form ? NULL : lab, form ? t : NULL,  \
                                              NULL, (double)C, 0.0, g, gsc, loss, z, work,  \
                                              NULL, &bad);                                  \
-                fe_rows_finish_##DT##_base(R, NULL, loss, 1.0, (char *)out, sizeof(T),     \
-                                           NULL, xs);                                      \
-                mix(out, R * sizeof(T));                                                   \
-                mix(g, n * sizeof(T));                                                     \
+                MIX_ROWS(T, DT, R, n)                                                      \
             }                                                                              \
             for (int kind = 0; kind < 4; kind++) {  /* xent, KL, entropy, JS */            \
                 fe_div_block_##DT##_base(kind, R, C, q, p, 1e-7, 0.3, g, gsc, loss, z,     \
                                          work, &bad);                                      \
-                fe_rows_finish_##DT##_base(R, NULL, loss, 1.0, (char *)out, sizeof(T),     \
-                                           NULL, xs);                                      \
-                mix(out, R * sizeof(T));                                                   \
-                mix(g, n * sizeof(T));                                                     \
+                MIX_ROWS(T, DT, R, n)                                                      \
             }                                                                              \
             for (int kind = 0; kind < 2; kind++) {  /* KL, JS from logits */               \
                 fe_divlogits_block_##DT##_base(kind, R, C, x, x + C, 2.0, 0.3, g, gsc,     \
                                                loss, z, work);                             \
-                fe_rows_finish_##DT##_base(R - 1, NULL, loss, 1.0, (char *)out, sizeof(T), \
-                                           NULL, xs);                                      \
-                mix(out, (R - 1) * sizeof(T));                                             \
-                mix(g, (n - C) * sizeof(T));                                               \
+                MIX_ROWS(T, DT, R - 1, n - C)                                              \
             }                                                                              \
             for (int mode = 0; mode < 5; mode++) {  /* the elementwise functions */        \
                 const fe_bparams prm = {mode, 1e-7, 1.0 - 1e-7, -100.0, 0.0, 1.0, 0.5};    \
