@@ -270,8 +270,8 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
         reduction="none", base=base), bit for bit; a NaN is np.nan), ``entropy`` of
         softmax(x), ``max_prob`` (the confidence: 1 / sum exp(x - max x)), ``argmax`` (intp;
         the first NaN if the row has one, as numpy.argmax), ``correct`` (bool) and
-        ``ignored`` (bool); the last three of these that need a target are None without one.  A row with a NaN gives NaN
-        statistics, argmax at the NaN and correct False.
+        ``ignored`` (bool); the last three of these that need a target are None without
+        one.  A row with a NaN gives NaN statistics, argmax at the NaN and correct False.
 
     Notes
     -----
