@@ -69,7 +69,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
     for (r = 0; r < R; r++) {
         if (has_grad && !uniform) {
             const REAL gs = (REAL)gsc[r];
-            REAL *FE_RESTRICT gr = grad + r * C;
+            REAL *gr = grad + r * C;
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++)
                 gr[c] = FE_T(one_nan)(gr[c] * gs);
