@@ -19,6 +19,10 @@ typedef float fe_vt_float __attribute__((vector_size(16), aligned(4), __may_alia
 typedef double fe_vt_double __attribute__((vector_size(32), aligned(8), __may_alias__));
 #define FE_VT_(T) fe_vt_##T
 #define FE_VT(T) FE_VT_(T)
+/* one AVX2 vector of rows (lanes_max): 8 floats or 4 doubles, their keys, their labels */
+typedef float fe_v8f __attribute__((vector_size(32)));
+typedef int32_t fe_v8i __attribute__((vector_size(32)));
+typedef int64_t fe_v4l __attribute__((vector_size(32)));
 #else
 #define FE_VECTOR_EXT 0
 #endif
@@ -58,6 +62,12 @@ FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 #define FE_KEY int32_t
 #define FE_KEY_OF fe_key_f32
 #define FE_VAL_OF fe_val_f32
+#if FE_VECTOR_EXT
+#define FE_RVEC fe_v8f              /* a vector of rows of the dtype, and of their keys */
+#define FE_KVEC fe_v8i
+#define FE_ROWS_OF(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)], (p)[4 * (C)],      \
+                          (p)[5 * (C)], (p)[6 * (C)], (p)[7 * (C)]}
+#endif
 #define EXP fe_expf
 #define LOG fe_logf
 #define LOG1P fe_log1pf
@@ -82,12 +92,20 @@ FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF
+#undef FE_RVEC
+#undef FE_KVEC
+#undef FE_ROWS_OF
 
 #define REAL double
 #define FE_DT f64
 #define FE_KEY int64_t
 #define FE_KEY_OF fe_key_f64
 #define FE_VAL_OF fe_val_f64
+#if FE_VECTOR_EXT
+#define FE_RVEC fe_v4d
+#define FE_KVEC fe_v4l
+#define FE_ROWS_OF(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)]}
+#endif
 #define EXP fe_exp
 #define LOG fe_log
 #define LOG1P fe_log1p
@@ -112,5 +130,8 @@ FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 #undef FE_KEY
 #undef FE_KEY_OF
 #undef FE_VAL_OF
+#undef FE_RVEC
+#undef FE_KVEC
+#undef FE_ROWS_OF
 
 #endif /* FE_TERMS_H */

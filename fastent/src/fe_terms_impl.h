@@ -515,25 +515,70 @@ FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
 /* rowmax of every row of a block, rows in lanes (keys as rowmax compares them); the values
  * are also copied to xt transposed (value c of row r at xt[c*R + r]), so that the passes
  * after it read them unit-stride.  Returns whether every row is normal in rowmax's sense
- * (kbuf, kmin: R keys of scratch each).  With labels (lab not NULL), xl[r] = row r's logit
- * at lab[r] (0 for a label < 0). */
+ * (kbuf, kmin: R keys of scratch each).  With labels (lab not NULL: -1 or a class, so
+ * < 32 here), xl[r] = row r's logit at lab[r] (0 for a label < 0).
+ * AVX2 and up (GCC, clang): a vector of rows at a time (FE_RVEC), its keys, maximum,
+ * minimum and label's logit in registers while c runs along the rows (the loop over r
+ * below loads and stores them for every element); the same comparisons of the same keys,
+ * so the same bits.  Softmax CE (65536, 10) 5-25% faster; without AVX2 the compilers
+ * lower these vectors through the stack (1.6x slower), so the loop over r stays there. */
 FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                               void *kbuf, void *kmin, REAL lowest, REAL *FE_RESTRICT m,
                               REAL *FE_RESTRICT xt, const Py_ssize_t *FE_RESTRICT lab,
                               REAL *FE_RESTRICT xl)
 {
     FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf, *FE_RESTRICT kl = (FE_KEY *)kmin;
-    Py_ssize_t r, c;
+    Py_ssize_t r, c, r0 = 0;
     int normal = 1;
+#if FE_VECTOR_EXT && defined(__AVX2__)
+    {
+        enum { W = sizeof(FE_RVEC) / sizeof(REAL) };
+        /* the key map of fe_key_f32/f64 (its own inverse on the magnitude bits) */
+        const FE_KEY mag = (FE_KEY)(~0ull >> (65 - 8 * sizeof(FE_KEY)));
+#define FE_VKEY(v) ((v) ^ (((v) < 0) & mag))
+        const FE_KVEC none = {0};
+        const FE_KVEC lo0 = none + FE_KEY_OF(-(REAL)INFINITY), hi0 = none + FE_KEY_OF((REAL)INFINITY);
+        FE_KVEC ok = none - 1;
+        for (; r0 + W <= R; r0 += W) {
+            const REAL *FE_RESTRICT xr = x + r0 * C;
+            FE_KVEC hi = lo0, lo = hi0, pick = none;
+#define FE_VLANES_MAX(PICK)                                                                \
+            for (c = 0; c < C; c++) {                                                      \
+                const FE_RVEC xc = FE_ROWS_OF(xr + c, C);                                  \
+                const FE_KVEC b = (FE_KVEC)xc, kc = FE_VKEY(b);                            \
+                const FE_KVEC gt = kc > hi, lt = kc < lo;                                  \
+                hi = (kc & gt) | (hi & ~gt);                                               \
+                lo = (kc & lt) | (lo & ~lt);                                               \
+                memcpy(xt + c * R + r0, &xc, sizeof xc);                                   \
+                PICK;                                                                      \
+            }
+            if (lab) {
+                const FE_KVEC lv = FE_ROWS_OF(lab + r0, 1);
+                FE_VLANES_MAX(const FE_KVEC eq = lv == (FE_KEY)c;
+                              pick = (b & eq) | (pick & ~eq))
+                memcpy(xl + r0, &pick, sizeof pick);
+            } else {
+                FE_VLANES_MAX((void)0)
+            }
+#undef FE_VLANES_MAX
+            const FE_RVEC mv = (FE_RVEC)FE_VKEY(hi), low = (FE_RVEC)FE_VKEY(lo);
+            memcpy(m + r0, &mv, sizeof mv);
+            ok &= low - mv >= lowest;
+        }
+#undef FE_VKEY
+        for (r = 0; r < W; r++)
+            normal &= ok[r] != 0;
+    }
+#endif
     FE_PRAGMA(omp simd)
-    for (r = 0; r < R; r++) {
+    for (r = r0; r < R; r++) {
         k[r] = FE_KEY_OF(-(REAL)INFINITY);
         kl[r] = FE_KEY_OF((REAL)INFINITY);
     }
 #define FE_LANES_MAX(PICK)                                                                 \
     for (c = 0; c < C; c++) {                                                              \
         FE_PRAGMA(omp simd)                                                                \
-        for (r = 0; r < R; r++) {                                                          \
+        for (r = r0; r < R; r++) {                                                         \
             const REAL xc = x[r * C + c];                                                  \
             const FE_KEY kc = FE_KEY_OF(xc);                                               \
             k[r] = kc > k[r] ? kc : k[r];                                                  \
@@ -544,14 +589,14 @@ FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
     }
     if (lab) {
         FE_PRAGMA(omp simd)
-        for (r = 0; r < R; r++) xl[r] = 0;
+        for (r = r0; r < R; r++) xl[r] = 0;
         FE_LANES_MAX(xl[r] = c == lab[r] ? xc : xl[r])
     } else {
         FE_LANES_MAX((void)0)
     }
 #undef FE_LANES_MAX
     FE_PRAGMA(omp simd reduction(&:normal))
-    for (r = 0; r < R; r++) {
+    for (r = r0; r < R; r++) {
         m[r] = FE_VAL_OF(k[r]);
         normal &= FE_VAL_OF(kl[r]) - m[r] >= lowest;
     }
