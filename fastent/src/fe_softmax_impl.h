@@ -226,7 +226,9 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             FE_T(lanes_tree)(R, C, tb, B);
         }
         /* value c to lane c % FE_LANES; the first FE_LANES start theirs with e itself (as
-         * 0 + e: e is never -0) */
+         * 0 + e: e is never -0).  Up to FE_LANES classes (one value a lane), lanes_tree's
+         * first level is taken in the same loop: lane j + FE_LANES / 2 added to lane j as
+         * the two exps are made (the same additions, half the lanes written) */
 #define FE_LANES_EXP(C0, C1, ACC, EXPF)                                                    \
         for (c = (C0); c < (C1); c++) {                                                    \
             REAL *zc = z + c * R;                                                          \
@@ -237,16 +239,34 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 lc[r] = ACC(lc[r], (double)zc[r]);                                         \
             }                                                                              \
         }
-        const Py_ssize_t C16 = C < FE_LANES ? C : FE_LANES;
-        if (normal) {
-            FE_LANES_EXP(0, C16, FE_START_E, EXP_NORMAL)
+#define FE_LANES_EXP2(EXPF)                                                                \
+        for (c = 0; c < FE_LANES / 2 && c + FE_LANES / 2 < C; c++) {                       \
+            REAL *za = z + c * R, *zb = z + (c + FE_LANES / 2) * R;                        \
+            double *lc = ta + c * R;                                                       \
+            FE_PRAGMA(omp simd)                                                            \
+            for (r = 0; r < R; r++) {                                                      \
+                const REAL ea = EXPF(za[r] - M[r]), eb = EXPF(zb[r] - M[r]);               \
+                za[r] = ea;                                                                \
+                zb[r] = eb;                                                                \
+                lc[r] = (double)ea + (double)eb;                                           \
+            }                                                                              \
+        }                                                                                  \
+        FE_LANES_EXP(c, C < FE_LANES / 2 ? C : FE_LANES / 2, FE_START_E, EXPF)
+        if (C <= FE_LANES && normal) {
+            FE_LANES_EXP2(EXP_NORMAL)
+        } else if (C <= FE_LANES) {
+            FE_LANES_EXP2(EXP_NONPOS)
+        } else if (normal) {
+            FE_LANES_EXP(0, FE_LANES, FE_START_E, EXP_NORMAL)
             FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NORMAL)
         } else {
-            FE_LANES_EXP(0, C16, FE_START_E, EXP_NONPOS)
+            FE_LANES_EXP(0, FE_LANES, FE_START_E, EXP_NONPOS)
             FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NONPOS)
         }
 #undef FE_LANES_EXP
-        FE_T(lanes_tree)(R, C, ta, S);
+#undef FE_LANES_EXP2
+        /* (up to FE_LANES classes: the first level is done, at most FE_LANES / 2 lanes) */
+        FE_T(lanes_tree)(R, C <= FE_LANES && C > FE_LANES / 2 ? FE_LANES / 2 : C, ta, S);
     } else {
         for (r = 0; r < R; r++) {                      /* 1. z = x - max */
             const REAL *xr = x + r * C;
