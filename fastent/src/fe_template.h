@@ -3,7 +3,10 @@
  * set: the x86-64 baseline always, and (GCC or clang on x86-64) x86-64-v3 (AVX2, FMA) and
  * x86-64-v4 (AVX-512) under `#pragma GCC target` or clang's `#pragma clang attribute`
  * (the feature lists below are those of the two x86-64 micro-architecture levels).
- * Function x becomes fe_x_f32_base, fe_x_f64_avx2, ...
+ * Function x becomes fe_x_f32_base, fe_x_f64_avx2, ...  FE_WIDE: 1 where the instruction set
+ * has 256-bit integer vectors (AVX2 and up), for the shared inline terms that take it as an
+ * argument (the preprocessor sees the baseline's macros only: the terms are compiled once
+ * and inlined into each instruction set's functions).
  * No include guard on purpose.
  */
 #define FE_CAT_(a, b, c) fe_##a##_##b##_##c
@@ -11,8 +14,11 @@
 #define FE_FN(x) FE_CAT(x, FE_DT, FE_ISA)
 
 #define FE_ISA base
+#define FE_WIDE 0
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_WIDE
+#define FE_WIDE 1
 
 #if FE_MULTI_ISA && defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave"))), apply_to = function)
@@ -42,6 +48,7 @@
 #pragma GCC pop_options
 #endif
 
+#undef FE_WIDE
 #undef FE_FN
 #undef FE_CAT
 #undef FE_CAT_

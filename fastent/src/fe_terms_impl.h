@@ -517,21 +517,21 @@ FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
  * after it read them unit-stride.  Returns whether every row is normal in rowmax's sense
  * (kbuf, kmin: R keys of scratch each).  With labels (lab not NULL: -1 or a class, so
  * < 32 here), xl[r] = row r's logit at lab[r] (0 for a label < 0).
- * AVX2 and up (GCC, clang): a vector of rows at a time (FE_RVEC), its keys, maximum,
- * minimum and label's logit in registers while c runs along the rows (the loop over r
- * below loads and stores them for every element); the same comparisons of the same keys,
- * so the same bits.  Softmax CE (65536, 10) 5-25% faster; without AVX2 the compilers
- * lower these vectors through the stack (1.6x slower), so the loop over r stays there. */
+ * wide (FE_WIDE: AVX2 and up; GCC, clang): a vector of rows at a time (FE_RVEC), its keys,
+ * maximum, minimum and label's logit in registers while c runs along the rows (the loop
+ * over r below loads and stores them for every element); the same comparisons of the same
+ * keys, so the same bits.  Without AVX2 the compilers lower these vectors through the
+ * stack (1.6x slower), so the loop over r stays there. */
 FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                               void *kbuf, void *kmin, REAL lowest, REAL *FE_RESTRICT m,
                               REAL *FE_RESTRICT xt, const Py_ssize_t *FE_RESTRICT lab,
-                              REAL *FE_RESTRICT xl)
+                              REAL *FE_RESTRICT xl, const int wide)
 {
     FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf, *FE_RESTRICT kl = (FE_KEY *)kmin;
     Py_ssize_t r, c, r0 = 0;
     int normal = 1;
-#if FE_VECTOR_EXT && defined(__AVX2__)
-    {
+#if FE_VECTOR_EXT
+    if (wide) {
         enum { W = sizeof(FE_RVEC) / sizeof(REAL) };
         /* the key map of fe_key_f32/f64 (its own inverse on the magnitude bits) */
         const FE_KEY mag = (FE_KEY)(~0ull >> (65 - 8 * sizeof(FE_KEY)));

@@ -23,6 +23,14 @@ static void mix(const void *p, size_t n)
     for (size_t i = 0; i < n; i++) { h ^= c[i]; h *= 1099511628211ull; }
 }
 
+/* the baseline's kernels, or with FE_KERNELS_AVX2 (run.sh's "avx2 kernels" build: x86-64
+ * flags, as the extension's) those the extension runs on AVX2 (FE_WIDE paths among them) */
+#if FE_MULTI_ISA && defined(FE_KERNELS_AVX2)
+#define KERNEL(name, DT) fe_##name##_##DT##_avx2
+#else
+#define KERNEL(name, DT) fe_##name##_##DT##_base
+#endif
+
 #define NE 16
 #define MAXR 256
 #define MAXC 17
@@ -54,7 +62,7 @@ static double edge(int k)
 
 /* the rows' values as the row driver writes them (rows_finish), then the gradient */
 #define MIX_ROWS(T, DT, R, n)                                                              \
-    fe_rows_finish_##DT##_base((R), NULL, loss, 1.0, (char *)out, sizeof(T), NULL, xs);    \
+    KERNEL(rows_finish, DT)((R), NULL, loss, 1.0, (char *)out, sizeof(T), NULL, xs);       \
     mix(out, (R) * sizeof(T));                                                             \
     mix(g, (n) * sizeof(T));
 
@@ -65,10 +73,10 @@ static double edge(int k)
         static double loss[MAXR], gsc[MAXR], work[11 * MAXR + 4 * MAXR * MAXC];            \
         static double xs[FE_XBLOCK];                                                       \
         static Py_ssize_t lab[MAXR];                                                       \
-        const Py_ssize_t Cs[] = {2, 3, 10, 17};                                            \
+        const Py_ssize_t Cs[] = {2, 3, 10, 17};     /* R = 67: vectors of rows, a tail */  \
         int bad = 0;                                                                       \
         for (int ci = 0; ci < 4; ci++) {                                                   \
-            const Py_ssize_t C = Cs[ci], R = C == 2 ? NE * NE : 64, n = R * C;             \
+            const Py_ssize_t C = Cs[ci], R = C == 2 ? NE * NE : 67, n = R * C;             \
             FILL(T, x, R, C)                                                               \
             PROB(T, p, x, n)                                                               \
             for (Py_ssize_t i = 0; i < n; i++) { t[i] = (T)(1.0 / (double)C);              \
@@ -76,25 +84,25 @@ static double edge(int k)
             for (Py_ssize_t r = 0; r < R; r++) { lab[r] = r % 5 == 4 ? -1 : r % C;         \
                                                  gsc[r] = 0.25; }                          \
             for (int form = 0; form < 2; form++) {  /* labels, probabilities */            \
-                fe_softmax_block_##DT##_base(R, C, x, form ? NULL : lab, form ? t : NULL,  \
-                                             NULL, (double)C, 0.0, g, gsc, loss, z, work,  \
-                                             NULL, &bad);                                  \
+                KERNEL(softmax_block, DT)(R, C, x, form ? NULL : lab, form ? t : NULL,     \
+                                          NULL, (double)C, 0.0, g, gsc, loss, z, work,     \
+                                          NULL, &bad);                                     \
                 MIX_ROWS(T, DT, R, n)                                                      \
             }                                                                              \
             for (int kind = 0; kind < 4; kind++) {  /* xent, KL, entropy, JS */            \
-                fe_div_block_##DT##_base(kind, R, C, q, p, 1e-7, 0.3, g, gsc, loss, z,     \
-                                         work, &bad);                                      \
+                KERNEL(div_block, DT)(kind, R, C, q, p, 1e-7, 0.3, g, gsc, loss, z,        \
+                                      work, &bad);                                         \
                 MIX_ROWS(T, DT, R, n)                                                      \
             }                                                                              \
             for (int kind = 0; kind < 2; kind++) {  /* KL, JS from logits */               \
-                fe_divlogits_block_##DT##_base(kind, R, C, x, x + C, 2.0, 0.3, g, gsc,     \
-                                               loss, z, work);                             \
+                KERNEL(divlogits_block, DT)(kind, R, C, x, x + C, 2.0, 0.3, g, gsc,        \
+                                            loss, z, work);                                \
                 MIX_ROWS(T, DT, R - 1, n - C)                                              \
             }                                                                              \
             for (int mode = 0; mode < 5; mode++) {  /* the elementwise functions */        \
                 const fe_bparams prm = {mode, 1e-7, 1.0 - 1e-7, -100.0, 0.0, 1.0, 0.5};    \
-                fe_bce_##DT##_base(n, p, mode == FE_BCE_LOGITS ? x : q, NULL, NULL, out,   \
-                                   g, &prm, &bad, NULL, NULL, xs);                         \
+                KERNEL(bce, DT)(n, p, mode == FE_BCE_LOGITS ? x : q, NULL, NULL, out,      \
+                                g, &prm, &bad, NULL, NULL, xs);                            \
                 mix(out, n * sizeof(T));                                                   \
                 mix(g, n * sizeof(T));                                                     \
             }                                                                              \

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The same bits on every architecture and compiler: tests/crossarch/checksum.c (the maths and
 # the loss terms) and kernels.c (the block kernels on edge rows, NaNs of every kind among
-# them) built with gcc and clang for x86-64 (baseline, v3, v4) and with Debian's aarch64
+# them) built with gcc and clang for x86-64 (baseline, v3, v4; and kernels.c calling the
+# extension's AVX2 kernels) and with Debian's aarch64
 # cross compiler (run under qemu-user), one checksum each for all; the two forms of exp equal
 # on the normal range (expnormal.c); and the kernel headers compiled for aarch64 with their
 # exp/log loops vectorised (NEON).  Needs gcc, clang, gcc-aarch64-linux-gnu, qemu-user.
@@ -15,8 +16,15 @@ PYINC=$(python3 -c "import sysconfig; print(sysconfig.get_paths()['include'])")
 for prog in checksum kernels; do
   declare -A sums=()
   for cc in gcc clang; do
-    for arch in x86-64 x86-64-v3 x86-64-v4; do
-      "$cc" "${F[@]}" -I"$PYINC" -march=$arch $prog.c -o "$out/c" -lm
+    # "avx2 kernels": the baseline build calling the kernels the extension runs on AVX2
+    # (compiled under its target pragma, as there; FE_WIDE code paths)
+    for arch in x86-64 x86-64-v3 x86-64-v4 "avx2 kernels"; do
+      flags=(-march="$arch")
+      if [ "$arch" = "avx2 kernels" ]; then
+        [ $prog = kernels ] && grep -q avx2 /proc/cpuinfo || continue
+        flags=(-march=x86-64 -DFE_KERNELS_AVX2)
+      fi
+      "$cc" "${F[@]}" -I"$PYINC" "${flags[@]}" $prog.c -o "$out/c" -lm
       if [ "$arch" = x86-64-v4 ] && ! grep -q avx512f /proc/cpuinfo; then continue; fi
       sums["$cc $arch"]=$("$out/c")
     done
