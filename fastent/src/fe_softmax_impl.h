@@ -251,7 +251,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 zb[r] = eb;                                                                \
                 lc[r] = (double)ea + (double)eb;                                           \
             }                                                                              \
-        }                                                                                  \
+        }                                  /* then the lanes without a partner, alone */  \
         FE_LANES_EXP(c, C < FE_LANES / 2 ? C : FE_LANES / 2, FE_START_E, EXPF)
         if (C <= FE_LANES && normal) {
             FE_LANES_EXP2(EXP_NORMAL)

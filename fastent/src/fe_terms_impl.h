@@ -537,11 +537,12 @@ FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
         const FE_KEY mag = (FE_KEY)(~0ull >> (65 - 8 * sizeof(FE_KEY)));
 #define FE_VKEY(v) ((v) ^ (((v) < 0) & mag))
         const FE_KVEC none = {0};
-        const FE_KVEC lo0 = none + FE_KEY_OF(-(REAL)INFINITY), hi0 = none + FE_KEY_OF((REAL)INFINITY);
+        const FE_KVEC kneg = none + FE_KEY_OF(-(REAL)INFINITY);   /* the starting keys */
+        const FE_KVEC kpos = none + FE_KEY_OF((REAL)INFINITY);
         FE_KVEC ok = none - 1;
         for (; r0 + W <= R; r0 += W) {
             const REAL *FE_RESTRICT xr = x + r0 * C;
-            FE_KVEC hi = lo0, lo = hi0, pick = none;
+            FE_KVEC hi = kneg, lo = kpos, pick = none;
 #define FE_VLANES_MAX(PICK)                                                                \
             for (c = 0; c < C; c++) {                                                      \
                 const FE_RVEC xc = FE_ROWS_OF(xr + c, C);                                  \
