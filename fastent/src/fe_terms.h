@@ -14,11 +14,6 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define FE_VECTOR_EXT 1         /* GCC / clang vector types: the row sums' accumulators */
 typedef double fe_v4d __attribute__((vector_size(32)));
-/* four values of a type T (float or double) read from any address (FE_VT(REAL)) */
-typedef float fe_vt_float __attribute__((vector_size(16), aligned(4), __may_alias__));
-typedef double fe_vt_double __attribute__((vector_size(32), aligned(8), __may_alias__));
-#define FE_VT_(T) fe_vt_##T
-#define FE_VT(T) FE_VT_(T)
 /* one AVX2 vector of rows (lanes_max): 8 floats or 4 doubles, their keys, their labels */
 typedef float fe_v8f __attribute__((vector_size(32)));
 typedef int32_t fe_v8i __attribute__((vector_size(32)));

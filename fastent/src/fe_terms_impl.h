@@ -312,7 +312,11 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 /* the steps of a row sum, on the lanes P0..P3 of values of type T (also for several rows
  * summed in one loop: rowsum3) */
 #define FE_LANES_START(P) fe_v4d P##0 = {0, 0, 0, 0}, P##1 = P##0, P##2 = P##0, P##3 = P##0
-#define FE_LANES_LOAD(T, v) __builtin_convertvector(*(const FE_VT(T) *)(v), fe_v4d)
+/* four values as doubles, element by element: GCC lowers a vector conversion where the
+ * terms are compiled (no AVX, before the target pragmas: two halves through the stack, 73
+ * instructions a rowsum3 step at C = 100), these it vectorises in each kernel (29) */
+#define FE_LANES_LOAD(T, v)                                                                \
+    ((fe_v4d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3]})
 #define FE_LANES_ADD(P, T, v)                                                              \
     do {                                                                                   \
         P##0 += FE_LANES_LOAD(T, (v));                                                     \
