@@ -437,12 +437,46 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             for (r = 0; r < R; r++)
                 ht[r] = (REAL)(1.0 - smooth);
         }
+        Py_ssize_t r0 = 0;
+#if FE_VECTOR_EXT
+        if (FE_WIDE && lab) {
+            /* wide (AVX2 and up): a vector of rows at a time, its f, gs, ht and labels in
+             * registers while c runs along the rows (the loop over r below reloads them
+             * for every class); the same operations on the same values, so the same bits:
+             * share w_c + (ht or +0), (e f - a) gs, the one NaN, +0 for an ignored row */
+            enum { W = sizeof(FE_RVEC) / sizeof(REAL) };
+            const FE_KVEC none = {0};
+            const REAL qnan = (REAL)NAN;
+            FE_KEY nanbits;
+            memcpy(&nanbits, &qnan, sizeof nanbits);
+            for (; r0 + W <= R; r0 += W) {
+                FE_RVEC fv, gv, hv;
+                memcpy(&fv, f + r0, sizeof fv);
+                memcpy(&gv, gs + r0, sizeof gv);
+                memcpy(&hv, ht + r0, sizeof hv);
+                const FE_KVEC lv = FE_ROWS_OF(lab + r0, 1), keep_row = lv >= 0;
+                REAL *FE_RESTRICT gr = grad + r0 * C;
+                for (c = 0; c < C; c++) {
+                    const REAL sw = share * (cw ? cw[c] : one);
+                    FE_RVEC ev;
+                    memcpy(&ev, z + c * R + r0, sizeof ev);
+                    const FE_RVEC a = sw + (FE_RVEC)((FE_KVEC)hv & (lv == (FE_KEY)c));
+                    const FE_RVEC g = (ev * fv - a) * gv;
+                    const FE_KVEC isnan = (FE_KVEC)(g != g);
+                    const FE_KVEC gb = (((FE_KVEC)g & ~isnan) | ((none + nanbits) & isnan)) &
+                                       keep_row;
+                    for (i = 0; i < W; i++)
+                        gr[i * C + c] = ((FE_RVEC)gb)[i];
+                }
+            }
+        }
+#endif
         for (c = 0; c < C; c++) {
             const REAL *ec = z + c * R;
             const REAL wc = cw ? cw[c] : one;
             if (lab) {
                 FE_PRAGMA(omp simd)
-                for (r = 0; r < R; r++) {
+                for (r = r0; r < R; r++) {
                     const REAL a = FE_T(softmax_label_coef)(c == lab[r], ht[r], share, wc);
                     const REAL g = FE_T(softmax_grad)(ec[r], f[r], a, gs[r]);
                     grad[r * C + c] = lab[r] < 0 ? zero : g;

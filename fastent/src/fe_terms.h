@@ -52,17 +52,29 @@ FE_INLINE double fe_val_f64(int64_t k)
 FE_INLINE float fe_one_nan_f32(float v) { return v != v ? (float)NAN : v; }
 FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 
+/* per dtype (FE_DT, in the terms and in the kernels): a float's key, and for the vectors of
+ * rows (FE_WIDE paths) a vector of rows of the dtype, of their keys, and its initialiser
+ * from every C-th value at p */
+typedef int32_t fe_keyt_f32;
+typedef int64_t fe_keyt_f64;
+#define FE_KEY FE_T(keyt)
+#define FE_KEY_OF FE_T(key)
+#define FE_VAL_OF FE_T(val)
+#if FE_VECTOR_EXT
+typedef fe_v8f fe_rvec_f32;
+typedef fe_v8i fe_kvec_f32;
+typedef fe_v4d fe_rvec_f64;
+typedef fe_v4l fe_kvec_f64;
+#define fe_rows_of_f32(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)], (p)[4 * (C)],  \
+                              (p)[5 * (C)], (p)[6 * (C)], (p)[7 * (C)]}
+#define fe_rows_of_f64(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)]}
+#define FE_RVEC FE_T(rvec)
+#define FE_KVEC FE_T(kvec)
+#define FE_ROWS_OF FE_T(rows_of)
+#endif
+
 #define REAL float
 #define FE_DT f32
-#define FE_KEY int32_t
-#define FE_KEY_OF fe_key_f32
-#define FE_VAL_OF fe_val_f32
-#if FE_VECTOR_EXT
-#define FE_RVEC fe_v8f              /* a vector of rows of the dtype, and of their keys */
-#define FE_KVEC fe_v8i
-#define FE_ROWS_OF(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)], (p)[4 * (C)],      \
-                          (p)[5 * (C)], (p)[6 * (C)], (p)[7 * (C)]}
-#endif
 #define EXP fe_expf
 #define LOG fe_logf
 #define LOG1P fe_log1pf
@@ -84,23 +96,9 @@ FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 #undef LOGRATIO_
 #undef LOG1P_UNIT_UR
 #undef EXP_NONPOS
-#undef FE_KEY
-#undef FE_KEY_OF
-#undef FE_VAL_OF
-#undef FE_RVEC
-#undef FE_KVEC
-#undef FE_ROWS_OF
 
 #define REAL double
 #define FE_DT f64
-#define FE_KEY int64_t
-#define FE_KEY_OF fe_key_f64
-#define FE_VAL_OF fe_val_f64
-#if FE_VECTOR_EXT
-#define FE_RVEC fe_v4d
-#define FE_KVEC fe_v4l
-#define FE_ROWS_OF(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)]}
-#endif
 #define EXP fe_exp
 #define LOG fe_log
 #define LOG1P fe_log1p
@@ -122,11 +120,5 @@ FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 #undef LOGRATIO_
 #undef LOG1P_UNIT_UR
 #undef EXP_NONPOS
-#undef FE_KEY
-#undef FE_KEY_OF
-#undef FE_VAL_OF
-#undef FE_RVEC
-#undef FE_KVEC
-#undef FE_ROWS_OF
 
 #endif /* FE_TERMS_H */
