@@ -4,9 +4,10 @@
  * x86-64-v4 (AVX-512) under `#pragma GCC target` or clang's `#pragma clang attribute`
  * (the feature lists below are those of the two x86-64 micro-architecture levels).
  * Function x becomes fe_x_f32_base, fe_x_f64_avx2, ...  FE_WIDE: 1 where the instruction
- * set has 256-bit integer vectors (AVX2 and up), for the shared inline terms that take it
- * as an argument (the preprocessor sees the baseline's macros only: the terms are compiled
- * once and inlined into each instruction set's functions).
+ * set has 256-bit integer vectors (AVX2 and up): the vector-of-rows paths, in the kernels
+ * (the labels' gradient in lanes) and in the shared inline terms, which take it as an
+ * argument (the preprocessor sees the baseline's macros only: the terms are compiled once
+ * and inlined into each instruction set's functions).
  * No include guard on purpose.
  */
 #define FE_CAT_(a, b, c) fe_##a##_##b##_##c

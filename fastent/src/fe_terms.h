@@ -14,7 +14,8 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define FE_VECTOR_EXT 1         /* GCC / clang vector types: the row sums' accumulators */
 typedef double fe_v4d __attribute__((vector_size(32)));
-/* one AVX2 vector of rows (lanes_max): 8 floats or 4 doubles, their keys, their labels */
+/* one AVX2 vector of rows (lanes_max, the labels' gradient in lanes): 8 floats or 4
+ * doubles, their keys, their labels */
 typedef float fe_v8f __attribute__((vector_size(32)));
 typedef int32_t fe_v8i __attribute__((vector_size(32)));
 typedef int64_t fe_v4l __attribute__((vector_size(32)));
