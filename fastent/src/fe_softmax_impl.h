@@ -206,11 +206,36 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                     bc[r] = ACC(bc[r], FE_T(softmax_bterm)(a, xc[r], M[r]));               \
                 }                                                                          \
             }
-            FE_PROB_LANES(0, C < FE_LANES ? C : FE_LANES, FE_START)
-            FE_PROB_LANES(FE_LANES, C, FE_ADD)
+            if (C <= FE_LANES) {
+                /* one value a lane: lanes_tree's first level taken here, as the exp loop
+                 * below does (lane c + FE_LANES / 2 added to lane c, the same additions) */
+                for (c = 0; c < FE_LANES / 2 && c + FE_LANES / 2 < C; c++) {
+                    const Py_ssize_t c2 = c + FE_LANES / 2;
+                    const REAL *x1 = z + c * R, *x2 = z + c2 * R;
+                    double *ac = ta + c * R, *bc = tb + c * R;
+                    const REAL w1 = cw ? cw[c] : one, w2 = cw ? cw[c2] : one;
+                    FE_PRAGMA(omp simd reduction(|:badt))
+                    for (r = 0; r < R; r++) {
+                        const REAL t1 = t[r * C + c], t2 = t[r * C + c2];
+                        const REAL a1 = FE_T(softmax_coef)(t1, keep, share, w1);
+                        const REAL a2 = FE_T(softmax_coef)(t2, keep, share, w2);
+                        badt |= !((t1 >= zero) & (t1 <= one)) | !((t2 >= zero) & (t2 <= one));
+                        ac[r] = FE_START(0, (double)a1) + FE_START(0, (double)a2);
+                        bc[r] = FE_START(0, FE_T(softmax_bterm)(a1, x1[r], M[r])) +
+                                FE_START(0, FE_T(softmax_bterm)(a2, x2[r], M[r]));
+                    }
+                }                              /* then the lanes without a partner, alone */
+                FE_PROB_LANES(c, C < FE_LANES / 2 ? C : FE_LANES / 2, FE_START)
+            } else {
+                FE_PROB_LANES(0, FE_LANES, FE_START)
+                FE_PROB_LANES(FE_LANES, C, FE_ADD)
+            }
 #undef FE_PROB_LANES
-            FE_T(lanes_tree)(R, C, ta, A);
-            FE_T(lanes_tree)(R, C, tb, B);
+            {
+                const Py_ssize_t live = C <= FE_LANES && C > FE_LANES / 2 ? FE_LANES / 2 : C;
+                FE_T(lanes_tree)(R, live, ta, A);
+                FE_T(lanes_tree)(R, live, tb, B);
+            }
         } else if (smooth != 0.0) {                    /* sum_c w_c (m - x_c) */
 #define FE_SMOOTH_LANES(C0, C1, ACC)                                                       \
             for (c = (C0); c < (C1); c++) {                                                \
