@@ -31,7 +31,7 @@ FE_INLINE void FE_FN(bce_body)(
         const REAL xi = x[i], t0 = no_target ? zero : t[i];
         REAL l, g;
         if (!hard && !no_target)   /* hard: every t is 0 or 1 (the caller's scan), unsmoothed */
-            badt |= !((t0 >= zero) & (t0 <= one));
+            badt |= FE_T(outside_unit)(t0);
         const REAL ti = hard ? t0 : t0 * keep + shift;
         if (mode == FE_INFO) {
             badp |= (xi < zero) | (xi > one);

@@ -112,7 +112,7 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
         const REAL t0 = t[2 * r], t1 = t[2 * r + 1];                                       \
         const REAL a0 = FE_T(softmax_coef)(t0, one, zero, one);                            \
         const REAL a1 = FE_T(softmax_coef)(t1, one, zero, one);                            \
-        badt |= !((t0 >= zero) & (t0 <= one)) | !((t1 >= zero) & (t1 <= one));            \
+        badt |= FE_T(outside_unit)(t0) | FE_T(outside_unit)(t1);                          \
         const double A = (0.0 + (double)a0) + (0.0 + (double)a1);                          \
         const double B = (0.0 + FE_T(softmax_bterm)(a0, x0, m))                            \
                          + (0.0 + FE_T(softmax_bterm)(a1, x1, m));                         \
@@ -171,6 +171,9 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
     /* rows in lanes: short rows, value c of every row of the block at once (z, ta and tb
      * then hold value c of row r at [c*R + r]); the same terms in the same order */
     const int lanes = FE_IN_LANES(C);
+    /* the lanes lanes_tree starts from: up to FE_LANES classes the loops that fill them take
+     * its first level (FE_LANES / 2 lanes left); C otherwise (lanes_tree takes the rest) */
+    const Py_ssize_t tree_lanes = C <= FE_LANES && C > FE_LANES / 2 ? FE_LANES / 2 : C;
     Py_ssize_t r, c, i;
     int badt = 0;
 
@@ -201,7 +204,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 for (r = 0; r < R; r++) {                                                  \
                     const REAL tc = t[r * C + c];                                          \
                     const REAL a = FE_T(softmax_coef)(tc, keep, share, wc);                \
-                    badt |= !((tc >= zero) & (tc <= one));                                 \
+                    badt |= FE_T(outside_unit)(tc);                                        \
                     ac[r] = ACC(ac[r], (double)a);                                         \
                     bc[r] = ACC(bc[r], FE_T(softmax_bterm)(a, xc[r], M[r]));               \
                 }                                                                          \
@@ -219,10 +222,10 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                         const REAL t1 = t[r * C + c], t2 = t[r * C + c2];
                         const REAL a1 = FE_T(softmax_coef)(t1, keep, share, w1);
                         const REAL a2 = FE_T(softmax_coef)(t2, keep, share, w2);
-                        badt |= !((t1 >= zero) & (t1 <= one)) | !((t2 >= zero) & (t2 <= one));
-                        ac[r] = FE_START(0, (double)a1) + FE_START(0, (double)a2);
-                        bc[r] = FE_START(0, FE_T(softmax_bterm)(a1, x1[r], M[r])) +
-                                FE_START(0, FE_T(softmax_bterm)(a2, x2[r], M[r]));
+                        badt |= FE_T(outside_unit)(t1) | FE_T(outside_unit)(t2);
+                        ac[r] = (0.0 + (double)a1) + (0.0 + (double)a2);
+                        bc[r] = (0.0 + FE_T(softmax_bterm)(a1, x1[r], M[r])) +
+                                (0.0 + FE_T(softmax_bterm)(a2, x2[r], M[r]));
                     }
                 }                              /* then the lanes without a partner, alone */
                 FE_PROB_LANES(c, C < FE_LANES / 2 ? C : FE_LANES / 2, FE_START)
@@ -231,11 +234,8 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 FE_PROB_LANES(FE_LANES, C, FE_ADD)
             }
 #undef FE_PROB_LANES
-            {
-                const Py_ssize_t live = C <= FE_LANES && C > FE_LANES / 2 ? FE_LANES / 2 : C;
-                FE_T(lanes_tree)(R, live, ta, A);
-                FE_T(lanes_tree)(R, live, tb, B);
-            }
+            FE_T(lanes_tree)(R, tree_lanes, ta, A);
+            FE_T(lanes_tree)(R, tree_lanes, tb, B);
         } else if (smooth != 0.0) {                    /* sum_c w_c (m - x_c) */
 #define FE_SMOOTH_LANES(C0, C1, ACC)                                                       \
             for (c = (C0); c < (C1); c++) {                                                \
@@ -291,8 +291,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         }
 #undef FE_LANES_EXP
 #undef FE_LANES_EXP2
-        /* (up to FE_LANES classes: the first level is done, at most FE_LANES / 2 lanes) */
-        FE_T(lanes_tree)(R, C <= FE_LANES && C > FE_LANES / 2 ? FE_LANES / 2 : C, ta, S);
+        FE_T(lanes_tree)(R, tree_lanes, ta, S);
     } else {
         for (r = 0; r < R; r++) {                      /* 1. z = x - max */
             const REAL *xr = x + r * C;
@@ -340,7 +339,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 for (c = 0; c < C; c++) {                                                  \
                     const REAL tc = tr[c];                                                 \
                     const REAL a = FE_T(softmax_coef)(tc, keep, share, (WC));              \
-                    badt |= !((tc >= zero) & (tc <= one));                                 \
+                    badt |= FE_T(outside_unit)(tc);                                        \
                     ar[c] = (double)a;                                                     \
                     br[c] = FE_T(softmax_bterm)(a, xr[c], m);                              \
                 }                                                                          \
@@ -474,6 +473,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const REAL qnan = (REAL)NAN;
             FE_KEY nanbits;
             memcpy(&nanbits, &qnan, sizeof nanbits);
+            const FE_KVEC knan = none + nanbits;          /* one_nan's NaN, every lane */
             for (; r0 + W <= R; r0 += W) {
                 FE_RVEC fv, gv, hv;
                 memcpy(&fv, f + r0, sizeof fv);
@@ -486,9 +486,9 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                     FE_RVEC ev;
                     memcpy(&ev, z + c * R + r0, sizeof ev);
                     const FE_RVEC a = sw + (FE_RVEC)((FE_KVEC)hv & (lv == (FE_KEY)c));
-                    const FE_RVEC g = (ev * fv - a) * gv;
+                    const FE_RVEC g = FE_SOFTMAX_GRAD(ev, fv, a, gv);
                     const FE_KVEC isnan = (FE_KVEC)(g != g);
-                    const FE_KVEC gb = (((FE_KVEC)g & ~isnan) | ((none + nanbits) & isnan)) &
+                    const FE_KVEC gb = (((FE_KVEC)g & ~isnan) | (knan & isnan)) &
                                        keep_row;
                     for (i = 0; i < W; i++)
                         gr[i * C + c] = ((FE_RVEC)gb)[i];

@@ -53,6 +53,10 @@ FE_INLINE double fe_val_f64(int64_t k)
 FE_INLINE float fe_one_nan_f32(float v) { return v != v ? (float)NAN : v; }
 FE_INLINE double fe_one_nan_f64(double v) { return v != v ? (double)NAN : v; }
 
+/* the softmax gradient before the one NaN, (e f - a) gs (fe_terms_impl.h: softmax_grad), on
+ * values or on vectors of rows (the labels' gradient in lanes, FE_WIDE) */
+#define FE_SOFTMAX_GRAD(e, f, a, gs) (((e) * (f) - (a)) * (gs))
+
 /* per dtype (FE_DT, in the terms and in the kernels): a float's key, and for the vectors of
  * rows (FE_WIDE paths) a vector of rows of the dtype, of their keys, and its initialiser
  * from every C-th value at p */

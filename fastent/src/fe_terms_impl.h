@@ -142,7 +142,13 @@ FE_INLINE double FE_T(softmax_loss)(double A, double S, double B)
 
 FE_INLINE REAL FE_T(softmax_grad)(REAL e, REAL f, REAL a, REAL gs)
 {
-    return FE_T(one_nan)((e * f - a) * gs);
+    return FE_T(one_nan)(FE_SOFTMAX_GRAD(e, f, a, gs));
+}
+
+/* a probability target outside [0, 1] (NaN included): the kernels' *bad bit 1 */
+FE_INLINE int FE_T(outside_unit)(REAL t)
+{
+    return !((t >= (REAL)0) & (t <= (REAL)1));
 }
 
 /* a_c of a probability target t_c: w_c ((1 - s) t_c + s/C)  (keep = 1 - s, share = s/C) */
@@ -315,14 +321,14 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 /* four values as doubles, element by element: GCC lowers a vector conversion where the
  * terms are compiled (no AVX, before the target pragmas: two halves through the stack, 73
  * instructions a rowsum3 step at C = 100), these it vectorises in each kernel (29) */
-#define FE_LANES_LOAD(T, v)                                                                \
+#define FE_LANES_LOAD(v)                                                                   \
     ((fe_v4d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3]})
 #define FE_LANES_ADD(P, T, v)                                                              \
     do {                                                                                   \
-        P##0 += FE_LANES_LOAD(T, (v));                                                     \
-        P##1 += FE_LANES_LOAD(T, (v) + 4);                                                 \
-        P##2 += FE_LANES_LOAD(T, (v) + 8);                                                 \
-        P##3 += FE_LANES_LOAD(T, (v) + 12);                                                \
+        P##0 += FE_LANES_LOAD((v));                                                     \
+        P##1 += FE_LANES_LOAD((v) + 4);                                                 \
+        P##2 += FE_LANES_LOAD((v) + 8);                                                 \
+        P##3 += FE_LANES_LOAD((v) + 12);                                                \
     } while (0)
 #define FE_LANES_PART(v, m)                    /* m < 4 values, then +0 */                 \
     ((fe_v4d){(m) > 0 ? (double)(v)[0] : 0.0, (m) > 1 ? (double)(v)[1] : 0.0,              \
@@ -334,15 +340,15 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
         if (n_ < 4) {                                                                      \
             P##0 += FE_LANES_PART(t_, n_);                                                 \
         } else {                                                                           \
-            P##0 += FE_LANES_LOAD(T, t_);                                                  \
+            P##0 += FE_LANES_LOAD(t_);                                                  \
             if (n_ < 8) {                                                                  \
                 P##1 += FE_LANES_PART(t_ + 4, n_ - 4);                                     \
             } else {                                                                       \
-                P##1 += FE_LANES_LOAD(T, t_ + 4);                                          \
+                P##1 += FE_LANES_LOAD(t_ + 4);                                          \
                 if (n_ < 12) {                                                             \
                     P##2 += FE_LANES_PART(t_ + 8, n_ - 8);                                 \
                 } else {                                                                   \
-                    P##2 += FE_LANES_LOAD(T, t_ + 8);                                      \
+                    P##2 += FE_LANES_LOAD(t_ + 8);                                      \
                     P##3 += FE_LANES_PART(t_ + 12, n_ - 12);                               \
                 }                                                                          \
             }                                                                              \
