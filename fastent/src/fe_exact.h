@@ -44,6 +44,15 @@ typedef struct {
 
 static inline void fe_xsum_init(fe_xsum *s) { memset(s, 0, sizeof(*s)); }
 
+/* |x| as its bits, a signed integer >= 0 (NaN above inf): for doubles >= 0 the order of the
+ * bits is the order of the values, and an integer max vectorises with every compiler (a
+ * double max needs -ffast-math with clang); signed, because AVX2 compares 64-bit integers
+ * signed only (an unsigned max biases both operands first: two more instructions a vector) */
+FE_INLINE int64_t fe_dabs_bits(double x)
+{
+    return (int64_t)(fe_d2u(x) & 0x7fffffffffffffffull);
+}
+
 /* Shewchuk's Compress: the same exact total in non-adjacent partials, at most one per 54
  * bits of the double range (so never more than 40).  Only reached by pathological
  * sequences: grow-expansion alone keeps a handful of partials. */
@@ -122,10 +131,7 @@ FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
     while (amax > 0.0) {
         /* sigma = 2^(e + 14) where 2^e <= amax < 2^(e+1): 2^13 >= n + 2 headroom */
         double sigma, t = 0.0;
-        uint64_t m = 0;         /* max |remainder| as bits: for doubles >= 0 the order of
-                                 * the bits is the order of the values, and an integer max
-                                 * vectorises with every compiler (a double max needs
-                                 * -ffast-math with clang) */
+        int64_t m = 0;          /* max |remainder| as bits (fe_dabs_bits) */
         {
             int e;
             frexp(amax, &e);                    /* amax = f 2^e, f in [0.5, 1) */
@@ -137,11 +143,11 @@ FE_INLINE void fe_xsum_extract(fe_xsum *s, double *FE_RESTRICT r, Py_ssize_t n,
             const double rem = r[i] - q;
             t += q;                             /* exact in any order */
             r[i] = rem;
-            const uint64_t a = fe_d2u(rem) & 0x7fffffffffffffffull;
+            const int64_t a = fe_dabs_bits(rem);
             m = a > m ? a : m;
         }
         fe_xsum_add(s, t);
-        amax = fe_u2d(m);
+        amax = fe_u2d((uint64_t)m);
     }
 }
 
@@ -157,8 +163,8 @@ FE_INLINE double fe_xsum_levels2(double x, double sigma1, double sigma2, double 
 }
 
 /* Add n values (float or double, contiguous) exactly; r: FE_XBLOCK doubles of scratch.
- * FE_XBLOCK values at a time: a first pass takes max|v| (as bits: an integer max, which
- * vectorises with every compiler), then NAME_block adds them.  NAME_block(s, v, m, mb, r):
+ * FE_XBLOCK values at a time: a first pass takes max|v| (as bits in U, a signed integer of
+ * T's width, as fe_dabs_bits does), then NAME_block adds them.  NAME_block(s, v, m, mb, r):
  * m <= FE_XBLOCK values whose max|v| as bits is mb (a caller that writes the values can take
  * it on the way).  A block with an inf, a NaN or a value >= 2^1000 is added apart (non-finite
  * values counted, huge ones one by one, the rest by extraction).  Otherwise one pass extracts
@@ -207,16 +213,16 @@ FE_INLINE void NAME##_block(fe_xsum *s, const T *FE_RESTRICT vb, Py_ssize_t m, U
         fe_xsum_add(s, u2);                                                                 \
     }                                                                                       \
     if (left & 0x7fffffffffffffffull) {           /* remainders left: further levels */     \
-        uint64_t mr = 0;                                                                    \
+        int64_t mr = 0;                                                                     \
         FE_PRAGMA(omp simd reduction(max:mr))                                               \
         for (i = 0; i < m; i++) {                                                           \
             double q1, q2;                                                                  \
             const double r2 = fe_xsum_levels2((double)vb[i], sigma1, sigma2, &q1, &q2);     \
-            const uint64_t a = fe_d2u(r2) & 0x7fffffffffffffffull;                          \
+            const int64_t a = fe_dabs_bits(r2);                                             \
             r[i] = r2;                                                                      \
             mr = a > mr ? a : mr;                                                           \
         }                                                                                   \
-        fe_xsum_extract(s, r, m, fe_u2d(mr));                                               \
+        fe_xsum_extract(s, r, m, fe_u2d((uint64_t)mr));                                     \
     }                                                                                       \
 }                                                                                           \
 FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE_RESTRICT r) \
@@ -228,14 +234,14 @@ FE_INLINE void NAME(fe_xsum *s, const T *FE_RESTRICT v, Py_ssize_t n, double *FE
         m = n - i0 < FE_XBLOCK ? n - i0 : FE_XBLOCK;                                        \
         FE_PRAGMA(omp simd reduction(max:mb))                                               \
         for (i = 0; i < m; i++) {                                                           \
-            const U a = TOBITS(vb[i]) & ABSMASK;                                            \
+            const U a = (U)(TOBITS(vb[i]) & ABSMASK);                                       \
             mb = a > mb ? a : mb;                                                           \
         }                                                                                   \
         NAME##_block(s, vb, m, mb, r);                                                      \
     }                                                                                       \
 }
-FE_XSUM_ADD_ARRAY(fe_xsum_add_f32, float, uint32_t, fe_f2u, fe_u2f, 0x7fffffffu)
-FE_XSUM_ADD_ARRAY(fe_xsum_add_f64, double, uint64_t, fe_d2u, fe_u2d, 0x7fffffffffffffffull)
+FE_XSUM_ADD_ARRAY(fe_xsum_add_f32, float, int32_t, fe_f2u, fe_u2f, 0x7fffffffu)
+FE_XSUM_ADD_ARRAY(fe_xsum_add_f64, double, int64_t, fe_d2u, fe_u2d, 0x7fffffffffffffffull)
 #undef FE_XSUM_ADD_ARRAY
 
 #endif /* FE_EXACT_H */

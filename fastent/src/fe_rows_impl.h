@@ -61,12 +61,12 @@ static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
                                Py_ssize_t stride, fe_xsum *total, double *FE_RESTRICT xs)
 {
     Py_ssize_t r;
-    uint64_t mb = 0;            /* max |value| as bits, for the exact sum (fe_exact.h) */
+    int64_t mb = 0;             /* max |value| as bits, for the exact sum (fe_dabs_bits) */
 #define FE_FINISH(VALUE)                                                                   \
     FE_PRAGMA(omp simd reduction(max:mb))                                                  \
     for (r = 0; r < n; r++) {                                                              \
         const double v = fe_one_nan_f64((double)(REAL)(VALUE));                            \
-        const uint64_t a = fe_d2u(v) & 0x7fffffffffffffffull;                              \
+        const int64_t a = fe_dabs_bits(v);                                                 \
         loss[r] = v;                                                                       \
         mb = a > mb ? a : mb;                                                              \
     }
