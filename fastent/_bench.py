@@ -441,6 +441,37 @@ def _distill_peers(found, t, s, T, grad):
     return out
 
 
+def streaming_workloads(batches, rows, C, dtypes):
+    """RunningLoss("softmax_cross_entropy") updated with `batches` batches of (rows, C)
+    logits and labels, against one call on their concatenation (the "one-call" column:
+    fastent itself, the same data and threads), timed interleaved as every workload is:
+    what streaming costs over one call is the updates' overhead."""
+    out = []
+    for dtype in dtypes:
+        def build(found, dtype=dtype):
+            rng = np.random.default_rng(batches * rows + C)
+            x = rng.normal(0, 2, (batches * rows, C)).astype(dtype)
+            t = rng.integers(0, C, batches * rows)
+
+            def make_stream(threads):
+                def call():
+                    acc = fe.RunningLoss("softmax_cross_entropy", n_threads=threads)
+                    for i in range(0, len(t), rows):
+                        acc.update(t[i:i + rows], x[i:i + rows])
+                    return (acc.result(),)
+                return call
+
+            def make_one(threads):
+                return lambda: (fe.softmax_cross_entropy(t, x, n_threads=threads),)
+
+            def exact():
+                return (R.softmax_cross_entropy(t, x.astype(np.float64)),)
+            return {"fastent": (True, make_stream), "one-call": (True, make_one)}, exact
+        out.append(Workload("RunningLoss[softmax_ce]", f"{batches} updates",
+                            np.dtype(dtype).name, (batches * rows, C), build))
+    return out
+
+
 def all_workloads(quick=False):
     dtypes = [np.float32, np.float64]
     # (64, 10): one small batch, where the per-call cost is what counts; short rows (10 and 2
@@ -450,14 +481,17 @@ def all_workloads(quick=False):
         shapes = [(64, 10), (8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
         dist_shapes = [(8192, 10), (8192, 100), (512, 32000)]
         logit_shapes, stats_shapes = [(8192, 100), (512, 32000)], [(4096, 1000)]
+        streams = (8, 1024, 1000)
     else:
         sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
         shapes = [(64, 10), (65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
         dist_shapes = [(1_000_000, 2), (65536, 10), (65536, 100), (256, 4096), (4096, 32000)]
         logit_shapes, stats_shapes = [(65536, 100), (4096, 32000)], [(16384, 1000)]
+        streams = (16, 4096, 1000)
     return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
             + divergence_workloads(dist_shapes, dtypes)
-            + beyond_workloads(logit_shapes, stats_shapes, dtypes))
+            + beyond_workloads(logit_shapes, stats_shapes, dtypes)
+            + streaming_workloads(*streams, dtypes))
 
 
 def implementations(impls, threads):

@@ -58,6 +58,19 @@ def test_bench_report(tmp_path):
     assert res["environment"]["simd"] == fe._config.isa()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_streaming_workload_times_the_same_result_two_ways(dtype):
+    """The report's RunningLoss row: the updates and the one call it is compared with give
+    the same bits (RunningLoss's contract), both near the float64 reference."""
+    (w,) = _bench.streaming_workloads(3, 5, 7, [dtype])
+    assert w.label == f"RunningLoss[softmax_ce] 3 updates {np.dtype(dtype).name} (15x7)"
+    impls, exact = w.build({})
+    assert set(impls) == {"fastent", "one-call"}
+    (stream,), (one,) = impls["fastent"][1](1)(), impls["one-call"][1](1)()
+    assert np.float64(stream).tobytes() == np.float64(one).tobytes()
+    assert _bench.normwise_error([stream], exact()) < 10 * np.finfo(dtype).eps
+
+
 def test_other_processes_are_measured_not_our_own_threads(monkeypatch):
     """Busy = the machine's CPU time minus this process's (a load average would count the
     benchmark's own threads)."""
