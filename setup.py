@@ -13,6 +13,7 @@ Never -ffast-math (it would set flush-to-zero for the whole process) nor -march=
 -ffp-contract=off: every fma is written out, so every compiler rounds alike.
 The compiler is the one setuptools picks (CC=clang selects clang).
 """
+import glob
 import os
 import shutil
 import sys
@@ -146,6 +147,9 @@ extensions = [
         f"fastent.{name}",
         [f"fastent/{name}.pyx"],
         include_dirs=[np.get_include(), "fastent/src"],
+        # every kernel header: an edit to one rebuilds (Cython tracks only those its
+        # .pxd files name, not the *_impl.h files they include)
+        depends=sorted(glob.glob("fastent/src/*.h")),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     )
     for name in FAMILIES

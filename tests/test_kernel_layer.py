@@ -119,6 +119,44 @@ def test_every_instruction_set_gives_the_same_bytes():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("C", [8, 9, 13, 17, 100, 103])
+def test_row_maxima_in_the_last_values_give_the_same_bytes_on_every_path(dtype, C):
+    """The row maximum and minimum (rowmax's keys) are taken a vector at a time on AVX2,
+    the last vector overlapping the one before (fe_terms_impl.h: keys_wide): a maximum,
+    a minimum, an infinity or a NaN in each of the last 9 places, or in the overlap, gives
+    the bytes of the scalar loop of the baseline path."""
+    rng = np.random.default_rng(C)
+    specials = [30.0, -30.0, np.inf, -np.inf, np.nan, -0.0, 1e4, -1e4]
+    rows = []
+    for pos in range(max(0, C - 9), C):
+        for v in specials:
+            row = rng.normal(scale=2, size=C)
+            row[pos] = v
+            rows.append(row)
+    x = np.array(rows, dtype=dtype)
+    t = np.roll(x, 1, axis=0)[:, ::-1].copy()           # the teacher: other rows, reversed
+    y = rng.integers(0, C, len(x))
+
+    def results():
+        with np.errstate(all="ignore"):
+            out = [*fe.softmax_cross_entropy(y, x, reduction="none", return_grad=True),
+                   *fe.kl_divergence_with_logits(t, x, temperature=2.0, reduction="none",
+                                                 return_grad=True),
+                   *fe.kl_divergence_with_logits(x, t, reduction="none", return_grad=True)]
+        return [a.tobytes() for a in out]
+
+    prints = {}
+    try:
+        for name in _isas():
+            _config._set_isa(name)
+            prints[name] = results()
+    finally:
+        _config._set_isa(None)
+    for name, got in prints.items():
+        assert got == prints["baseline"], name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("C", [2, 10, 16, 17, 128, 129, 1000])
 def test_softmax_row_alone_gives_the_batch_bytes(isa, dtype, C):
     rng = np.random.default_rng(C)

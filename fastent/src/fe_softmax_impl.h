@@ -297,7 +297,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const REAL *xr = x + r * C;
             REAL *zr = z + r * C;
             int nr;
-            const REAL m = FE_T(rowmax)(C, xr, (REAL)EXP_NORMAL_MIN, &nr);
+            const REAL m = FE_T(rowmax)(C, xr, (REAL)EXP_NORMAL_MIN, &nr, FE_WIDE);
             M[r] = m;
             normal &= nr;
             if (C >= FE_SHORT_ROW)  /* the next row's first 8 KiB are fetched while this
@@ -488,8 +488,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                     const FE_RVEC a = sw + (FE_RVEC)((FE_KVEC)hv & (lv == (FE_KEY)c));
                     const FE_RVEC g = FE_SOFTMAX_GRAD(ev, fv, a, gv);
                     const FE_KVEC isnan = (FE_KVEC)(g != g);
-                    const FE_KVEC gb = (((FE_KVEC)g & ~isnan) | (knan & isnan)) &
-                                       keep_row;
+                    const FE_KVEC gb = fe_vsel(isnan, knan, (FE_KVEC)g) & keep_row;
                     for (i = 0; i < W; i++)
                         gr[i * C + c] = ((FE_RVEC)gb)[i];
                 }

@@ -76,6 +76,12 @@ typedef fe_v4l fe_kvec_f64;
 #define FE_RVEC FE_T(rvec)
 #define FE_KVEC FE_T(kvec)
 #define FE_ROWS_OF FE_T(rows_of)
+/* on a vector of keys: the key map of fe_key_f32/f64 (its own inverse on the magnitude
+ * bits), and the largest / smallest of two, lane by lane, as `kc > k ? kc : k` */
+#define FE_VKEY(v) ((v) ^ (((v) < 0) & (FE_KEY)(~0ull >> (65 - 8 * sizeof(FE_KEY)))))
+#define FE_VMAX(a, b) fe_vsel((a) > (b), (a), (b))
+#define FE_VMIN(a, b) fe_vsel((a) < (b), (a), (b))
+#define fe_vsel(m, a, b) (((a) & (m)) | ((b) & ~(m)))
 #endif
 
 #define REAL float
