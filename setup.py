@@ -147,8 +147,7 @@ extensions = [
         f"fastent.{name}",
         [f"fastent/{name}.pyx"],
         include_dirs=[np.get_include(), "fastent/src"],
-        # every kernel header: an edit to one rebuilds (Cython tracks only those its
-        # .pxd files name, not the *_impl.h files they include)
+        # every kernel header, so that an edit to any of them rebuilds the extensions
         depends=sorted(glob.glob("fastent/src/*.h")),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     )

@@ -69,20 +69,10 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
      * the exp of that range (the same bits, half the work: fe_math.h) */
     for (r = 0; r < R; r++) {
         const REAL *FE_RESTRICT tr = t + r * C, *FE_RESTRICT xr = x + r * C;
-        __typeof__(FE_T(key)(zero)) ka = FE_T(key)(-(REAL)INFINITY), kb = ka;   /* rowmax's keys */
-        __typeof__(ka) na = FE_T(key)((REAL)INFINITY), nb = na;
-        if (!FE_T(keys_wide)(C, 1, tr, xr, &ka, &na, &kb, &nb, FE_WIDE)) {
-            FE_PRAGMA(omp simd reduction(max:ka, kb) reduction(min:na, nb))
-            for (c = 0; c < C; c++) {
-                const __typeof__(ka) kt = FE_T(key)(tr[c]), kx = FE_T(key)(xr[c]);
-                ka = kt > ka ? kt : ka;
-                kb = kx > kb ? kx : kb;
-                na = kt < na ? kt : na;
-                nb = kx < nb ? kx : nb;
-            }
-        }
-        const REAL ma = FE_T(val)(ka), mb = FE_T(val)(kb);
-        const REAL lowa = FE_T(val)(na), lowb = FE_T(val)(nb);
+        FE_KEY ka, na, kb, nb;                                      /* rowmax's keys */
+        FE_T(row_keys)(C, 1, tr, xr, &ka, &na, &kb, &nb, FE_WIDE);
+        const REAL ma = FE_VAL_OF(ka), mb = FE_VAL_OF(kb);
+        const REAL lowa = FE_VAL_OF(na), lowb = FE_VAL_OF(nb);
         Ma[r] = ma * inv_T;
         Mb[r] = mb * inv_T;
         Mad[r] = (double)ma * inv_t;

@@ -259,56 +259,65 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
     return q_ != q_ ? q_ : (p_ != p_ ? p_ : (REAL)(va + vb));
 }
 
-/* The largest and the smallest keys (rowmax's) of two rows a and b of C values, a vector
- * of each at a time, where wide (FE_WIDE) and C >= a vector: the vector after the last
- * whole one is the row's last W values, overlapping it, where the loop the compiler makes
- * ends in up to W - 1 scalar steps (4 of 100 floats: a third of the keys' time in the KL
- * from logits).  A maximum or a minimum does not change when a value is seen twice, so the
- * keys, and every bit after them, are the same.  *ka, *na (and with two, *kb, *nb) are
- * set; returns 0 (nothing set) where it does not apply. */
-FE_INLINE int FE_T(keys_wide)(Py_ssize_t C, const int two, const REAL *a, const REAL *b,
-                              FE_KEY *ka, FE_KEY *na, FE_KEY *kb, FE_KEY *nb, const int wide)
+/* The largest and the smallest keys (rowmax's, below) of row a and, with two, of row b, C
+ * values each (*ka, *na; *kb, *nb).  wide (FE_WIDE) and C >= a vector: a vector of each
+ * row at a time, the vector after the last whole one being the row's last W values,
+ * overlapping it, where the loop the compiler makes ends in up to W - 1 scalar steps
+ * (4 of 100 floats: a third of the keys' time in the KL from logits).  A maximum or a
+ * minimum does not change when a value is seen twice: the same keys, so the same bits. */
+FE_INLINE void FE_T(row_keys)(Py_ssize_t C, const int two, const REAL *FE_RESTRICT a,
+                              const REAL *FE_RESTRICT b, FE_KEY *ka, FE_KEY *na,
+                              FE_KEY *kb, FE_KEY *nb, const int wide)
 {
+    FE_KEY xa = FE_KEY_OF(-(REAL)INFINITY), xb = xa, ya = FE_KEY_OF((REAL)INFINITY), yb = ya;
+    Py_ssize_t c, rest = 0;                    /* the scalar loop's first value */
 #if FE_VECTOR_EXT
     enum { W = sizeof(FE_RVEC) / sizeof(REAL) };
-    if (!wide || C < W)
-        return 0;
-    const FE_KVEC none = {0};
-    FE_KVEC ha = none + FE_KEY_OF(-(REAL)INFINITY), hb = ha;
-    FE_KVEC la = none + FE_KEY_OF((REAL)INFINITY), lb = la;
-    Py_ssize_t c = 0;
-    for (;;) {
+    if (wide && C >= W) {
+        const FE_KVEC none = {0};
+        FE_KVEC ha = none + xa, hb = ha, la = none + ya, lb = la;
+        for (c = 0;;) {
 #define FE_KEYS_STEP(x, h, l)                                                              \
-        do {                                                                               \
-            FE_KVEC v;                                                                     \
-            memcpy(&v, (x) + c, sizeof v);                                                 \
-            v = FE_VKEY(v);                                                                \
-            h = FE_VMAX(v, h);                                                             \
-            l = FE_VMIN(v, l);                                                             \
-        } while (0)
-        FE_KEYS_STEP(a, ha, la);
-        if (two)
-            FE_KEYS_STEP(b, hb, lb);
+            do {                                                                           \
+                FE_KVEC v;                                                                 \
+                memcpy(&v, (x) + c, sizeof v);                                             \
+                v = FE_VKEY(v);                                                            \
+                h = FE_VMAX(v, h);                                                         \
+                l = FE_VMIN(v, l);                                                         \
+            } while (0)
+            FE_KEYS_STEP(a, ha, la);
+            if (two)
+                FE_KEYS_STEP(b, hb, lb);
 #undef FE_KEYS_STEP
-        if (c + W == C)
-            break;
-        c = c + 2 * W <= C ? c + W : C - W;
+            if (c + W == C)
+                break;
+            c = c + 2 * W <= C ? c + W : C - W;
+        }
+        for (int i = 0; i < W; i++) {
+            xa = ha[i] > xa ? ha[i] : xa;
+            ya = la[i] < ya ? la[i] : ya;
+            xb = hb[i] > xb ? hb[i] : xb;
+            yb = lb[i] < yb ? lb[i] : yb;
+        }
+        rest = C;
     }
-    FE_KEY xa = ha[0], ya = la[0], xb = hb[0], yb = lb[0];
-    for (int i = 1; i < W; i++) {
-        xa = ha[i] > xa ? ha[i] : xa;
-        ya = la[i] < ya ? la[i] : ya;
-        xb = hb[i] > xb ? hb[i] : xb;
-        yb = lb[i] < yb ? lb[i] : yb;
+#else
+    (void)wide;
+#endif
+    FE_PRAGMA(omp simd reduction(max:xa, xb) reduction(min:ya, yb))
+    for (c = rest; c < C; c++) {
+        const FE_KEY kt = FE_KEY_OF(a[c]);
+        xa = kt > xa ? kt : xa;
+        ya = kt < ya ? kt : ya;
+        if (two) {
+            const FE_KEY kx = FE_KEY_OF(b[c]);
+            xb = kx > xb ? kx : xb;
+            yb = kx < yb ? kx : yb;
+        }
     }
     *ka = xa, *na = ya;
     if (two)
         *kb = xb, *nb = yb;
-    return 1;
-#else
-    (void)C, (void)two, (void)a, (void)b, (void)ka, (void)na, (void)kb, (void)nb, (void)wide;
-    return 0;
-#endif
 }
 
 /* Row maximum, as the maximum of order-preserving integer keys of the values (a floating
@@ -325,16 +334,8 @@ FE_INLINE int FE_T(keys_wide)(Py_ssize_t C, const int two, const REAL *a, const 
 FE_INLINE REAL FE_T(rowmax)(Py_ssize_t C, const REAL *FE_RESTRICT x, REAL lowest,
                             int *normal, const int wide)
 {
-    FE_KEY k = FE_KEY_OF(-(REAL)INFINITY), kl = FE_KEY_OF((REAL)INFINITY);
-    Py_ssize_t c;
-    if (!FE_T(keys_wide)(C, 0, x, x, &k, &kl, NULL, NULL, wide)) {
-        FE_PRAGMA(omp simd reduction(max:k) reduction(min:kl))
-        for (c = 0; c < C; c++) {
-            const FE_KEY kc = FE_KEY_OF(x[c]);
-            k = kc > k ? kc : k;
-            kl = kc < kl ? kc : kl;
-        }
-    }
+    FE_KEY k, kl;
+    FE_T(row_keys)(C, 0, x, x, &k, &kl, NULL, NULL, wide);
     const REAL m = FE_VAL_OF(k);
     *normal = FE_VAL_OF(kl) - m >= lowest;
     return m;
