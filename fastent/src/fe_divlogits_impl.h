@@ -46,7 +46,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     char *FE_RESTRICT Normal = (char *)(work + 10 * R);
     REAL *FE_RESTRICT ea = z, *FE_RESTRICT eb = (REAL *)(work + 11 * R);
     double *FE_RESTRICT d1 = work + 11 * R + n, *FE_RESTRICT d2 = d1 + n, *FE_RESTRICT d3 = d2 + n;
-    Py_ssize_t r, c;
+    enum { W = FE_VBYTES / sizeof(REAL) };                /* elementwise passes: FE_PIECES */
+    Py_ssize_t r, c, lo, hi;
 /* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 (a
  * NaN row stays NaN: rows_finish writes the one NaN, fe_terms.h) */
 #define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
@@ -84,14 +85,16 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     /* ea = exp(za), eb = exp(zb); KL's terms ea ((t - x) + (max x - max t)) in double, the
      * 1/T applied to their sum; ea = 0 is a term 0 (a masked class, whatever t - x is) */
 #define FE_EXP_PASS(EXPF, MASKED)                                                          \
-    FE_PRAGMA(omp simd)                                                                    \
-    for (c = 0; c < C; c++) {                                                              \
-        const REAL e = EXPF(FE_ZA(c));                                                     \
-        ear[c] = e;                                                                        \
-        ebr[c] = EXPF(FE_ZB(c));                                                           \
-        if (kind == 0) {                                                                   \
-            const double d = (double)e * (((double)tr[c] - (double)xr[c]) + dm);          \
-            dr[c] = (MASKED) && e == zero ? 0.0 : d;                                       \
+    FE_PIECES(lo, hi, C, W) {                                                              \
+        FE_PRAGMA(omp simd)                                                                \
+        for (c = lo; c < hi; c++) {                                                        \
+            const REAL e = EXPF(FE_ZA(c));                                                 \
+            ear[c] = e;                                                                    \
+            ebr[c] = EXPF(FE_ZB(c));                                                       \
+            if (kind == 0) {                                                               \
+                const double d = (double)e * (((double)tr[c] - (double)xr[c]) + dm);      \
+                dr[c] = (MASKED) && e == zero ? 0.0 : d;                                   \
+            }                                                                              \
         }                                                                                  \
     }
     for (r = 0; r < R; r++) {
@@ -135,10 +138,12 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 const REAL gs = (REAL)(gsc[r] * inv_t);
                 const REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
                 REAL *FE_RESTRICT gr = grad + r * C;
-                FE_PRAGMA(omp simd)
-                for (c = 0; c < C; c++) {
-                    const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;
-                    gr[c] = FE_T(one_nan)(g);
+                FE_PIECES(lo, hi, C, W) {
+                    FE_PRAGMA(omp simd)
+                    for (c = lo; c < hi; c++) {
+                        const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;
+                        gr[c] = FE_T(one_nan)(g);
+                    }
                 }
             }
         }

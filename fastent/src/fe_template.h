@@ -7,7 +7,8 @@
  * set has 256-bit integer vectors (AVX2 and up): the vector-of-rows paths, in the kernels
  * (the labels' gradient in lanes) and in the shared inline terms, which take it as an
  * argument (the preprocessor sees the baseline's macros only: the terms are compiled once
- * and inlined into each instruction set's functions).
+ * and inlined into each instruction set's functions).  FE_VBYTES: the bytes of the
+ * instruction set's widest vector (16, 32, 64), for the kernels' FE_PIECES.
  * No include guard on purpose.
  */
 #define FE_CAT_(a, b, c) fe_##a##_##b##_##c
@@ -16,20 +17,25 @@
 
 #define FE_ISA base
 #define FE_WIDE 0
+#define FE_VBYTES 16
 #include "fe_template_dtypes.h"
 #undef FE_ISA
 #undef FE_WIDE
+#undef FE_VBYTES
 #define FE_WIDE 1
 
 #if FE_MULTI_ISA && defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave"))), apply_to = function)
 #define FE_ISA avx2
+#define FE_VBYTES 32
 #include "fe_template_dtypes.h"
 #undef FE_ISA
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"))), apply_to = function)
+#undef FE_VBYTES
 #define FE_ISA avx512
+#define FE_VBYTES 64
 #include "fe_template_dtypes.h"
 #undef FE_ISA
 #pragma clang attribute pop
@@ -37,19 +43,23 @@
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 #define FE_ISA avx2
+#define FE_VBYTES 32
 #include "fe_template_dtypes.h"
 #undef FE_ISA
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
+#undef FE_VBYTES
 #define FE_ISA avx512
+#define FE_VBYTES 64
 #include "fe_template_dtypes.h"
 #undef FE_ISA
 #pragma GCC pop_options
 #endif
 
 #undef FE_WIDE
+#undef FE_VBYTES
 #undef FE_FN
 #undef FE_CAT
 #undef FE_CAT_
