@@ -65,6 +65,7 @@
 #define FE_PAIR_FLAG__(dt) FE_PAIR_FLAG_##dt
 #define FE_PAIR_FLAG_(dt) FE_PAIR_FLAG__(dt)
 #define FE_PAIR_FLAG FE_PAIR_FLAG_(FE_DT)
+#define FE_PAIR_SIMDLEN (FE_VBYTES == 64 && sizeof(REAL) == 4 ? 32 : 16)  /* see the flags */
 FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
                                     const Py_ssize_t *FE_RESTRICT lab,
                                     const REAL *FE_RESTRICT t, REAL *FE_RESTRICT grad,
@@ -82,7 +83,10 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
      * at once, two chains interleaved, which hides the latency of the exp -> sum -> log
      * chain (gcc 12, AVX2: float and double labels loss 8% / 16-19% faster).  clang takes
      * its width from simdlen(16) instead (sixteen rows: 1.3-1.5x faster with clang 14, the
-     * same bits); GCC's object code is the same with it and without. */
+     * same bits); GCC's object code is the same with it and without.  Float rows with
+     * AVX-512: simdlen(32) (FE_PAIR_SIMDLEN), which GCC runs in 512-bit vectors; with 16 it
+     * kept 256-bit ones there (gcc 12, Xeon: labels and probabilities, loss and loss+grad,
+     * 1.38-1.43x faster); double rows keep 16 (32 measured 8-10% slower). */
     FE_PAIR_FLAG badt = 0, badl = 0;
 #define FE_PAIR_HEAD                                                                       \
         const REAL x0 = x[2 * r], x1 = x[2 * r + 1];                                       \
@@ -92,7 +96,7 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
         const REAL e0 = FE_T(pair_exp)(d0, eo), e1 = FE_T(pair_exp)(d1, eo);               \
         const double S = (double)e0 + (double)e1;
 #define FE_PAIR_LABELS(...)                                                                \
-    FE_PRAGMA(omp simd simdlen(16) reduction(|:badl))                                      \
+    FE_PRAGMA(omp simd simdlen(FE_PAIR_SIMDLEN) reduction(|:badl))                         \
     for (r = 0; r < R; r++) {                                                              \
         FE_PAIR_HEAD                                                                       \
         const Py_ssize_t l = lab[r];                                                       \
@@ -106,7 +110,7 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
         __VA_ARGS__                                                                        \
     }
 #define FE_PAIR_PROBS(...)                                                                 \
-    FE_PRAGMA(omp simd simdlen(16) reduction(|:badt))                                      \
+    FE_PRAGMA(omp simd simdlen(FE_PAIR_SIMDLEN) reduction(|:badt))                         \
     for (r = 0; r < R; r++) {                                                              \
         FE_PAIR_HEAD                                                                       \
         const REAL t0 = t[2 * r], t1 = t[2 * r + 1];                                       \
