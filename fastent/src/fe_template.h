@@ -8,7 +8,8 @@
  * (the labels' gradient in lanes) and in the shared inline terms, which take it as an
  * argument (the preprocessor sees the baseline's macros only: the terms are compiled once
  * and inlined into each instruction set's functions).  FE_VBYTES: the bytes of the
- * instruction set's widest vector (16, 32, 64), for the kernels' FE_PIECES.
+ * instruction set's widest vector (16, 32, 64), for the kernels' loop widths (FE_PIECES,
+ * FE_PAIR_SIMDLEN).
  * No include guard on purpose.
  */
 #define FE_CAT_(a, b, c) fe_##a##_##b##_##c
