@@ -31,14 +31,15 @@
 #define FE_VBYTES 32
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_VBYTES
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"))), apply_to = function)
-#undef FE_VBYTES
 #define FE_ISA avx512
 #define FE_VBYTES 64
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_VBYTES
 #pragma clang attribute pop
 #elif FE_MULTI_ISA
 #pragma GCC push_options
@@ -47,20 +48,20 @@
 #define FE_VBYTES 32
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_VBYTES
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
-#undef FE_VBYTES
 #define FE_ISA avx512
 #define FE_VBYTES 64
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_VBYTES
 #pragma GCC pop_options
 #endif
 
 #undef FE_WIDE
-#undef FE_VBYTES
 #undef FE_FN
 #undef FE_CAT
 #undef FE_CAT_
