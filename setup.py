@@ -88,6 +88,13 @@ class BuildExt(build_ext):
         if gcc_like and _compiles(cc, "#ifndef __clang__\n#error not clang\n#endif\n"
                                       "int main(void){return 0;}\n", clang_flag, []):
             compile_args += clang_flag
+        # x86-64: no MMX registers.  GCC 12 may spill 64-bit values to %mm0-7 under register
+        # pressure (seen in the baseline KL-from-logits kernel) without an emms after them;
+        # that leaves the x87 unit in MMX state, and every later long double operation of the
+        # process (NumPy's longdouble, its float repr) gets NaN.  The same code without them.
+        if gcc_like and sysconfig.get_platform().endswith("x86_64") and _compiles(
+                cc, "int main(void){return 0;}\n", ["-mno-mmx"], []):
+            compile_args.append("-mno-mmx")
         openmp = False
         if WANT_OPENMP and gcc_like and _compiles(
             cc, "#include <omp.h>\nint main(void){return omp_get_max_threads() < 1;}\n",

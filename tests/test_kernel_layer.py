@@ -118,6 +118,25 @@ def test_every_instruction_set_gives_the_same_bytes():
         assert fp == first, (name, [k for k in first if fp[k] != first[k]][:5])
 
 
+def test_kernels_leave_the_x87_unit_usable():
+    """No kernel leaves the x87 unit in MMX state (setup.py: -mno-mmx; GCC once spilled to
+    %mm registers in a baseline kernel, after which every long double operation of the
+    process gave NaN and NumPy printed 1.0 as 1e+00): after every function of the
+    fingerprint, on each instruction set, in its own process, long double arithmetic works."""
+    code = ("import runpy, sys, numpy as np\n"
+            "n = np.finfo(np.longdouble).nmant\n"
+            "cases = runpy.run_path(sys.argv[1])['_cases']\n"
+            "with np.errstate(all='ignore'):\n"
+            "    for _, run in cases(): run()\n"
+            "big = np.longdouble(2) ** (n - 1)\n"
+            "print(big + 1 > big, float(np.longdouble(1) / 3 * 3), repr(np.float64(1.0)))\n")
+    for name in _isas():
+        env = dict(os.environ, FASTENT_SIMD=name)
+        out = subprocess.run([sys.executable, "-c", code, os.path.join(HERE, "fingerprint.py")],
+                             env=env, capture_output=True, text=True, timeout=300, check=True)
+        assert out.stdout.split() == ["True", "1.0", "np.float64(1.0)"], (name, out.stdout)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("C", [8, 9, 13, 17, 100, 103])
 def test_row_maxima_in_the_last_values_give_the_same_bytes_on_every_path(dtype, C):

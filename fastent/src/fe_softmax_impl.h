@@ -259,40 +259,53 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
          * 0 + e: e is never -0).  Up to FE_LANES classes (one value a lane), lanes_tree's
          * first level is taken in the same loop: lane j + FE_LANES / 2 added to lane j as
          * the two exps are made (the same additions, half the lanes written) */
-#define FE_LANES_EXP(C0, C1, ACC, EXPF)                                                    \
+#define FE_LANES_EXP(C0, C1, ACC, EXPF, KEEP)                                              \
         for (c = (C0); c < (C1); c++) {                                                    \
             REAL *zc = z + c * R;                                                          \
             double *lc = ta + c % FE_LANES * R;                                            \
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
-                zc[r] = EXPF(zc[r] - M[r]);                                                \
-                lc[r] = ACC(lc[r], (double)zc[r]);                                         \
+                const REAL e = EXPF(zc[r] - M[r]);                                         \
+                KEEP(zc[r] = e);                                                           \
+                lc[r] = ACC(lc[r], (double)e);                                             \
             }                                                                              \
         }
-#define FE_LANES_EXP2(EXPF)                                                                \
+#define FE_LANES_EXP2(EXPF, KEEP)                                                          \
         for (c = 0; c < FE_LANES / 2 && c + FE_LANES / 2 < C; c++) {                       \
             REAL *za = z + c * R, *zb = z + (c + FE_LANES / 2) * R;                        \
             double *lc = ta + c * R;                                                       \
             FE_PRAGMA(omp simd)                                                            \
             for (r = 0; r < R; r++) {                                                      \
                 const REAL ea = EXPF(za[r] - M[r]), eb = EXPF(zb[r] - M[r]);               \
-                za[r] = ea;                                                                \
-                zb[r] = eb;                                                                \
+                KEEP(za[r] = ea);                                                          \
+                KEEP(zb[r] = eb);                                                          \
                 lc[r] = (double)ea + (double)eb;                                           \
             }                                                                              \
         }                                  /* then the lanes without a partner, alone */  \
-        FE_LANES_EXP(c, C < FE_LANES / 2 ? C : FE_LANES / 2, FE_START_E, EXPF)
-        if (C <= FE_LANES && normal) {
-            FE_LANES_EXP2(EXP_NORMAL)
-        } else if (C <= FE_LANES) {
-            FE_LANES_EXP2(EXP_NONPOS)
-        } else if (normal) {
-            FE_LANES_EXP(0, FE_LANES, FE_START_E, EXP_NORMAL)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NORMAL)
-        } else {
-            FE_LANES_EXP(0, FE_LANES, FE_START_E, EXP_NONPOS)
-            FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NONPOS)
+        FE_LANES_EXP(c, C < FE_LANES / 2 ? C : FE_LANES / 2, FE_START_E, EXPF, KEEP)
+        /* the exps themselves are kept (in z) for the gradient and the statistics only */
+#define FE_KEEP_E(store) store;
+#define FE_DROP_E(store)
+#define FE_LANES_EXPS(KEEP)                                                                \
+        if (C <= FE_LANES && normal) {                                                     \
+            FE_LANES_EXP2(EXP_NORMAL, KEEP)                                                \
+        } else if (C <= FE_LANES) {                                                        \
+            FE_LANES_EXP2(EXP_NONPOS, KEEP)                                                \
+        } else if (normal) {                                                               \
+            FE_LANES_EXP(0, FE_LANES, FE_START_E, EXP_NORMAL, KEEP)                        \
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NORMAL, KEEP)                            \
+        } else {                                                                           \
+            FE_LANES_EXP(0, FE_LANES, FE_START_E, EXP_NONPOS, KEEP)                        \
+            FE_LANES_EXP(FE_LANES, C, FE_ADD, EXP_NONPOS, KEEP)                            \
         }
+        if (grad || stats) {
+            FE_LANES_EXPS(FE_KEEP_E)
+        } else {
+            FE_LANES_EXPS(FE_DROP_E)
+        }
+#undef FE_LANES_EXPS
+#undef FE_KEEP_E
+#undef FE_DROP_E
 #undef FE_LANES_EXP
 #undef FE_LANES_EXP2
         FE_T(lanes_tree)(R, tree_lanes, ta, S);

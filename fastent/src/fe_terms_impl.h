@@ -509,6 +509,28 @@ FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT 
                                 double *FE_RESTRICT out)
 {
     Py_ssize_t w, j, r, live = C < FE_LANES ? C : FE_LANES;
+    /* 8 or 16 live lanes (every lane of a level): the whole tree in one loop over the rows,
+     * the same additions in the same order, no level written back */
+#define FE_L(j) l[(j) * R + r]
+#define FE_TREE8(a0, a1, a2, a3, a4, a5, a6, a7)                                          \
+    (((a0) + (a4)) + ((a2) + (a6))) + (((a1) + (a5)) + ((a3) + (a7)))
+    if (live == 8) {
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++)
+            out[r] = FE_TREE8(FE_L(0), FE_L(1), FE_L(2), FE_L(3), FE_L(4), FE_L(5), FE_L(6),
+                              FE_L(7));
+        return;
+    }
+    if (live == 16) {
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++)
+            out[r] = FE_TREE8(FE_L(0) + FE_L(8), FE_L(1) + FE_L(9), FE_L(2) + FE_L(10),
+                              FE_L(3) + FE_L(11), FE_L(4) + FE_L(12), FE_L(5) + FE_L(13),
+                              FE_L(6) + FE_L(14), FE_L(7) + FE_L(15));
+        return;
+    }
+#undef FE_TREE8
+#undef FE_L
     for (w = FE_LANES / 2; w >= 2; w /= 2) {
         for (j = 0; j < w && j + w < live; j++) {
             double *FE_RESTRICT a = l + j * R;
