@@ -103,15 +103,22 @@ def test_maths_specials(dtype):
 
 
 # ------------------------------------------------------------------ the same bytes
+def _on_each_isa(args):
+    """{instruction set: the standard output of `python args...` run with FASTENT_SIMD set
+    to it}, each in its own process."""
+    outs = {}
+    for name in _isas():
+        env = dict(os.environ, FASTENT_SIMD=name)
+        outs[name] = subprocess.run([sys.executable, *args], env=env, capture_output=True,
+                                    text=True, timeout=300, check=True).stdout
+    return outs
+
+
 def test_every_instruction_set_gives_the_same_bytes():
     """Each FASTENT_SIMD path the CPU runs, in its own process: the fingerprint of every
     function (loss "none"/"sum"/"mean" and gradient, float32/float64, edge inputs)."""
-    prints = {}
-    for name in _isas():
-        env = dict(os.environ, FASTENT_SIMD=name)
-        out = subprocess.run([sys.executable, os.path.join(HERE, "fingerprint.py")],
-                             env=env, capture_output=True, text=True, timeout=300, check=True)
-        prints[name] = json.loads(out.stdout)
+    prints = {name: json.loads(out)
+              for name, out in _on_each_isa([os.path.join(HERE, "fingerprint.py")]).items()}
     first = prints[_isas()[0]]
     assert len(first) > 200
     for name, fp in prints.items():
@@ -130,11 +137,8 @@ def test_kernels_leave_the_x87_unit_usable():
             "    for _, run in cases(): run()\n"
             "big = np.longdouble(2) ** (n - 1)\n"
             "print(big + 1 > big, float(np.longdouble(1) / 3 * 3), repr(np.float64(1.0)))\n")
-    for name in _isas():
-        env = dict(os.environ, FASTENT_SIMD=name)
-        out = subprocess.run([sys.executable, "-c", code, os.path.join(HERE, "fingerprint.py")],
-                             env=env, capture_output=True, text=True, timeout=300, check=True)
-        assert out.stdout.split() == ["True", "1.0", "np.float64(1.0)"], (name, out.stdout)
+    for name, out in _on_each_isa(["-c", code, os.path.join(HERE, "fingerprint.py")]).items():
+        assert out.split() == ["True", "1.0", "np.float64(1.0)"], (name, out)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -510,7 +510,8 @@ FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT 
 {
     Py_ssize_t w, j, r, live = C < FE_LANES ? C : FE_LANES;
     /* 8 or 16 live lanes (every lane of a level): the whole tree in one loop over the rows,
-     * the same additions in the same order, no level written back */
+     * the same additions in the same order (lanes_fold's, FE_LANES_FOLD's), no level
+     * written back */
 #define FE_L(j) l[(j) * R + r]
 #define FE_TREE8(a0, a1, a2, a3, a4, a5, a6, a7)                                          \
     (((a0) + (a4)) + ((a2) + (a6))) + (((a1) + (a5)) + ((a3) + (a7)))
