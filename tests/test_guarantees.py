@@ -147,19 +147,22 @@ class _MallInfo2(ctypes.Structure):
         "fordblks", "keepcost")]
 
 
-def _c_heap():
-    """Bytes of C memory allocated and not freed, as the allocator counts them, and whose
-    count it is: AddressSanitizer's (every thread's) in the sanitizer build, glibc's
-    mallinfo2 (its main arena) otherwise; (None, None) without either."""
+def _c_heap_counter():
+    """(name, count): count() is the bytes of C memory allocated and not freed, as the
+    allocator counts them -- AddressSanitizer's (every thread's) in the sanitizer build,
+    glibc's mallinfo2 (its main arena) otherwise; (None, None) without either."""
     lib = ctypes.CDLL(None)
     if hasattr(lib, "__sanitizer_get_current_allocated_bytes"):
         count = lib.__sanitizer_get_current_allocated_bytes
         count.restype = ctypes.c_size_t
-        return count(), "asan"
+        return "asan", count
     if hasattr(lib, "mallinfo2"):
         lib.mallinfo2.restype = _MallInfo2
-        info = lib.mallinfo2()
-        return info.uordblks + info.hblkhd, "glibc"
+
+        def count():
+            info = lib.mallinfo2()
+            return info.uordblks + info.hblkhd
+        return "glibc", count
     return None, None
 
 
@@ -188,13 +191,15 @@ def test_no_leak_over_ten_thousand_calls(rng):
     # main arena, or outside both counts).
     calls(1000)
     gc.collect()
-    blocks, (heap, counter), rss = sys.getallocatedblocks(), _c_heap(), _rss()
+    counter, heap_bytes = _c_heap_counter()
+    heap = heap_bytes() if heap_bytes else None
+    blocks, rss = sys.getallocatedblocks(), _rss()
     calls(10_000)
     gc.collect()
     grown = sys.getallocatedblocks() - blocks
     assert grown < 1000, f"{grown} more Python objects after 10 000 rounds"
     if heap is not None:
-        grown = _c_heap()[0] - heap
+        grown = heap_bytes() - heap
         assert grown < 2**17, f"{grown} more bytes of C heap ({counter}) after 10 000 rounds"
     if counter != "asan":
         grown = _rss() - rss
