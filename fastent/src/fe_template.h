@@ -4,7 +4,8 @@
  * x86-64-v4 (AVX-512) under `#pragma GCC target` or clang's `#pragma clang attribute`
  * (the feature lists below are those of the two x86-64 micro-architecture levels).
  * Function x becomes fe_x_f32_base, fe_x_f64_avx2, ...  FE_WIDE: 1 where the instruction
- * set has 256-bit integer vectors (AVX2 and up): the vector-of-rows paths, in the kernels
+ * set has 256-bit integer vectors (AVX2), 2 where it has 512-bit ones (AVX-512; row_keys
+ * takes those): the vector-of-rows paths, in the kernels
  * (the labels' gradient in lanes) and in the shared inline terms, which take it as an
  * argument (the preprocessor sees the baseline's macros only: the terms are compiled once
  * and inlined into each instruction set's functions).  FE_VBYTES: the bytes of the
@@ -23,45 +24,51 @@
 #undef FE_ISA
 #undef FE_WIDE
 #undef FE_VBYTES
-#define FE_WIDE 1
 
 #if FE_MULTI_ISA && defined(__clang__)
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave"))), apply_to = function)
 #define FE_ISA avx2
+#define FE_WIDE 1
 #define FE_VBYTES 32
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_WIDE
 #undef FE_VBYTES
 #pragma clang attribute pop
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,bmi,bmi2,lzcnt,movbe,popcnt,f16c,sse4.2,xsave,avx512f,avx512bw,avx512cd,avx512dq,avx512vl"))), apply_to = function)
 #define FE_ISA avx512
+#define FE_WIDE 2
 #define FE_VBYTES 64
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_WIDE
 #undef FE_VBYTES
 #pragma clang attribute pop
 #elif FE_MULTI_ISA
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v3")
 #define FE_ISA avx2
+#define FE_WIDE 1
 #define FE_VBYTES 32
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_WIDE
 #undef FE_VBYTES
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("arch=x86-64-v4")
 #define FE_ISA avx512
+#define FE_WIDE 2
 #define FE_VBYTES 64
 #include "fe_template_dtypes.h"
 #undef FE_ISA
+#undef FE_WIDE
 #undef FE_VBYTES
 #pragma GCC pop_options
 #endif
 
-#undef FE_WIDE
 #undef FE_FN
 #undef FE_CAT
 #undef FE_CAT_

@@ -19,6 +19,11 @@ typedef double fe_v4d __attribute__((vector_size(32)));
 typedef float fe_v8f __attribute__((vector_size(32)));
 typedef int32_t fe_v8i __attribute__((vector_size(32)));
 typedef int64_t fe_v4l __attribute__((vector_size(32)));
+/* one AVX-512 vector of keys (row_keys with wide 2), and one SSE vector (its fold) */
+typedef int32_t fe_v16i __attribute__((vector_size(64)));
+typedef int64_t fe_v8l __attribute__((vector_size(64)));
+typedef int32_t fe_v4i __attribute__((vector_size(16)));
+typedef int64_t fe_v2l __attribute__((vector_size(16)));
 #else
 #define FE_VECTOR_EXT 0
 #endif
@@ -70,11 +75,17 @@ typedef fe_v8f fe_rvec_f32;
 typedef fe_v8i fe_kvec_f32;
 typedef fe_v4d fe_rvec_f64;
 typedef fe_v4l fe_kvec_f64;
+typedef fe_v16i fe_kvec64_f32;
+typedef fe_v8l fe_kvec64_f64;
+typedef fe_v4i fe_kvec16_f32;
+typedef fe_v2l fe_kvec16_f64;
 #define fe_rows_of_f32(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)], (p)[4 * (C)],  \
                               (p)[5 * (C)], (p)[6 * (C)], (p)[7 * (C)]}
 #define fe_rows_of_f64(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)]}
 #define FE_RVEC FE_T(rvec)
 #define FE_KVEC FE_T(kvec)
+#define FE_KVEC64 FE_T(kvec64)
+#define FE_KVEC16 FE_T(kvec16)
 #define FE_ROWS_OF FE_T(rows_of)
 /* on a vector of keys: the key map of fe_key_f32/f64 (its own inverse on the magnitude
  * bits), and the largest / smallest of two, lane by lane, as `kc > k ? kc : k` */
