@@ -195,7 +195,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
          * row's logit at its label to XL, picked up on the way: in the kernel harness 5%
          * faster than the gather below at C = 2, 5% slower at C = 10) */
         normal = FE_T(lanes_max)(R, C, x, B, tb, (REAL)EXP_NORMAL_MIN, M, z, lab, XL,
-                                   FE_WIDE);
+                                   lab ? NULL : t + n, FE_WIDE);
         /* 3. the target's terms (before the exp overwrites z: the logits read from there,
          * unit-stride), value c to lane c % FE_LANES, the first FE_LANES start their lane */
         if (!lab) {

@@ -643,11 +643,17 @@ FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
  * maximum, minimum and label's logit in registers while c runs along the rows (the loop
  * over r below loads and stores them for every element); the same comparisons of the same
  * keys, so the same bits.  Without AVX2 the compilers lower these vectors through the
- * stack (1.6x slower), so the loop over r stays there. */
+ * stack (1.6x slower), so the loop over r stays there.  As it goes, the wide loop fetches
+ * the same rows of the next block (the driver's blocks are back to back in the common,
+ * contiguous case; elsewhere a hint that costs little), x's and, tn not NULL, those of
+ * the target that starts there.  Softmax CE (65536, 10), 1 thread, timed between PyTorch's
+ * calls (the data comes from L3): 12-45% faster (gcc 12, Zen 5, avx512; float64 with
+ * probabilities, loss, 2.06 -> 1.30 ms), the inputs of one call being read at ~7 GB/s
+ * without it: the strided loads wait on the cache, not on the memory's bandwidth. */
 FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                               void *kbuf, void *kmin, REAL lowest, REAL *FE_RESTRICT m,
                               REAL *FE_RESTRICT xt, const Py_ssize_t *FE_RESTRICT lab,
-                              REAL *FE_RESTRICT xl, const int wide)
+                              REAL *FE_RESTRICT xl, const REAL *tn, const int wide)
 {
     FE_KEY *FE_RESTRICT k = (FE_KEY *)kbuf, *FE_RESTRICT kl = (FE_KEY *)kmin;
     Py_ssize_t r, c, r0 = 0;
@@ -662,6 +668,11 @@ FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRIC
         for (; r0 + W <= R; r0 += W) {
             const REAL *FE_RESTRICT xr = x + r0 * C;
             FE_KVEC hi = kneg, lo = kpos, pick = none;
+            for (c = 0; c < W * C; c += 64 / (Py_ssize_t)sizeof(REAL)) {
+                FE_PREFETCH(xr + R * C + c);
+                if (tn)
+                    FE_PREFETCH(tn + r0 * C + c);
+            }
 #define FE_VLANES_MAX(PICK)                                                                \
             for (c = 0; c < C; c++) {                                                      \
                 const FE_RVEC xc = FE_ROWS_OF(xr + c, C);                                  \
