@@ -600,6 +600,12 @@ FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,         
             out[r] = ONE_ROW(C, v + r * C);                                                \
         return;                                                                            \
     }                                                                                      \
+    if (C == 2) {          /* lanes_tree's one level, the pair together: (1e6, 2) 9-28% */ \
+        FE_PRAGMA(omp simd)                                                                \
+        for (r = 0; r < R; r++)                                                            \
+            out[r] = (0.0 + (double)v[2 * r]) + (0.0 + (double)v[2 * r + 1]);              \
+        return;                                                                            \
+    }                                                                                      \
     double lane[FE_LANES * FE_SHORT_CHUNK];                                                \
     for (r0 = 0; r0 < R; r0 += FE_SHORT_CHUNK) {                                           \
         n = R - r0 < FE_SHORT_CHUNK ? R - r0 : FE_SHORT_CHUNK;                             \
