@@ -65,7 +65,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
         if (has_grad) grad[i] = FE_T(one_nan)(uniform ? g * gs0 : g);
     }
 #undef FE_TERM
-    FE_T(rowsums)(R, C, terms, loss);
+    FE_T(rowsums)(R, C, terms, loss, FE_WIDE);
     for (r = 0; r < R; r++) {
         if (has_grad && !uniform) {
             const REAL gs = (REAL)gsc[r];

@@ -121,10 +121,10 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     }
 #undef FE_EXP_PASS
     if (kind == 0) {
-        FE_T(rowsums3)(R, C, ea, eb, d1, Sa, Sb, K);
+        FE_T(rowsums3)(R, C, ea, eb, d1, Sa, Sb, K, FE_WIDE);
     } else {
-        FE_T(rowsums)(R, C, ea, Sa);
-        FE_T(rowsums)(R, C, eb, Sb);
+        FE_T(rowsums)(R, C, ea, Sa, FE_WIDE);
+        FE_T(rowsums)(R, C, eb, Sb, FE_WIDE);
     }
     FE_PRAGMA(omp simd)
     for (r = 0; r < R; r++) {
@@ -171,8 +171,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 d3r[c] = q != 0.0 ? q * h : 0.0;
             }
         }
-        FE_T(rowsums_d)(R, C, d1, La);         /* sum p (log p - log m) */
-        FE_T(rowsums_d)(R, C, d3, K);          /* sum q (log q - log m) */
+        FE_T(rowsums_d)(R, C, d1, La, FE_WIDE);    /* sum p (log p - log m) */
+        FE_T(rowsums_d)(R, C, d3, K, FE_WIDE);     /* sum q (log q - log m) */
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
             loss[r] = FE_NONNEG(beta * La[r] + (1.0 - beta) * K[r]);

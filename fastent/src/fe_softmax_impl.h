@@ -344,7 +344,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             for (i = 0; i < n; i++)
                 z[i] = EXP_NONPOS(z[i]);
         }
-        FE_T(rowsums)(R, C, z, S);                     /* 4. S */
+        FE_T(rowsums)(R, C, z, S, FE_WIDE);                   /* 4. S */
     }
     if (!lab) {                                        /* 3. probability terms */
         if (!lanes) {                                  /* (rows in lanes: above) */
@@ -363,8 +363,8 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             }
             if (cw) { FE_PROB_TERMS(cw[c]) } else { FE_PROB_TERMS(one) }
 #undef FE_PROB_TERMS
-            FE_T(rowsums_d)(R, C, ta, A);
-            FE_T(rowsums_d)(R, C, tb, B);
+            FE_T(rowsums_d)(R, C, ta, A, FE_WIDE);
+            FE_T(rowsums_d)(R, C, tb, B, FE_WIDE);
         }
         *bad |= badt;
     } else {                                           /* 3. label terms */
@@ -379,7 +379,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             }
             if (cw) { FE_SMOOTH_ROWS(cw[c]) } else { FE_SMOOTH_ROWS(one) }
 #undef FE_SMOOTH_ROWS
-            FE_T(rowsums_d)(R, C, tb, B);
+            FE_T(rowsums_d)(R, C, tb, B, FE_WIDE);
         }
         /* the label's logit (rows in lanes: from lanes_max) in a loop of its own, so that
          * the next one, per row and branch-free, is a vector loop over the rows */
@@ -450,7 +450,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             if (C <= 0x2aaaaaaa) FE_SCAN(int32_t) else FE_SCAN(Py_ssize_t)
 #undef FE_SCAN
         }
-        FE_T(rowsums_d)(R, C, ez, H);
+        FE_T(rowsums_d)(R, C, ez, H, FE_WIDE);
         for (r = 0; r < R; r++) {
             /* a NaN row's statistics are the one NaN (fe_terms.h) */
             const double L = fe_log_rowsum(S[r]), lse = (double)M[r] + L;

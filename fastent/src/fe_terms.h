@@ -14,16 +14,15 @@
 #if defined(__GNUC__) || defined(__clang__)
 #define FE_VECTOR_EXT 1         /* GCC / clang vector types: the row sums' accumulators */
 typedef double fe_v4d __attribute__((vector_size(32)));
+typedef double fe_v8d __attribute__((vector_size(64)));
 /* one AVX2 vector of rows (lanes_max, the labels' gradient in lanes): 8 floats or 4
  * doubles, their keys, their labels */
 typedef float fe_v8f __attribute__((vector_size(32)));
 typedef int32_t fe_v8i __attribute__((vector_size(32)));
 typedef int64_t fe_v4l __attribute__((vector_size(32)));
-/* one AVX-512 vector of keys (row_keys with wide 2), and one SSE vector (its fold) */
+/* one AVX-512 vector of keys (row_keys with wide 2) */
 typedef int32_t fe_v16i __attribute__((vector_size(64)));
 typedef int64_t fe_v8l __attribute__((vector_size(64)));
-typedef int32_t fe_v4i __attribute__((vector_size(16)));
-typedef int64_t fe_v2l __attribute__((vector_size(16)));
 #else
 #define FE_VECTOR_EXT 0
 #endif
@@ -77,22 +76,47 @@ typedef fe_v4d fe_rvec_f64;
 typedef fe_v4l fe_kvec_f64;
 typedef fe_v16i fe_kvec64_f32;
 typedef fe_v8l fe_kvec64_f64;
-typedef fe_v4i fe_kvec16_f32;
-typedef fe_v2l fe_kvec16_f64;
 #define fe_rows_of_f32(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)], (p)[4 * (C)],  \
                               (p)[5 * (C)], (p)[6 * (C)], (p)[7 * (C)]}
 #define fe_rows_of_f64(p, C) {(p)[0], (p)[(C)], (p)[2 * (C)], (p)[3 * (C)]}
 #define FE_RVEC FE_T(rvec)
 #define FE_KVEC FE_T(kvec)
 #define FE_KVEC64 FE_T(kvec64)
-#define FE_KVEC16 FE_T(kvec16)
 #define FE_ROWS_OF FE_T(rows_of)
 /* on a vector of keys: the key map of fe_key_f32/f64 (its own inverse on the magnitude
- * bits), and the largest / smallest of two, lane by lane, as `kc > k ? kc : k` */
-#define FE_VKEY(v) ((v) ^ (((v) < 0) & (FE_KEY)(~0ull >> (65 - 8 * sizeof(FE_KEY)))))
+ * bits; the sign by an arithmetic shift, as there: a shift and one three-way logic op),
+ * and the largest / smallest of two, lane by lane, as `kc > k ? kc : k` */
+#define FE_VKEY(v)                                                                         \
+    ((v) ^ (((v) >> (8 * sizeof(FE_KEY) - 1)) & (FE_KEY)(~0ull >> (65 - 8 * sizeof(FE_KEY)))))
 #define FE_VMAX(a, b) fe_vsel((a) > (b), (a), (b))
 #define FE_VMIN(a, b) fe_vsel((a) < (b), (a), (b))
 #define fe_vsel(m, a, b) (((a) & (m)) | ((b) & ~(m)))
+/* The largest key of each of four 32-byte key vectors a, b, c, d, found together: each
+ * level takes the larger of two shuffles that pair the lanes of two vectors (or of one),
+ * so that the four folds share their steps (three levels for float keys, two for double);
+ * key j's largest is lane FE_KEYS_FOLD_AT(j) of the result.  A maximum is the same in any
+ * order: the same keys as folding each vector alone. */
+#define FE_SHUF __builtin_shufflevector
+#define fe_keys_fold4_f32(a, b, c, d)                                                      \
+    __extension__({                                                                        \
+        const fe_v8i p_ = FE_VMAX(FE_SHUF(a, b, 0, 1, 2, 3, 8, 9, 10, 11),                 \
+                                  FE_SHUF(a, b, 4, 5, 6, 7, 12, 13, 14, 15));              \
+        const fe_v8i q_ = FE_VMAX(FE_SHUF(c, d, 0, 1, 2, 3, 8, 9, 10, 11),                 \
+                                  FE_SHUF(c, d, 4, 5, 6, 7, 12, 13, 14, 15));              \
+        const fe_v8i s_ = FE_VMAX(FE_SHUF(p_, q_, 0, 1, 4, 5, 8, 9, 12, 13),               \
+                                  FE_SHUF(p_, q_, 2, 3, 6, 7, 10, 11, 14, 15));            \
+        FE_VMAX(s_, FE_SHUF(s_, s_, 1, 0, 3, 2, 5, 4, 7, 6));                              \
+    })
+#define fe_keys_fold4_f64(a, b, c, d)                                                      \
+    __extension__({                                                                        \
+        const fe_v4l p_ = FE_VMAX(FE_SHUF(a, b, 0, 1, 4, 5), FE_SHUF(a, b, 2, 3, 6, 7));   \
+        const fe_v4l q_ = FE_VMAX(FE_SHUF(c, d, 0, 1, 4, 5), FE_SHUF(c, d, 2, 3, 6, 7));   \
+        FE_VMAX(FE_SHUF(p_, q_, 0, 2, 4, 6), FE_SHUF(p_, q_, 1, 3, 5, 7));                 \
+    })
+#define fe_keys_fold_at_f32(j) (2 * (j))
+#define fe_keys_fold_at_f64(j) (j)
+#define FE_KEYS_FOLD4 FE_T(keys_fold4)
+#define FE_KEYS_FOLD_AT FE_T(keys_fold_at)
 #endif
 
 #define REAL float

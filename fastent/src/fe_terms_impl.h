@@ -282,22 +282,19 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
                 break;                                                                     \
             c = c + 2 * W <= C ? c + W : C - W;                                            \
         }                                                                                  \
-        /* the lanes folded in halves as vectors (a loop over the lanes: GCC extracts   \
-         * them one by one), then the last four or two */                                 \
-        const FE_KVEC ha8 = TO32(ha, FE_VMAX), la8 = TO32(la, FE_VMIN);                    \
-        const FE_KVEC hb8 = TO32(hb, FE_VMAX), lb8 = TO32(lb, FE_VMIN);                    \
-        const FE_KVEC16 ha4 = FE_KEYS_HALVE(FE_KVEC16, ha8, FE_VMAX);                      \
-        const FE_KVEC16 la4 = FE_KEYS_HALVE(FE_KVEC16, la8, FE_VMIN);                      \
-        const FE_KVEC16 hb4 = FE_KEYS_HALVE(FE_KVEC16, hb8, FE_VMAX);                      \
-        const FE_KVEC16 lb4 = FE_KEYS_HALVE(FE_KVEC16, lb8, FE_VMIN);                      \
-        for (int i = 0; i < (int)(sizeof(FE_KVEC16) / sizeof(FE_KEY)); i++) {              \
-            xa = ha4[i] > xa ? ha4[i] : xa;                                                \
-            ya = la4[i] < ya ? la4[i] : ya;                                                \
-            xb = hb4[i] > xb ? hb4[i] : xb;                                                \
-            yb = lb4[i] < yb ? lb4[i] : yb;                                                \
-        }                                                                                  \
-        rest = C;                                                                          \
+        FE_KEYS_FOLD(ha, la, hb, lb, TO32);                                                \
     }
+/* the four sets of lanes folded together (each vector folded alone took ~10% of the KL
+ * from logits): to 32 bytes, then FE_KEYS_FOLD4 (fe_terms.h) on the maxima and the
+ * complemented minima (~k reverses the order of the keys) */
+#define FE_KEYS_FOLD(ha, la, hb, lb, TO32)                                                 \
+    do {                                                                                   \
+        const FE_KVEC ha8 = TO32(ha, FE_VMAX), hb8 = TO32(hb, FE_VMAX);                    \
+        const FE_KVEC na8 = ~TO32(la, FE_VMIN), nb8 = ~TO32(lb, FE_VMIN);                  \
+        const FE_KVEC f_ = FE_KEYS_FOLD4(ha8, hb8, na8, nb8);                              \
+        xa = f_[0], xb = f_[FE_KEYS_FOLD_AT(1)];                                           \
+        ya = ~f_[FE_KEYS_FOLD_AT(2)], yb = ~f_[FE_KEYS_FOLD_AT(3)];                        \
+    } while (0)
 /* OP (FE_VMAX, FE_VMIN) of the two halves of key vector v, a vector of type HT */
 #define FE_KEYS_HALVE(HT, v, OP)                                                           \
     __extension__({                                                                        \
@@ -306,6 +303,43 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
         memcpy(&hi_, (const char *)&(v) + sizeof lo_, sizeof hi_);                         \
         OP(lo_, hi_);                                                                      \
     })
+/* GCC (12) compares and blends for FE_VMAX and FE_VMIN, two dependent instructions where
+ * a vector max is one (the chain of maxima of a long row waits on them: 2x the time);
+ * it makes that max of a loop over an array of lanes.  So with GCC the keys are taken
+ * FE_KEYS_LANES (64 bytes of values) at a time into arrays of lanes, each step a loop
+ * over them, the last step overlapping as above, and the lanes folded in a loop (clang
+ * makes memory of those arrays, and the max of the vectors: it keeps the vectors); the
+ * lanes are folded as vectors as above (a loop over them: one extraction a lane).
+ * gcc 12, Zen 5, avx512: both rows' keys, 100 floats each, 18 -> 11 ns; 1000, 137 -> 73. */
+#define FE_KEYS_LANES ((Py_ssize_t)(64 / sizeof(REAL)))
+#define FE_KEYS_LANE_STEP(x, h, l)                                                         \
+    do {                                                                                   \
+        const FE_KEY k_ = FE_KEY_OF((x)[c + j]);                                           \
+        h[j] = k_ > h[j] ? k_ : h[j];                                                      \
+        l[j] = k_ < l[j] ? k_ : l[j];                                                      \
+    } while (0)
+#define FE_ROW_KEYS_LANES                                                                  \
+    {                                                                                      \
+        FE_KEY ha[FE_KEYS_LANES], la[FE_KEYS_LANES], hb[FE_KEYS_LANES], lb[FE_KEYS_LANES]; \
+        Py_ssize_t j;                                                                      \
+        for (j = 0; j < FE_KEYS_LANES; j++)                                                \
+            ha[j] = hb[j] = xa, la[j] = lb[j] = ya;                                        \
+        for (c = 0;;) {                                                                    \
+            FE_PRAGMA(omp simd)                                                            \
+            for (j = 0; j < FE_KEYS_LANES; j++) {                                          \
+                FE_KEYS_LANE_STEP(a, ha, la);                                              \
+                if (two)                                                                   \
+                    FE_KEYS_LANE_STEP(b, hb, lb);                                          \
+            }                                                                              \
+            if (c + FE_KEYS_LANES == C)                                                    \
+                break;                                                                     \
+            c = c + 2 * FE_KEYS_LANES <= C ? c + FE_KEYS_LANES : C - FE_KEYS_LANES;        \
+        }                                                                                  \
+        FE_KVEC64 vha, vla, vhb, vlb;                                                      \
+        memcpy(&vha, ha, sizeof vha), memcpy(&vla, la, sizeof vla);                        \
+        memcpy(&vhb, hb, sizeof vhb), memcpy(&vlb, lb, sizeof vlb);                        \
+        FE_KEYS_FOLD(vha, vla, vhb, vlb, FE_KEYS_TO32_64);                                 \
+    }
 #define FE_KEYS_TO32_64(v, OP) FE_KEYS_HALVE(FE_KVEC, v, OP)
 #define FE_KEYS_TO32_32(v, OP) (v)
 #define FE_KEYS_STEP(KV, x, h, l)                                                          \
@@ -322,24 +356,34 @@ FE_INLINE void FE_T(row_keys)(Py_ssize_t C, const int two, const REAL *FE_RESTRI
                               FE_KEY *kb, FE_KEY *nb, const int wide)
 {
     FE_KEY xa = FE_KEY_OF(-(REAL)INFINITY), xb = xa, ya = FE_KEY_OF((REAL)INFINITY), yb = ya;
-    Py_ssize_t c, rest = 0;                    /* the scalar loop's first value */
+    Py_ssize_t c;
 #if FE_VECTOR_EXT
+    /* (the scalar loop is an else: after the vectors, its reductions' epilogue folded the
+     * lanes of an empty loop all over again, 8% of the KL from logits at C = 100) */
+#if defined(__clang__)
     if (wide == 2 && C >= (Py_ssize_t)(sizeof(FE_KVEC64) / sizeof(REAL)))
         FE_ROW_KEYS_WIDE(FE_KVEC64, FE_KEYS_TO32_64)
+#else
+    if (wide && C >= FE_KEYS_LANES)
+        FE_ROW_KEYS_LANES
+#endif
     else if (wide && C >= (Py_ssize_t)(sizeof(FE_KVEC) / sizeof(REAL)))
         FE_ROW_KEYS_WIDE(FE_KVEC, FE_KEYS_TO32_32)
+    else
 #else
     (void)wide;
 #endif
-    FE_PRAGMA(omp simd reduction(max:xa, xb) reduction(min:ya, yb))
-    for (c = rest; c < C; c++) {
-        const FE_KEY kt = FE_KEY_OF(a[c]);
-        xa = kt > xa ? kt : xa;
-        ya = kt < ya ? kt : ya;
-        if (two) {
-            const FE_KEY kx = FE_KEY_OF(b[c]);
-            xb = kx > xb ? kx : xb;
-            yb = kx < yb ? kx : yb;
+    {
+        FE_PRAGMA(omp simd reduction(max:xa, xb) reduction(min:ya, yb))
+        for (c = 0; c < C; c++) {
+            const FE_KEY kt = FE_KEY_OF(a[c]);
+            xa = kt > xa ? kt : xa;
+            ya = kt < ya ? kt : ya;
+            if (two) {
+                const FE_KEY kx = FE_KEY_OF(b[c]);
+                xb = kx > xb ? kx : xb;
+                yb = kx < yb ? kx : yb;
+            }
         }
     }
     *ka = xa, *na = ya;
@@ -351,6 +395,10 @@ FE_INLINE void FE_T(row_keys)(Py_ssize_t C, const int two, const REAL *FE_RESTRI
 #undef FE_KEYS_STEP
 #undef FE_KEYS_HALVE
 #undef FE_KEYS_TO32_64
+#undef FE_KEYS_FOLD
+#undef FE_KEYS_LANES
+#undef FE_KEYS_LANE_STEP
+#undef FE_ROW_KEYS_LANES
 #undef FE_KEYS_TO32_32
 #endif
 
@@ -398,94 +446,94 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
  * Every row sum of every family: element c goes to lane c mod FE_LANES (in the order of c),
  * the lanes are added in one fixed tree (lanes j and j + w for w = 8, 4, 2, 1).  The same
  * bits for any vector width, for a row alone or inside a block, for any C.
- * GCC and clang: the 16 lanes are four 4-double vectors held in registers (the array form
- * below kept them in memory and folded them in a loop: ~40% of the divergences' time at
- * C = 100); a lane past the row's end adds +0, which changes no lane (a lane starts at +0
- * and is never -0).  The operands keep the array form's order, so even a NaN's bytes
+ * GCC and clang: the 16 lanes are vectors held in registers (the array form below kept
+ * them in memory and folded them in a loop: ~40% of the divergences' time at C = 100),
+ * four of 4 doubles (FE_L4) or, wide 2 (AVX-512: FE_WIDE), two of 8 (FE_L8: half the
+ * conversions and additions there; GCC keeps 8-double vectors on the stack without
+ * AVX-512).  A lane past the row's end adds +0, which changes no lane (a lane starts at
+ * +0 and is never -0).  The operands keep the array form's order, so even a NaN's bytes
  * are the same.                                                                            */
 #if FE_VECTOR_EXT
-/* the steps of a row sum, on the lanes P0..P3 of values of type T (also for several rows
- * summed in one loop: rowsum3) */
-#define FE_LANES_START(P) fe_v4d P##0 = {0, 0, 0, 0}, P##1 = P##0, P##2 = P##0, P##3 = P##0
+/* the steps of a row sum on the lanes P0..P3 (4 doubles each) of values of type T: START,
+ * ADD (FE_LANES values), TAIL (the last n < FE_LANES, +0 past them), FOLD (the tree) */
+#define FE_L4_START(P) fe_v4d P##0 = {0, 0, 0, 0}, P##1 = P##0, P##2 = P##0, P##3 = P##0
 /* four values as doubles, element by element: GCC lowers a vector conversion where the
  * terms are compiled (no AVX, before the target pragmas: two halves through the stack, 73
  * instructions a rowsum3 step at C = 100), these it vectorises in each kernel (29) */
-#define FE_LANES_LOAD(v)                                                                   \
+#define FE_L4_LOAD(v)                                                                      \
     ((fe_v4d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3]})
-#define FE_LANES_ADD(P, T, v)                                                              \
-    do {                                                                                   \
-        P##0 += FE_LANES_LOAD((v));                                                     \
-        P##1 += FE_LANES_LOAD((v) + 4);                                                 \
-        P##2 += FE_LANES_LOAD((v) + 8);                                                 \
-        P##3 += FE_LANES_LOAD((v) + 12);                                                \
-    } while (0)
-#define FE_LANES_PART(v, m)                    /* m < 4 values, then +0 */                 \
+#define FE_L4_PART(v, m)                       /* m < 4 values, then +0 */                 \
     ((fe_v4d){(m) > 0 ? (double)(v)[0] : 0.0, (m) > 1 ? (double)(v)[1] : 0.0,              \
               (m) > 2 ? (double)(v)[2] : 0.0, 0.0})
-#define FE_LANES_TAIL(P, T, v, n)              /* the last n < 16 values, +0 past them */  \
+#define FE_L4_ADD(P, T, v)                                                                 \
+    do {                                                                                   \
+        P##0 += FE_L4_LOAD((v));                                                           \
+        P##1 += FE_L4_LOAD((v) + 4);                                                       \
+        P##2 += FE_L4_LOAD((v) + 8);                                                       \
+        P##3 += FE_L4_LOAD((v) + 12);                                                      \
+    } while (0)
+#define FE_L4_TAIL(P, T, v, n)                                                             \
     do {                                                                                   \
         const T *t_ = (v);                                                                 \
         const Py_ssize_t n_ = (n);                                                         \
         if (n_ < 4) {                                                                      \
-            P##0 += FE_LANES_PART(t_, n_);                                                 \
+            P##0 += FE_L4_PART(t_, n_);                                                    \
         } else {                                                                           \
-            P##0 += FE_LANES_LOAD(t_);                                                  \
+            P##0 += FE_L4_LOAD(t_);                                                        \
             if (n_ < 8) {                                                                  \
-                P##1 += FE_LANES_PART(t_ + 4, n_ - 4);                                     \
+                P##1 += FE_L4_PART(t_ + 4, n_ - 4);                                        \
             } else {                                                                       \
-                P##1 += FE_LANES_LOAD(t_ + 4);                                          \
+                P##1 += FE_L4_LOAD(t_ + 4);                                                \
                 if (n_ < 12) {                                                             \
-                    P##2 += FE_LANES_PART(t_ + 8, n_ - 8);                                 \
+                    P##2 += FE_L4_PART(t_ + 8, n_ - 8);                                    \
                 } else {                                                                   \
-                    P##2 += FE_LANES_LOAD(t_ + 8);                                      \
-                    P##3 += FE_LANES_PART(t_ + 12, n_ - 12);                               \
+                    P##2 += FE_L4_LOAD(t_ + 8);                                            \
+                    P##3 += FE_L4_PART(t_ + 12, n_ - 12);                                  \
                 }                                                                          \
             }                                                                              \
         }                                                                                  \
     } while (0)
-#define FE_LANES_FOLD(P, out)                  /* w = 8, 4 as vectors; 2, 1 */             \
+#define FE_L4_FOLD(P, out)                     /* w = 8, 4 as vectors; 2, 1 */             \
     do {                                                                                   \
         const fe_v4d f_ = (P##0 + P##2) + (P##1 + P##3);                                   \
         (out) = (f_[0] + f_[2]) + (f_[1] + f_[3]);                                         \
     } while (0)
-#define FE_ROWSUM(NAME, T)                                                                 \
-FE_INLINE double NAME(Py_ssize_t C, const T *FE_RESTRICT v)                                \
-{                                                                                          \
-    FE_LANES_START(a);                                                                     \
-    Py_ssize_t c0;                                                                         \
-    double s;                                                                              \
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES)                                       \
-        FE_LANES_ADD(a, T, v + c0);                                                        \
-    if (c0 < C)                                                                            \
-        FE_LANES_TAIL(a, T, v + c0, C - c0);                                               \
-    FE_LANES_FOLD(a, s);                                                                   \
-    return s;                                                                              \
-}
-/* rowsum of three rows at once (two of the dtype, one of doubles): twelve independent
- * chains of additions where one row has four, the same bits as three rowsum calls */
-FE_INLINE void FE_T(rowsum3)(Py_ssize_t C, const REAL *FE_RESTRICT u,
-                             const REAL *FE_RESTRICT v, const double *FE_RESTRICT w,
-                             double *su, double *sv, double *sw)
-{
-    FE_LANES_START(a);
-    FE_LANES_START(b);
-    FE_LANES_START(d);
-    Py_ssize_t c0;
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {
-        FE_LANES_ADD(a, REAL, u + c0);
-        FE_LANES_ADD(b, REAL, v + c0);
-        FE_LANES_ADD(d, double, w + c0);
-    }
-    if (c0 < C) {
-        FE_LANES_TAIL(a, REAL, u + c0, C - c0);
-        FE_LANES_TAIL(b, REAL, v + c0, C - c0);
-        FE_LANES_TAIL(d, double, w + c0, C - c0);
-    }
-    FE_LANES_FOLD(a, *su);
-    FE_LANES_FOLD(b, *sv);
-    FE_LANES_FOLD(d, *sw);
-}
+/* the same on the lanes P0 (0-7) and P1 (8-15) */
+#define FE_L8_START(P) fe_v8d P##0 = {0, 0, 0, 0, 0, 0, 0, 0}, P##1 = P##0
+#define FE_L8_LOAD(v)                                                                      \
+    ((fe_v8d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3],              \
+              (double)(v)[4], (double)(v)[5], (double)(v)[6], (double)(v)[7]})
+#define FE_L8_PART(v, m)                       /* m < 8 values, then +0 */                 \
+    ((fe_v8d){(m) > 0 ? (double)(v)[0] : 0.0, (m) > 1 ? (double)(v)[1] : 0.0,              \
+              (m) > 2 ? (double)(v)[2] : 0.0, (m) > 3 ? (double)(v)[3] : 0.0,              \
+              (m) > 4 ? (double)(v)[4] : 0.0, (m) > 5 ? (double)(v)[5] : 0.0,              \
+              (m) > 6 ? (double)(v)[6] : 0.0, 0.0})
+#define FE_L8_ADD(P, T, v)                                                                 \
+    do {                                                                                   \
+        P##0 += FE_L8_LOAD((v));                                                           \
+        P##1 += FE_L8_LOAD((v) + 8);                                                       \
+    } while (0)
+#define FE_L8_TAIL(P, T, v, n)                                                             \
+    do {                                                                                   \
+        const T *t_ = (v);                                                                 \
+        const Py_ssize_t n_ = (n);                                                         \
+        if (n_ < 8) {                                                                      \
+            P##0 += FE_L8_PART(t_, n_);                                                    \
+        } else {                                                                           \
+            P##0 += FE_L8_LOAD(t_);                                                        \
+            P##1 += FE_L8_PART(t_ + 8, n_ - 8);                                            \
+        }                                                                                  \
+    } while (0)
+#define FE_L8_FOLD(P, out)                     /* w = 8, 4 as vectors; 2, 1 */             \
+    do {                                                                                   \
+        const fe_v8d f8_ = P##0 + P##1;                                                    \
+        const fe_v4d f_ = FE_SHUF(f8_, f8_, 0, 1, 2, 3) + FE_SHUF(f8_, f8_, 4, 5, 6, 7);   \
+        (out) = (f_[0] + f_[2]) + (f_[1] + f_[3]);                                         \
+    } while (0)
+/* a body in either shape (wide is a constant where the terms are inlined) */
+#define FE_LANES_PICK(BODY) do { if (wide == 2) { BODY(FE_L8) } else { BODY(FE_L4) } } while (0)
 #else
+/* the same steps on an array of FE_LANES doubles (other compilers) */
 FE_INLINE double FE_T(lanes_fold)(const double *acc)
 {
     double l[FE_LANES];
@@ -497,40 +545,83 @@ FE_INLINE double FE_T(lanes_fold)(const double *acc)
             l[j] = l[j] + l[j + w];
     return l[0];
 }
-#define FE_ROWSUM(NAME, T)                                                                 \
-FE_INLINE double NAME(Py_ssize_t C, const T *FE_RESTRICT v)                                \
-{                                                                                          \
-    double acc[FE_LANES] = {0};                                                            \
-    Py_ssize_t c0, j;                                                                      \
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
+#define FE_LA_START(P) double P[FE_LANES] = {0}
+#define FE_LA_TAIL(P, T, v, n)                                                             \
+    do {                                                                                   \
+        const T *t_ = (v);                                                                 \
+        const Py_ssize_t n_ = (n);                                                         \
         FE_PRAGMA(omp simd)                                                                \
-        for (j = 0; j < FE_LANES; j++)                                                     \
-            acc[j] += (double)v[c0 + j];                                                   \
-    }                                                                                      \
-    for (j = 0; c0 + j < C; j++)                                                           \
-        acc[j] += (double)v[c0 + j];                                                       \
-    return FE_T(lanes_fold)(acc);                                                          \
-}
+        for (Py_ssize_t j_ = 0; j_ < n_; j_++)                                             \
+            P[j_] += (double)t_[j_];                                                       \
+    } while (0)
+#define FE_LA_ADD(P, T, v) FE_LA_TAIL(P, T, v, FE_LANES)
+#define FE_LA_FOLD(P, out) ((out) = FE_T(lanes_fold)(P))
+#define FE_LANES_PICK(BODY) do { (void)wide; BODY(FE_LA) } while (0)
 #endif
+#define FE_ROWSUM_BODY(L)                                                                  \
+    L##_START(a);                                                                          \
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES)                                       \
+        L##_ADD(a, T, v + c0);                                                             \
+    if (c0 < C)                                                                            \
+        L##_TAIL(a, T, v + c0, C - c0);                                                    \
+    L##_FOLD(a, s);
+#define FE_ROWSUM(NAME, T_)                                                                \
+FE_INLINE double NAME(Py_ssize_t C, const T_ *FE_RESTRICT v, const int wide)               \
+{                                                                                          \
+    typedef T_ T;                                                                          \
+    Py_ssize_t c0;                                                                         \
+    double s;                                                                              \
+    FE_LANES_PICK(FE_ROWSUM_BODY);                                                         \
+    return s;                                                                              \
+}
 FE_ROWSUM(FE_T(rowsum), REAL)
 FE_ROWSUM(FE_T(rowsum_d), double)
 #undef FE_ROWSUM
-#undef FE_LANES_START
-#undef FE_LANES_LOAD
-#undef FE_LANES_ADD
-#undef FE_LANES_PART
-#undef FE_LANES_TAIL
-#undef FE_LANES_FOLD
-#if !FE_VECTOR_EXT
+#undef FE_ROWSUM_BODY
+/* rowsum of three rows at once (two of the dtype, one of doubles): twelve independent
+ * chains of additions where one row has four, the same bits as three rowsum calls */
+#define FE_ROWSUM3_BODY(L)                                                                 \
+    L##_START(a);                                                                          \
+    L##_START(b);                                                                          \
+    L##_START(d);                                                                          \
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
+        L##_ADD(a, REAL, u + c0);                                                          \
+        L##_ADD(b, REAL, v + c0);                                                          \
+        L##_ADD(d, double, w + c0);                                                        \
+    }                                                                                      \
+    if (c0 < C) {                                                                          \
+        L##_TAIL(a, REAL, u + c0, C - c0);                                                 \
+        L##_TAIL(b, REAL, v + c0, C - c0);                                                 \
+        L##_TAIL(d, double, w + c0, C - c0);                                               \
+    }                                                                                      \
+    L##_FOLD(a, *su);                                                                      \
+    L##_FOLD(b, *sv);                                                                      \
+    L##_FOLD(d, *sw);
 FE_INLINE void FE_T(rowsum3)(Py_ssize_t C, const REAL *FE_RESTRICT u,
                              const REAL *FE_RESTRICT v, const double *FE_RESTRICT w,
-                             double *su, double *sv, double *sw)
+                             double *su, double *sv, double *sw, const int wide)
 {
-    *su = FE_T(rowsum)(C, u);
-    *sv = FE_T(rowsum)(C, v);
-    *sw = FE_T(rowsum_d)(C, w);
+    Py_ssize_t c0;
+    FE_LANES_PICK(FE_ROWSUM3_BODY);
 }
-#endif
+#undef FE_ROWSUM3_BODY
+#undef FE_LANES_PICK
+#undef FE_L4_START
+#undef FE_L4_LOAD
+#undef FE_L4_PART
+#undef FE_L4_ADD
+#undef FE_L4_TAIL
+#undef FE_L4_FOLD
+#undef FE_L8_START
+#undef FE_L8_LOAD
+#undef FE_L8_PART
+#undef FE_L8_ADD
+#undef FE_L8_TAIL
+#undef FE_L8_FOLD
+#undef FE_LA_START
+#undef FE_LA_ADD
+#undef FE_LA_TAIL
+#undef FE_LA_FOLD
 
 /* ---- rows in lanes (short rows, C <= FE_LANES) ------------------------------------------ *
  * The loops of a block of R short rows put one row in each vector lane: value c of every row
@@ -592,12 +683,12 @@ FE_INLINE void FE_T(lanes_tree)(Py_ssize_t R, Py_ssize_t C, double *FE_RESTRICT 
 #define FE_SHORT_CHUNK 256
 #define FE_ROWSUMS(NAME, ONE_ROW, T)                                                       \
 FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,                    \
-                    double *FE_RESTRICT out)                                               \
+                    double *FE_RESTRICT out, const int wide)                               \
 {                                                                                          \
     Py_ssize_t r0, r, j, n;                                                                \
     if (C > FE_LANES) {                                                                    \
         for (r = 0; r < R; r++)                                                            \
-            out[r] = ONE_ROW(C, v + r * C);                                                \
+            out[r] = ONE_ROW(C, v + r * C, wide);                                          \
         return;                                                                            \
     }                                                                                      \
     if (C == 2) {          /* lanes_tree's one level, the pair together: (1e6, 2) 9-28% */ \
@@ -626,17 +717,17 @@ FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
 FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT u,
                               const REAL *FE_RESTRICT v, const double *FE_RESTRICT w,
                               double *FE_RESTRICT su, double *FE_RESTRICT sv,
-                              double *FE_RESTRICT sw)
+                              double *FE_RESTRICT sw, const int wide)
 {
     Py_ssize_t r;
     if (C <= FE_LANES) {
-        FE_T(rowsums)(R, C, u, su);
-        FE_T(rowsums)(R, C, v, sv);
-        FE_T(rowsums_d)(R, C, w, sw);
+        FE_T(rowsums)(R, C, u, su, wide);
+        FE_T(rowsums)(R, C, v, sv, wide);
+        FE_T(rowsums_d)(R, C, w, sw, wide);
         return;
     }
     for (r = 0; r < R; r++)
-        FE_T(rowsum3)(C, u + r * C, v + r * C, w + r * C, su + r, sv + r, sw + r);
+        FE_T(rowsum3)(C, u + r * C, v + r * C, w + r * C, su + r, sv + r, sw + r, wide);
 }
 
 /* ---- rows in lanes (short rows, C <= FE_LANES): see lanes_tree ---------------------- */
