@@ -261,39 +261,46 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
 
 /* The largest and the smallest keys (rowmax's, below) of row a and, with two, of row b, C
  * values each (*ka, *na; *kb, *nb).  wide (FE_WIDE) and C >= a vector: a vector of each
- * row at a time, the vector after the last whole one being the row's last W values,
- * overlapping it, where the loop the compiler makes ends in up to W - 1 scalar steps
- * (4 of 100 floats: a third of the keys' time in the KL from logits); wide 2 (AVX-512)
- * and C >= 64 bytes of values: 64-byte vectors, half the steps (gcc 12 on Zen 5, 1 thread:
- * softmax CE loss (16384, 1000) and (2048, 32000) 13-15% faster, KL from logits
- * (65536, 100) float32 loss 5-10%).  A maximum or a minimum does not change when a value
- * is seen twice or in another order: the same keys, so the same bits at any width. */
+ * row at a time (FE_KEYS_WALK), the vector after the last whole one being the row's last
+ * W values, overlapping it, where the loop the compiler makes ends in up to W - 1 scalar
+ * steps (4 of 100 floats: a third of the keys' time in the KL from logits); 64 bytes of
+ * values at a time where C allows (wide 2 with clang, any wide with GCC: half the steps of
+ * 32 bytes on AVX-512).  A maximum or a minimum does not change when a value is seen
+ * twice or in another order: the same keys, so the same bits at any width. */
 #if FE_VECTOR_EXT
+/* the steps over a row, W values at a time (STEP() takes values c..c+W-1 of a, and of b
+ * with two), the last step overlapping the one before */
+#define FE_KEYS_WALK(W, STEP)                                                              \
+    for (c = 0;;) {                                                                        \
+        STEP();                                                                            \
+        if (c + (W) == C)                                                                  \
+            break;                                                                         \
+        c = c + 2 * (W) <= C ? c + (W) : C - (W);                                          \
+    }
+/* a vector of keys of each row (ha, la: row a's maxima and minima; hb, lb: row b's) */
+#define FE_KEYS_VSTEP()                                                                    \
+    do {                                                                                   \
+        FE_KEYS_STEP(a, ha, la);                                                           \
+        if (two)                                                                           \
+            FE_KEYS_STEP(b, hb, lb);                                                       \
+    } while (0)
 #define FE_ROW_KEYS_WIDE(KV, TO32)                                                         \
     {                                                                                      \
-        enum { W = sizeof(KV) / sizeof(REAL) };                                            \
         const KV none = {0};                                                               \
         KV ha = none + xa, hb = ha, la = none + ya, lb = la;                               \
-        for (c = 0;;) {                                                                    \
-            FE_KEYS_STEP(KV, a, ha, la);                                                   \
-            if (two)                                                                       \
-                FE_KEYS_STEP(KV, b, hb, lb);                                               \
-            if (c + W == C)                                                                \
-                break;                                                                     \
-            c = c + 2 * W <= C ? c + W : C - W;                                            \
-        }                                                                                  \
-        FE_KEYS_FOLD(ha, la, hb, lb, TO32);                                                \
+        FE_KEYS_WALK((Py_ssize_t)(sizeof(KV) / sizeof(REAL)), FE_KEYS_VSTEP)               \
+        FE_KEYS_FOLD(ha, la, hb, lb, TO32, xa, ya, xb, yb);                                \
     }
 /* the four sets of lanes folded together (each vector folded alone took ~10% of the KL
  * from logits): to 32 bytes, then FE_KEYS_FOLD4 (fe_terms.h) on the maxima and the
- * complemented minima (~k reverses the order of the keys) */
-#define FE_KEYS_FOLD(ha, la, hb, lb, TO32)                                                 \
+ * complemented minima (~k reverses the order of the keys); into xa_, ya_, xb_, yb_ */
+#define FE_KEYS_FOLD(ha, la, hb, lb, TO32, xa_, ya_, xb_, yb_)                             \
     do {                                                                                   \
         const FE_KVEC ha8 = TO32(ha, FE_VMAX), hb8 = TO32(hb, FE_VMAX);                    \
         const FE_KVEC na8 = ~TO32(la, FE_VMIN), nb8 = ~TO32(lb, FE_VMIN);                  \
         const FE_KVEC f_ = FE_KEYS_FOLD4(ha8, hb8, na8, nb8);                              \
-        xa = f_[0], xb = f_[FE_KEYS_FOLD_AT(1)];                                           \
-        ya = ~f_[FE_KEYS_FOLD_AT(2)], yb = ~f_[FE_KEYS_FOLD_AT(3)];                        \
+        xa_ = f_[0], xb_ = f_[FE_KEYS_FOLD_AT(1)];                                         \
+        ya_ = ~f_[FE_KEYS_FOLD_AT(2)], yb_ = ~f_[FE_KEYS_FOLD_AT(3)];                      \
     } while (0)
 /* OP (FE_VMAX, FE_VMIN) of the two halves of key vector v, a vector of type HT */
 #define FE_KEYS_HALVE(HT, v, OP)                                                           \
@@ -307,10 +314,9 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
  * a vector max is one (the chain of maxima of a long row waits on them: 2x the time);
  * it makes that max of a loop over an array of lanes.  So with GCC the keys are taken
  * FE_KEYS_LANES (64 bytes of values) at a time into arrays of lanes, each step a loop
- * over them, the last step overlapping as above, and the lanes folded in a loop (clang
- * makes memory of those arrays, and the max of the vectors: it keeps the vectors); the
- * lanes are folded as vectors as above (a loop over them: one extraction a lane).
- * gcc 12, Zen 5, avx512: both rows' keys, 100 floats each, 18 -> 11 ns; 1000, 137 -> 73. */
+ * over them (clang makes memory of those arrays, and the max of the vectors: it keeps the
+ * vectors), walked and folded as the vectors are.  gcc 12, Zen 5, avx512: both rows'
+ * keys, 100 floats each, 18 -> 11 ns a row; 1000 floats, 137 -> 73 ns. */
 #define FE_KEYS_LANES ((Py_ssize_t)(64 / sizeof(REAL)))
 #define FE_KEYS_LANE_STEP(x, h, l)                                                         \
     do {                                                                                   \
@@ -318,33 +324,32 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
         h[j] = k_ > h[j] ? k_ : h[j];                                                      \
         l[j] = k_ < l[j] ? k_ : l[j];                                                      \
     } while (0)
+#define FE_KEYS_LSTEP()                                                                    \
+    do {                                                                                   \
+        FE_PRAGMA(omp simd)                                                                \
+        for (j = 0; j < FE_KEYS_LANES; j++) {                                              \
+            FE_KEYS_LANE_STEP(a, ha, la);                                                  \
+            if (two)                                                                       \
+                FE_KEYS_LANE_STEP(b, hb, lb);                                              \
+        }                                                                                  \
+    } while (0)
 #define FE_ROW_KEYS_LANES                                                                  \
     {                                                                                      \
         FE_KEY ha[FE_KEYS_LANES], la[FE_KEYS_LANES], hb[FE_KEYS_LANES], lb[FE_KEYS_LANES]; \
         Py_ssize_t j;                                                                      \
         for (j = 0; j < FE_KEYS_LANES; j++)                                                \
             ha[j] = hb[j] = xa, la[j] = lb[j] = ya;                                        \
-        for (c = 0;;) {                                                                    \
-            FE_PRAGMA(omp simd)                                                            \
-            for (j = 0; j < FE_KEYS_LANES; j++) {                                          \
-                FE_KEYS_LANE_STEP(a, ha, la);                                              \
-                if (two)                                                                   \
-                    FE_KEYS_LANE_STEP(b, hb, lb);                                          \
-            }                                                                              \
-            if (c + FE_KEYS_LANES == C)                                                    \
-                break;                                                                     \
-            c = c + 2 * FE_KEYS_LANES <= C ? c + FE_KEYS_LANES : C - FE_KEYS_LANES;        \
-        }                                                                                  \
+        FE_KEYS_WALK(FE_KEYS_LANES, FE_KEYS_LSTEP)                                         \
         FE_KVEC64 vha, vla, vhb, vlb;                                                      \
         memcpy(&vha, ha, sizeof vha), memcpy(&vla, la, sizeof vla);                        \
         memcpy(&vhb, hb, sizeof vhb), memcpy(&vlb, lb, sizeof vlb);                        \
-        FE_KEYS_FOLD(vha, vla, vhb, vlb, FE_KEYS_TO32_64);                                 \
+        FE_KEYS_FOLD(vha, vla, vhb, vlb, FE_KEYS_TO32_64, xa, ya, xb, yb);                 \
     }
 #define FE_KEYS_TO32_64(v, OP) FE_KEYS_HALVE(FE_KVEC, v, OP)
 #define FE_KEYS_TO32_32(v, OP) (v)
-#define FE_KEYS_STEP(KV, x, h, l)                                                          \
+#define FE_KEYS_STEP(x, h, l)                                                              \
     do {                                                                                   \
-        KV v;                                                                              \
+        __typeof__(h) v;                                                                   \
         memcpy(&v, (x) + c, sizeof v);                                                     \
         v = FE_VKEY(v);                                                                    \
         h = FE_VMAX(v, h);                                                                 \
@@ -399,6 +404,9 @@ FE_INLINE void FE_T(row_keys)(Py_ssize_t C, const int two, const REAL *FE_RESTRI
 #undef FE_KEYS_LANES
 #undef FE_KEYS_LANE_STEP
 #undef FE_ROW_KEYS_LANES
+#undef FE_KEYS_WALK
+#undef FE_KEYS_VSTEP
+#undef FE_KEYS_LSTEP
 #undef FE_KEYS_TO32_32
 #endif
 
@@ -578,8 +586,8 @@ FE_ROWSUM(FE_T(rowsum), REAL)
 FE_ROWSUM(FE_T(rowsum_d), double)
 #undef FE_ROWSUM
 #undef FE_ROWSUM_BODY
-/* rowsum of three rows at once (two of the dtype, one of doubles): twelve independent
- * chains of additions where one row has four, the same bits as three rowsum calls */
+/* rowsum of three rows at once (two of the dtype, one of doubles): three times the
+ * independent chains of additions of one row, the same bits as three rowsum calls */
 #define FE_ROWSUM3_BODY(L)                                                                 \
     L##_START(a);                                                                          \
     L##_START(b);                                                                          \
