@@ -14,6 +14,7 @@
  * of za, zb to float, nor of t/T):
  *   KL   l = sum p (log p - log q) = (sum ea ((t - x) + (max x - max t))) / (T Sa) + (Lb - La)
  *        dl/dx = (q - p) / T
+ *        (the terms in double, FE_KL_TERM in fe_terms.h, made as rowsums_kl adds them)
  *   JS   log m = logaddexp(log beta + log p, log(1 - beta) + log q)   (in log space: the
  *        mixture never underflows)
  *        l = beta sum p (log p - log m) + (1 - beta) sum q (log q - log m)
@@ -33,7 +34,6 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                                      REAL *FE_RESTRICT z, double *FE_RESTRICT work)
 {
     const Py_ssize_t n = R * C;
-    const REAL zero = 0;
     /* logits times 1/T (x * 1 is x: T = 1 gives the logits' own bits; a signalling NaN
      * is quieted, and a NaN row's outputs are the one quiet NaN anyway) */
     const double inv_t = 1.0 / temperature;
@@ -71,40 +71,40 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
      * rowmax calls measured 4-6% slower at C = 1000, float32, gcc, AVX2); the minima too:
      * a row whose smallest za and zb are >= EXP_NORMAL_MIN (so no NaN, no infinity) takes
      * the exp of that range (the same bits, half the work: fe_math.h) */
-    for (r = 0; r < R; r++) {
-        const REAL *FE_RESTRICT tr = t + r * C, *FE_RESTRICT xr = x + r * C;
-        FE_KEY ka, na, kb, nb;                                      /* rowmax's keys */
-        FE_T(row_keys)(C, 1, tr, xr, &ka, &na, &kb, &nb, FE_WIDE);
-        const REAL ma = FE_VAL_OF(ka), mb = FE_VAL_OF(kb);
-        const REAL lowa = FE_VAL_OF(na), lowb = FE_VAL_OF(nb);
-        Ma[r] = ma * inv_T;
-        Mb[r] = mb * inv_T;
-        Mad[r] = (double)ma * inv_t;
-        Mbd[r] = (double)mb * inv_t;
-        Dm[r] = (double)mb - (double)ma;   /* the raw maxima: exact for float logits */
-        Normal[r] = lowa * inv_T - Ma[r] >= (REAL)EXP_NORMAL_MIN &&
-                    lowb * inv_T - Mb[r] >= (REAL)EXP_NORMAL_MIN;
+    {   /* the keys of every row first, their values then in one vector loop over the
+         * rows (row by row, those scalar steps were 12% of the kernel at C = 100); the
+         * keys live in Sa, Sb, K, La until the row sums */
+        FE_KEY *FE_RESTRICT ka = (FE_KEY *)Sa, *FE_RESTRICT na = (FE_KEY *)Sb;
+        FE_KEY *FE_RESTRICT kb = (FE_KEY *)K, *FE_RESTRICT nb = (FE_KEY *)La;
+        for (r = 0; r < R; r++)
+            FE_T(row_keys)(C, 1, t + r * C, x + r * C, ka + r, na + r, kb + r, nb + r,
+                           FE_WIDE);
+        FE_PRAGMA(omp simd)
+        for (r = 0; r < R; r++) {
+            const REAL ma = FE_VAL_OF(ka[r]), mb = FE_VAL_OF(kb[r]);
+            const REAL lowa = FE_VAL_OF(na[r]), lowb = FE_VAL_OF(nb[r]);
+            const REAL sa = ma * inv_T, sb = mb * inv_T;
+            Ma[r] = sa;
+            Mb[r] = sb;
+            Mad[r] = (double)ma * inv_t;
+            Mbd[r] = (double)mb * inv_t;
+            Dm[r] = (double)mb - (double)ma;   /* the raw maxima: exact for float logits */
+            Normal[r] = lowa * inv_T - sa >= (REAL)EXP_NORMAL_MIN &&
+                        lowb * inv_T - sb >= (REAL)EXP_NORMAL_MIN;
+        }
     }
-    /* ea = exp(za), eb = exp(zb); KL's terms ea ((t - x) + (max x - max t)) in double, the
-     * 1/T applied to their sum; ea = 0 is a term 0 (a masked class, whatever t - x is) */
-#define FE_EXP_PASS(EXPF, MASKED)                                                          \
+    /* ea = exp(za), eb = exp(zb) (KL's terms are made as the row sums add them) */
+#define FE_EXP_PASS(EXPF)                                                                  \
     FE_PIECES(lo, hi, C, W) {                                                              \
         FE_PRAGMA(omp simd)                                                                \
         for (c = lo; c < hi; c++) {                                                        \
-            const REAL e = EXPF(FE_ZA(c));                                                 \
-            ear[c] = e;                                                                    \
+            ear[c] = EXPF(FE_ZA(c));                                                       \
             ebr[c] = EXPF(FE_ZB(c));                                                       \
-            if (kind == 0) {                                                               \
-                const double d = (double)e * (((double)tr[c] - (double)xr[c]) + dm);      \
-                dr[c] = (MASKED) && e == zero ? 0.0 : d;                                   \
-            }                                                                              \
         }                                                                                  \
     }
     for (r = 0; r < R; r++) {
         FE_ROW(r)
         REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
-        double *FE_RESTRICT dr = d1 + r * C;
-        const double dm = Dm[r];
         /* the next block's row r (the driver's blocks are back to back in the common,
          * contiguous case) is fetched while this row's exps run: 8% at (65536, 100) */
         for (c = 0; c < C; c += 64 / (Py_ssize_t)sizeof(REAL)) {
@@ -114,14 +114,14 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 FE_PREFETCH_W(grad + (R + r) * C + c);
         }
         if (Normal[r]) {
-            FE_EXP_PASS(EXP_NORMAL, 0)
+            FE_EXP_PASS(EXP_NORMAL)
         } else {
-            FE_EXP_PASS(EXP_NONPOS, 1)
+            FE_EXP_PASS(EXP_NONPOS)
         }
     }
 #undef FE_EXP_PASS
     if (kind == 0) {
-        FE_T(rowsums3)(R, C, ea, eb, d1, Sa, Sb, K, FE_WIDE);
+        FE_T(rowsums_kl)(R, C, ea, eb, t, x, Dm, Normal, d1, Sa, Sb, K, FE_WIDE);
     } else {
         FE_T(rowsums)(R, C, ea, Sa, FE_WIDE);
         FE_T(rowsums)(R, C, eb, Sb, FE_WIDE);

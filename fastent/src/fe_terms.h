@@ -119,6 +119,19 @@ typedef fe_v8l fe_kvec64_f64;
 #define FE_KEYS_FOLD_AT FE_T(keys_fold_at)
 #endif
 
+/* Values of a row for the row sums (fe_terms_impl.h): L##_LOAD(v) the values at v as L's
+ * vector of doubles, L1 one value; L##_NZ(d, e) d where e != 0, else +0. */
+#define FE_L1_LOAD(v) ((double)(v)[0])
+#define FE_L1_NZ(d, e) ((e) != 0.0 ? (d) : 0.0)
+/* KL from logits' term at offset o of a row (fe_divlogits_impl.h), in double:
+ * e ((t - x) + dm), e = exp(za) of the row (ea), t and x its logits, dm = max x - max t;
+ * masked (a row that may have e = 0, a class the teacher masks): +0 where e = 0, whatever
+ * t - x is */
+#define FE_KL_TERM(L, o)                                                                   \
+    (L##_LOAD(ea + (o)) * ((L##_LOAD(t + (o)) - L##_LOAD(x + (o))) + dm))
+#define FE_KL_VAL(L, o)                                                                    \
+    (masked ? L##_NZ(FE_KL_TERM(L, o), L##_LOAD(ea + (o))) : FE_KL_TERM(L, o))
+
 #define REAL float
 #define FE_DT f32
 #define EXP fe_expf

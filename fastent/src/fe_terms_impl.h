@@ -460,45 +460,58 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
  * conversions and additions there; GCC keeps 8-double vectors on the stack without
  * AVX-512).  A lane past the row's end adds +0, which changes no lane (a lane starts at
  * +0 and is never -0).  The operands keep the array form's order, so even a NaN's bytes
- * are the same.                                                                            */
+ * are the same.
+ * The values added are VAL(L, o): those at offset o of the row as L's vector of doubles
+ * (FE_L1, fe_terms.h: one double) -- of a row of the dtype or of doubles (FE_VAL_ROW), or
+ * terms computed from several rows as they are added (rowsum_kl). */
+#define FE_VAL_ROW(L, o) L##_LOAD(v + (o))
 #if FE_VECTOR_EXT
-/* the steps of a row sum on the lanes P0..P3 (4 doubles each) of values of type T: START,
- * ADD (FE_LANES values), TAIL (the last n < FE_LANES, +0 past them), FOLD (the tree) */
+/* the steps of a row sum on the lanes P0..P3 (4 doubles each): START, ADD (FE_LANES
+ * values from offset o), TAIL (the last n < FE_LANES from offset o, the row's last, +0
+ * past them), FOLD (the tree) */
 #define FE_L4_START(P) fe_v4d P##0 = {0, 0, 0, 0}, P##1 = P##0, P##2 = P##0, P##3 = P##0
 /* four values as doubles, element by element: GCC lowers a vector conversion where the
  * terms are compiled (no AVX, before the target pragmas: two halves through the stack, 73
- * instructions a rowsum3 step at C = 100), these it vectorises in each kernel (29) */
+ * instructions a step of the three row sums of KL at C = 100), these it vectorises in each kernel (29) */
 #define FE_L4_LOAD(v)                                                                      \
     ((fe_v4d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3]})
-#define FE_L4_PART(v, m)                       /* m < 4 values, then +0 */                 \
-    ((fe_v4d){(m) > 0 ? (double)(v)[0] : 0.0, (m) > 1 ? (double)(v)[1] : 0.0,              \
-              (m) > 2 ? (double)(v)[2] : 0.0, 0.0})
-#define FE_L4_ADD(P, T, v)                                                                 \
+/* vector w (the row's last 4 values) shifted down by 4 - m: its last m values in lanes
+ * 0..m-1, then +0 (one shuffle with a zero vector; value by value, the compiler made a
+ * branch and a scalar conversion of each, ~35 instructions a tail) */
+#define FE_L4_SHIFT(w, m)                                                                  \
+    __extension__({                                                                        \
+        const fe_v4d w_ = (w), z_ = {0, 0, 0, 0};                                          \
+        (m) == 1 ? FE_SHUF(w_, z_, 3, 4, 4, 4)                                             \
+                 : (m) == 2 ? FE_SHUF(w_, z_, 2, 3, 4, 4) : FE_SHUF(w_, z_, 1, 2, 3, 4);  \
+    })
+/* a row's last m < 4 values (the row at least 4 long) */
+#define FE_L4_END(VAL, m) FE_L4_SHIFT(VAL(FE_L4, C - 4), (m))
+#define FE_L4_ADD(P, VAL, o)                                                               \
     do {                                                                                   \
-        P##0 += FE_L4_LOAD((v));                                                           \
-        P##1 += FE_L4_LOAD((v) + 4);                                                       \
-        P##2 += FE_L4_LOAD((v) + 8);                                                       \
-        P##3 += FE_L4_LOAD((v) + 12);                                                      \
+        P##0 += VAL(FE_L4, (o));                                                           \
+        P##1 += VAL(FE_L4, (o) + 4);                                                       \
+        P##2 += VAL(FE_L4, (o) + 8);                                                       \
+        P##3 += VAL(FE_L4, (o) + 12);                                                      \
     } while (0)
-#define FE_L4_TAIL(P, T, v, n)                                                             \
+#define FE_L4_TAIL(P, VAL, o, n)                                                           \
     do {                                                                                   \
-        const T *t_ = (v);                                                                 \
-        const Py_ssize_t n_ = (n);                                                         \
-        if (n_ < 4) {                                                                      \
-            P##0 += FE_L4_PART(t_, n_);                                                    \
-        } else {                                                                           \
-            P##0 += FE_L4_LOAD(t_);                                                        \
-            if (n_ < 8) {                                                                  \
-                P##1 += FE_L4_PART(t_ + 4, n_ - 4);                                        \
-            } else {                                                                       \
-                P##1 += FE_L4_LOAD(t_ + 4);                                                \
-                if (n_ < 12) {                                                             \
-                    P##2 += FE_L4_PART(t_ + 8, n_ - 8);                                    \
-                } else {                                                                   \
-                    P##2 += FE_L4_LOAD(t_ + 8);                                            \
-                    P##3 += FE_L4_PART(t_ + 12, n_ - 12);                                  \
-                }                                                                          \
-            }                                                                              \
+        const Py_ssize_t q_ = (n) / 4, m_ = (n) % 4;                                       \
+        if (q_ > 0)                                                                        \
+            P##0 += VAL(FE_L4, (o));                                                       \
+        if (q_ > 1)                                                                        \
+            P##1 += VAL(FE_L4, (o) + 4);                                                   \
+        if (q_ > 2)                                                                        \
+            P##2 += VAL(FE_L4, (o) + 8);                                                   \
+        if (m_ > 0) {                                                                      \
+            const fe_v4d e_ = FE_L4_END(VAL, m_);                                          \
+            if (q_ == 0)                                                                   \
+                P##0 += e_;                                                                \
+            else if (q_ == 1)                                                              \
+                P##1 += e_;                                                                \
+            else if (q_ == 2)                                                              \
+                P##2 += e_;                                                                \
+            else                                                                           \
+                P##3 += e_;                                                                \
         }                                                                                  \
     } while (0)
 #define FE_L4_FOLD(P, out)                     /* w = 8, 4 as vectors; 2, 1 */             \
@@ -511,25 +524,35 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 #define FE_L8_LOAD(v)                                                                      \
     ((fe_v8d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3],              \
               (double)(v)[4], (double)(v)[5], (double)(v)[6], (double)(v)[7]})
-#define FE_L8_PART(v, m)                       /* m < 8 values, then +0 */                 \
-    ((fe_v8d){(m) > 0 ? (double)(v)[0] : 0.0, (m) > 1 ? (double)(v)[1] : 0.0,              \
-              (m) > 2 ? (double)(v)[2] : 0.0, (m) > 3 ? (double)(v)[3] : 0.0,              \
-              (m) > 4 ? (double)(v)[4] : 0.0, (m) > 5 ? (double)(v)[5] : 0.0,              \
-              (m) > 6 ? (double)(v)[6] : 0.0, 0.0})
-#define FE_L8_ADD(P, T, v)                                                                 \
+#define FE_L8_SHIFT(w, m)                                                                  \
+    __extension__({                                                                        \
+        const fe_v8d w_ = (w), z_ = {0, 0, 0, 0, 0, 0, 0, 0};                              \
+        fe_v8d e_;                                                                         \
+        switch (m) {                                                                       \
+        case 1: e_ = FE_SHUF(w_, z_, 7, 8, 8, 8, 8, 8, 8, 8); break;                        \
+        case 2: e_ = FE_SHUF(w_, z_, 6, 7, 8, 8, 8, 8, 8, 8); break;                        \
+        case 3: e_ = FE_SHUF(w_, z_, 5, 6, 7, 8, 8, 8, 8, 8); break;                        \
+        case 4: e_ = FE_SHUF(w_, z_, 4, 5, 6, 7, 8, 8, 8, 8); break;                        \
+        case 5: e_ = FE_SHUF(w_, z_, 3, 4, 5, 6, 7, 8, 8, 8); break;                        \
+        case 6: e_ = FE_SHUF(w_, z_, 2, 3, 4, 5, 6, 7, 8, 8); break;                        \
+        default: e_ = FE_SHUF(w_, z_, 1, 2, 3, 4, 5, 6, 7, 8); break;                       \
+        }                                                                                  \
+        e_;                                                                                \
+    })
+#define FE_L8_END(VAL, m) FE_L8_SHIFT(VAL(FE_L8, C - 8), (m))
+#define FE_L8_ADD(P, VAL, o)                                                               \
     do {                                                                                   \
-        P##0 += FE_L8_LOAD((v));                                                           \
-        P##1 += FE_L8_LOAD((v) + 8);                                                       \
+        P##0 += VAL(FE_L8, (o));                                                           \
+        P##1 += VAL(FE_L8, (o) + 8);                                                       \
     } while (0)
-#define FE_L8_TAIL(P, T, v, n)                                                             \
+#define FE_L8_TAIL(P, VAL, o, n)                                                           \
     do {                                                                                   \
-        const T *t_ = (v);                                                                 \
-        const Py_ssize_t n_ = (n);                                                         \
-        if (n_ < 8) {                                                                      \
-            P##0 += FE_L8_PART(t_, n_);                                                    \
+        if ((n) < 8) {                                                                     \
+            P##0 += FE_L8_END(VAL, (n));                                                   \
         } else {                                                                           \
-            P##0 += FE_L8_LOAD(t_);                                                        \
-            P##1 += FE_L8_PART(t_ + 8, n_ - 8);                                            \
+            P##0 += VAL(FE_L8, (o));                                                       \
+            if ((n) > 8)                                                                   \
+                P##1 += FE_L8_END(VAL, (n) - 8);                                           \
         }                                                                                  \
     } while (0)
 #define FE_L8_FOLD(P, out)                     /* w = 8, 4 as vectors; 2, 1 */             \
@@ -538,6 +561,9 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
         const fe_v4d f_ = FE_SHUF(f8_, f8_, 0, 1, 2, 3) + FE_SHUF(f8_, f8_, 4, 5, 6, 7);   \
         (out) = (f_[0] + f_[2]) + (f_[1] + f_[3]);                                         \
     } while (0)
+/* d where e != 0, else +0 (vectors: the comparison's all-ones lanes as a mask) */
+#define FE_L4_NZ(d, e) ((fe_v4d)((fe_v4l)(d) & ((e) != 0.0)))
+#define FE_L8_NZ(d, e) ((fe_v8d)((fe_v8l)(d) & ((e) != 0.0)))
 /* a body in either shape (wide is a constant where the terms are inlined) */
 #define FE_LANES_PICK(BODY) do { if (wide == 2) { BODY(FE_L8) } else { BODY(FE_L4) } } while (0)
 #else
@@ -554,29 +580,28 @@ FE_INLINE double FE_T(lanes_fold)(const double *acc)
     return l[0];
 }
 #define FE_LA_START(P) double P[FE_LANES] = {0}
-#define FE_LA_TAIL(P, T, v, n)                                                             \
+#define FE_LA_TAIL(P, VAL, o, n)                                                           \
     do {                                                                                   \
-        const T *t_ = (v);                                                                 \
         const Py_ssize_t n_ = (n);                                                         \
         FE_PRAGMA(omp simd)                                                                \
         for (Py_ssize_t j_ = 0; j_ < n_; j_++)                                             \
-            P[j_] += (double)t_[j_];                                                       \
+            P[j_] += VAL(FE_L1, (o) + j_);                                                 \
     } while (0)
-#define FE_LA_ADD(P, T, v) FE_LA_TAIL(P, T, v, FE_LANES)
+#define FE_LA_ADD(P, VAL, o) FE_LA_TAIL(P, VAL, o, FE_LANES)
 #define FE_LA_FOLD(P, out) ((out) = FE_T(lanes_fold)(P))
 #define FE_LANES_PICK(BODY) do { (void)wide; BODY(FE_LA) } while (0)
 #endif
 #define FE_ROWSUM_BODY(L)                                                                  \
     L##_START(a);                                                                          \
     for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES)                                       \
-        L##_ADD(a, T, v + c0);                                                             \
+        L##_ADD(a, FE_VAL_ROW, c0);                                                        \
     if (c0 < C)                                                                            \
-        L##_TAIL(a, T, v + c0, C - c0);                                                    \
+        L##_TAIL(a, FE_VAL_ROW, c0, C - c0);                                               \
     L##_FOLD(a, s);
+/* C > FE_LANES (rowsums' short rows go in lanes) */
 #define FE_ROWSUM(NAME, T_)                                                                \
 FE_INLINE double NAME(Py_ssize_t C, const T_ *FE_RESTRICT v, const int wide)               \
 {                                                                                          \
-    typedef T_ T;                                                                          \
     Py_ssize_t c0;                                                                         \
     double s;                                                                              \
     FE_LANES_PICK(FE_ROWSUM_BODY);                                                         \
@@ -586,50 +611,63 @@ FE_ROWSUM(FE_T(rowsum), REAL)
 FE_ROWSUM(FE_T(rowsum_d), double)
 #undef FE_ROWSUM
 #undef FE_ROWSUM_BODY
-/* rowsum of three rows at once (two of the dtype, one of doubles): three times the
- * independent chains of additions of one row, the same bits as three rowsum calls */
-#define FE_ROWSUM3_BODY(L)                                                                 \
+
+#define FE_VAL_EA(L, o) L##_LOAD(ea + (o))
+#define FE_VAL_EB(L, o) L##_LOAD(eb + (o))
+#define FE_ROWSUM_KL_BODY(L)                                                               \
     L##_START(a);                                                                          \
     L##_START(b);                                                                          \
     L##_START(d);                                                                          \
     for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
-        L##_ADD(a, REAL, u + c0);                                                          \
-        L##_ADD(b, REAL, v + c0);                                                          \
-        L##_ADD(d, double, w + c0);                                                        \
+        L##_ADD(a, FE_VAL_EA, c0);                                                         \
+        L##_ADD(b, FE_VAL_EB, c0);                                                         \
+        L##_ADD(d, FE_KL_VAL, c0);                                                         \
     }                                                                                      \
     if (c0 < C) {                                                                          \
-        L##_TAIL(a, REAL, u + c0, C - c0);                                                 \
-        L##_TAIL(b, REAL, v + c0, C - c0);                                                 \
-        L##_TAIL(d, double, w + c0, C - c0);                                               \
+        L##_TAIL(a, FE_VAL_EA, c0, C - c0);                                                \
+        L##_TAIL(b, FE_VAL_EB, c0, C - c0);                                                \
+        L##_TAIL(d, FE_KL_VAL, c0, C - c0);                                                \
     }                                                                                      \
-    L##_FOLD(a, *su);                                                                      \
-    L##_FOLD(b, *sv);                                                                      \
-    L##_FOLD(d, *sw);
-FE_INLINE void FE_T(rowsum3)(Py_ssize_t C, const REAL *FE_RESTRICT u,
-                             const REAL *FE_RESTRICT v, const double *FE_RESTRICT w,
-                             double *su, double *sv, double *sw, const int wide)
+    L##_FOLD(a, *sa);                                                                      \
+    L##_FOLD(b, *sb);                                                                      \
+    L##_FOLD(d, *k);
+/* The row sums of KL from logits, one row of C > FE_LANES: *sa, *sb those of ea and eb,
+ * *k that of the terms e ((t - x) + dm) made as they are added (stored and summed
+ * after, they took two more conversions of e and two stores and loads a vector: the
+ * terms were a third of the exps' pass); the same bits as rowsum of each */
+FE_INLINE void FE_T(rowsum_kl)(Py_ssize_t C, const REAL *FE_RESTRICT ea,
+                               const REAL *FE_RESTRICT eb, const REAL *FE_RESTRICT t,
+                               const REAL *FE_RESTRICT x, double dm, const int masked,
+                               double *sa, double *sb, double *k, const int wide)
 {
     Py_ssize_t c0;
-    FE_LANES_PICK(FE_ROWSUM3_BODY);
+    FE_LANES_PICK(FE_ROWSUM_KL_BODY);
 }
-#undef FE_ROWSUM3_BODY
+#undef FE_ROWSUM_KL_BODY
+#undef FE_VAL_EA
+#undef FE_VAL_EB
 #undef FE_LANES_PICK
 #undef FE_L4_START
 #undef FE_L4_LOAD
-#undef FE_L4_PART
+#undef FE_L4_SHIFT
+#undef FE_L4_END
 #undef FE_L4_ADD
 #undef FE_L4_TAIL
 #undef FE_L4_FOLD
+#undef FE_L4_NZ
 #undef FE_L8_START
 #undef FE_L8_LOAD
-#undef FE_L8_PART
+#undef FE_L8_SHIFT
+#undef FE_L8_END
 #undef FE_L8_ADD
 #undef FE_L8_TAIL
 #undef FE_L8_FOLD
+#undef FE_L8_NZ
 #undef FE_LA_START
 #undef FE_LA_ADD
 #undef FE_LA_TAIL
 #undef FE_LA_FOLD
+#undef FE_VAL_ROW
 
 /* ---- rows in lanes (short rows, C <= FE_LANES) ------------------------------------------ *
  * The loops of a block of R short rows put one row in each vector lane: value c of every row
@@ -721,21 +759,42 @@ FE_ROWSUMS(FE_T(rowsums), FE_T(rowsum), REAL)
 FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
 #undef FE_ROWSUMS
 
-/* rowsums of three blocks of R rows (two of the dtype, one of doubles), the same bits */
-FE_INLINE void FE_T(rowsums3)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT u,
-                              const REAL *FE_RESTRICT v, const double *FE_RESTRICT w,
-                              double *FE_RESTRICT su, double *FE_RESTRICT sv,
-                              double *FE_RESTRICT sw, const int wide)
+/* rowsum_kl of the R rows of a block (R*C, contiguous; normal[r]: row r has no e = 0,
+ * fe_divlogits_impl.h): sa, sb, k.  Short rows (C <= FE_LANES) have their terms written
+ * to d (R*C doubles) and summed in lanes as rowsums does; the same bits. */
+FE_INLINE void FE_T(rowsums_kl)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT ea0,
+                                const REAL *FE_RESTRICT eb, const REAL *FE_RESTRICT t0,
+                                const REAL *FE_RESTRICT x0, const double *FE_RESTRICT dms,
+                                const char *FE_RESTRICT normal, double *FE_RESTRICT d,
+                                double *FE_RESTRICT sa, double *FE_RESTRICT sb,
+                                double *FE_RESTRICT k, const int wide)
 {
-    Py_ssize_t r;
-    if (C <= FE_LANES) {
-        FE_T(rowsums)(R, C, u, su, wide);
-        FE_T(rowsums)(R, C, v, sv, wide);
-        FE_T(rowsums_d)(R, C, w, sw, wide);
+    Py_ssize_t r, c;
+    if (C > FE_LANES) {
+        for (r = 0; r < R; r++) {
+            const Py_ssize_t o = r * C;
+            if (normal[r])
+                FE_T(rowsum_kl)(C, ea0 + o, eb + o, t0 + o, x0 + o, dms[r], 0, sa + r, sb + r,
+                                k + r, wide);
+            else
+                FE_T(rowsum_kl)(C, ea0 + o, eb + o, t0 + o, x0 + o, dms[r], 1, sa + r, sb + r,
+                                k + r, wide);
+        }
         return;
     }
-    for (r = 0; r < R; r++)
-        FE_T(rowsum3)(C, u + r * C, v + r * C, w + r * C, su + r, sv + r, sw + r, wide);
+    for (r = 0; r < R; r++) {
+        const REAL *FE_RESTRICT ea = ea0 + r * C, *FE_RESTRICT t = t0 + r * C;
+        const REAL *FE_RESTRICT x = x0 + r * C;
+        const double dm = dms[r];
+        const int masked = !normal[r];
+        double *FE_RESTRICT dr = d + r * C;
+        FE_PRAGMA(omp simd)
+        for (c = 0; c < C; c++)
+            dr[c] = FE_KL_VAL(FE_L1, c);
+    }
+    FE_T(rowsums)(R, C, ea0, sa, wide);
+    FE_T(rowsums)(R, C, eb, sb, wide);
+    FE_T(rowsums_d)(R, C, d, k, wide);
 }
 
 /* ---- rows in lanes (short rows, C <= FE_LANES): see lanes_tree ---------------------- */
