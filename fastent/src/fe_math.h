@@ -21,9 +21,11 @@
  *        with Q a minimax polynomial (Sollya fpminimax, relative error 2^-28.8 for float,
  *        2^-58 for double: degree 6 and 11 overall); the scale 2^n applied as two factors
  *        2^n1 2^n2 (n1 + n2 = n, from the bits of the shifted x log2(e)), the first as
- *        fma(p, 2^n1, 2^n1) so that
- *        1 + p is never rounded on its own, and subnormal results round once more at most and overflow and
- *        underflow happen by plain IEEE arithmetic, x clamped beforehand so n stays small.
+ *        fma(p, 2^n1, 2^n1) so that 1 + p is never rounded on its own, and subnormal
+ *        results round once more at most and overflow and underflow happen by plain IEEE
+ *        arithmetic, x clamped beforehand so n stays small.  Where the result is normal
+ *        (the _normal forms) that is 2^n round(1 + p): n added to the exponent bits of
+ *        1 + p rounded.
  *        The integer n is read from the bits of x log2(e) + 1.5 2^52 (the "shifter" trick).
  *  log:  the reduction of fdlibm's e_log.c (Sun, 1993): x = 2^k m, m in [sqrt(2)/2,
  *        sqrt(2)), f = m - 1 exactly, s = f / (2 + f), log(1 + f) = 2 atanh(s)
@@ -83,11 +85,13 @@ FE_INLINE float fe_expf_(float x, const int upper, const int normal)
     const float p = fmaf(r * r, q, r);             /* exp(r) - 1                        */
     /* 2^n as 2^n1 2^n2 with n1 = floor(n/2), n in [-151, 129]: integer operations only
      * (n is in the low bits of z) */
-    const int32_t k = (int32_t)(fe_f2u(z) - fe_f2u(shifter));
-    if (normal) {                                  /* 2^n normal: one scaling           */
-        const float s = fe_u2f(((uint32_t)k + 127u) << 23);
-        return fmaf(p, s, s);
+    if (normal) {      /* 2^n round(1 + p): n added to the exponent of round(1 + p), an
+                        * integer addition (the shifter's bits shifted by 23 are 0, so
+                        * z's bits shifted are n's); the bits of fmaf(p, 2^n, 2^n), with
+                        * one multiplication fewer, where the result is normal */
+        return fe_u2f(fe_f2u(1.0f + p) + (fe_f2u(z) << 23));
     }
+    const int32_t k = (int32_t)(fe_f2u(z) - fe_f2u(shifter));
     const int32_t k1 = k >> 1;
     const float s1 = fe_u2f(((uint32_t)k1 + 127u) << 23);
     const float s2 = fe_u2f(((uint32_t)k - (uint32_t)k1 + 127u) << 23);
@@ -230,10 +234,8 @@ FE_INLINE double fe_exp_(double x, const int upper, const int normal)
     /* 2^n1 2^n2, n1 = floor(n/2) from the bits of z, biased so that the shift is logical
      * (AVX2 has no 64-bit arithmetic shift) */
     const uint64_t kb = fe_d2u(z) - fe_d2u(shifter) + 2048;     /* n + 2048 >= 0 */
-    if (normal) {                                               /* as fe_expf_'s  */
-        const double s = fe_u2d((kb - 2048 + 1023) << 52);
-        return fma(p, s, s);
-    }
+    if (normal)                                                 /* as fe_expf_'s  */
+        return fe_u2d(fe_d2u(1.0 + p) + (fe_d2u(z) << 52));
     const uint64_t k1b = kb >> 1;                               /* n1 + 1024     */
     const double s1 = fe_u2d((k1b - 1024 + 1023) << 52);
     const double s2 = fe_u2d(((kb - k1b) - 1024 + 1023) << 52);
