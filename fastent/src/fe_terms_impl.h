@@ -472,7 +472,8 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 #define FE_L4_START(P) fe_v4d P##0 = {0, 0, 0, 0}, P##1 = P##0, P##2 = P##0, P##3 = P##0
 /* four values as doubles, element by element: GCC lowers a vector conversion where the
  * terms are compiled (no AVX, before the target pragmas: two halves through the stack, 73
- * instructions a step of the three row sums of KL at C = 100), these it vectorises in each kernel (29) */
+ * instructions a step of the three row sums of KL at C = 100), these it vectorises in
+ * each kernel (29) */
 #define FE_L4_LOAD(v)                                                                      \
     ((fe_v4d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3]})
 /* vector w (the row's last 4 values) shifted down by 4 - m: its last m values in lanes
