@@ -83,14 +83,14 @@ FE_INLINE float fe_expf_(float x, const int upper, const int normal)
     q = fmaf(q, r, c3);
     q = fmaf(q, r, c2);
     const float p = fmaf(r * r, q, r);             /* exp(r) - 1                        */
-    /* 2^n as 2^n1 2^n2 with n1 = floor(n/2), n in [-151, 129]: integer operations only
-     * (n is in the low bits of z) */
     if (normal) {      /* 2^n round(1 + p): n added to the exponent of round(1 + p), an
                         * integer addition (the shifter's bits shifted by 23 are 0, so
                         * z's bits shifted are n's); the bits of fmaf(p, 2^n, 2^n), with
                         * one multiplication fewer, where the result is normal */
         return fe_u2f(fe_f2u(1.0f + p) + (fe_f2u(z) << 23));
     }
+    /* 2^n as 2^n1 2^n2 with n1 = floor(n/2), n in [-151, 129]: integer operations only
+     * (n is in the low bits of z) */
     const int32_t k = (int32_t)(fe_f2u(z) - fe_f2u(shifter));
     const int32_t k1 = k >> 1;
     const float s1 = fe_u2f(((uint32_t)k1 + 127u) << 23);
@@ -231,11 +231,11 @@ FE_INLINE double fe_exp_(double x, const int upper, const int normal)
     q = fma(q, r, c3);
     q = fma(q, r, c2);
     const double p = fma(r * r, q, r);
+    if (normal)                                                 /* as fe_expf_'s  */
+        return fe_u2d(fe_d2u(1.0 + p) + (fe_d2u(z) << 52));
     /* 2^n1 2^n2, n1 = floor(n/2) from the bits of z, biased so that the shift is logical
      * (AVX2 has no 64-bit arithmetic shift) */
     const uint64_t kb = fe_d2u(z) - fe_d2u(shifter) + 2048;     /* n + 2048 >= 0 */
-    if (normal)                                                 /* as fe_expf_'s  */
-        return fe_u2d(fe_d2u(1.0 + p) + (fe_d2u(z) << 52));
     const uint64_t k1b = kb >> 1;                               /* n1 + 1024     */
     const double s1 = fe_u2d((k1b - 1024 + 1023) << 52);
     const double s2 = fe_u2d(((kb - k1b) - 1024 + 1023) << 52);

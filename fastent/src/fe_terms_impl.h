@@ -482,8 +482,13 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 #define FE_L4_SHIFT(w, m)                                                                  \
     __extension__({                                                                        \
         const fe_v4d w_ = (w), z_ = {0, 0, 0, 0};                                          \
-        (m) == 1 ? FE_SHUF(w_, z_, 3, 4, 4, 4)                                             \
-                 : (m) == 2 ? FE_SHUF(w_, z_, 2, 3, 4, 4) : FE_SHUF(w_, z_, 1, 2, 3, 4);  \
+        fe_v4d e_;                                                                         \
+        switch (m) {                                                                       \
+        case 1: e_ = FE_SHUF(w_, z_, 3, 4, 4, 4); break;                                   \
+        case 2: e_ = FE_SHUF(w_, z_, 2, 3, 4, 4); break;                                   \
+        default: e_ = FE_SHUF(w_, z_, 1, 2, 3, 4); break;                                  \
+        }                                                                                  \
+        e_;                                                                                \
     })
 /* a row's last m < 4 values (the row at least 4 long) */
 #define FE_L4_END(VAL, m) FE_L4_SHIFT(VAL(FE_L4, C - 4), (m))
@@ -525,7 +530,7 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 #define FE_L8_LOAD(v)                                                                      \
     ((fe_v8d){(double)(v)[0], (double)(v)[1], (double)(v)[2], (double)(v)[3],              \
               (double)(v)[4], (double)(v)[5], (double)(v)[6], (double)(v)[7]})
-#define FE_L8_SHIFT(w, m)                                                                  \
+#define FE_L8_SHIFT(w, m)                      /* as FE_L4_SHIFT, m < 8 */                 \
     __extension__({                                                                        \
         const fe_v8d w_ = (w), z_ = {0, 0, 0, 0, 0, 0, 0, 0};                              \
         fe_v8d e_;                                                                         \
