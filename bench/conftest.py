@@ -11,6 +11,12 @@ normwise error in `extra_info`, from which --from-json renders the same report.
 import numpy as np
 import pytest
 
+from fastent import _bench
+
+# every implementation timed with the memory it freed kept for reuse, as by `python -m
+# fastent bench`: no call pays page faults of fresh temporaries
+_bench.steady_allocator()
+
 
 @pytest.fixture
 def rng():

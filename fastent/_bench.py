@@ -10,8 +10,11 @@ the rounds, its spread the interquartile range.  The error column is normwise,
 ||result - exact|| / ||exact|| over the loss and the gradient, against fastent.reference run
 in float64 on the same inputs.
 
-Writes report.md (header: date, machine, versions, skipped peers, warnings; times; speed-up
-ratios), results.json (every measurement) and, with matplotlib, throughput.png (one panel
+Every implementation is timed with the memory it freed kept for reuse (glibc's mallopt, see
+steady_allocator): its temporaries cost no page faults, in any round.
+
+Writes report.md (header: date, machine, versions, skipped peers, memory, warnings; times;
+speed-up ratios), results.json (every measurement) and, with matplotlib, throughput.png (one panel
 per family, every implementation at 1 and 2 threads).  The same workloads, peers and error
 measure serve the pytest-benchmark suite in bench/; `--from-json` renders its saved JSON.
 """
@@ -507,6 +510,37 @@ def implementations(impls, threads):
 
 
 # ----------------------------------------------------------------------------- timing
+# glibc's mallopt parameters (malloc.h)
+_M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
+
+
+def steady_allocator():
+    """Keep the memory this process frees for its next allocations (glibc: no mmap for
+    large blocks, M_MMAP_MAX = 0; no trimming of the heap, M_TRIM_THRESHOLD = -1), so that
+    an implementation's temporaries reuse the pages its previous call touched.  Otherwise
+    whether a call pays the kernel's page faults and zeroing of fresh memory depends on
+    what the calls before it left in the allocator: PyTorch's distillation recipe at
+    (65536, 100) float32 took 24-25 ms without page faults and 30-115 ms with 6 400 to
+    64 000 of them, from one round to the next (it then decided half the ratios of the
+    report).  Returns the report's sentence on it; elsewhere the allocator is left as it
+    is, and the sentence says so."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        glibc = libc.gnu_get_libc_version          # AttributeError: not glibc
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return ("allocator left as it is (not glibc): a call may include page faults of "
+                "fresh temporaries")
+    glibc.restype = ctypes.c_char_p
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, -1)):
+        return "glibc refused mallopt: a call may include page faults of fresh temporaries"
+    return (f"glibc {glibc().decode()} keeps freed memory for reuse (mallopt M_MMAP_MAX=0, "
+            f"M_TRIM_THRESHOLD=-1): no implementation's time includes page faults of "
+            f"fresh temporaries")
+
+
 def measure(calls, budget):
     """Interleaved timing of zero-argument callables: round after round, each callable once
     (a sample of enough calls to last >= 5 ms), the order rotated every round.  Returns, per
@@ -692,6 +726,8 @@ def report(env, rows, threads):
             + ("" if env.get("others_during") is None else
                f"; other processes used {env['others_before'] or 0:.2f} cores before the run, "
                f"{env['others_during']:.2f} during it")]
+    if env.get("memory"):
+        head.append(f"- memory: {env['memory']}")
     warn = warnings_for(env, rows)
     if warn:
         head += [""] + [f"> **Warning:** {w}." for w in warn]
@@ -859,6 +895,7 @@ def main(args, parser):
             parser.error(f"--only: no workload label contains {args.only!r} (labels look like "
                          f"{all_workloads(True)[0].label!r})")
         env = environment(found, skipped, threads)
+        env["memory"] = steady_allocator()
         budget = 0.15 if args.quick else 0.5
         print(f"fastent {fe.__version__} benchmark: {len(workloads)} workloads, implementations "
               f"interleaved, threads {threads}", flush=True)

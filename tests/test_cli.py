@@ -48,7 +48,8 @@ def test_bench_report(tmp_path):
     md = (tmp_path / "report.md").read_text()
     for field in ("# fastent benchmark — 20", "- machine: ", f"fastent kernels: {fe._config.isa()}",
                   f"fastent {fe.__version__}", f"NumPy {np.__version__}", "- skipped peers: ",
-                  "interleaved", "| fastent 1t |", "NumPy ÷ fastent 1t", "fastent error"):
+                  "interleaved", "- memory: ", "| fastent 1t |", "NumPy ÷ fastent 1t",
+                  "fastent error"):
         assert field in md, field
     res = json.loads((tmp_path / "results.json").read_text())
     (row,) = res["rows"]
@@ -56,6 +57,34 @@ def test_bench_report(tmp_path):
     assert row["times"]["fastent-1t"]["q1"] <= row["times"]["fastent-1t"]["median"] \
         <= row["times"]["fastent-1t"]["q3"]
     assert res["environment"]["simd"] == fe._config.isa()
+
+
+_FRESH_BLOCK_FAULTS = """
+import resource, numpy as np
+from fastent import _bench
+def faults():        # page faults of a 64 MiB block allocated after one was freed
+    a = np.ones(8 << 20)
+    del a
+    f0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    b = np.ones(8 << 20)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - f0
+before = faults()
+sentence = _bench.steady_allocator()
+faults()             # (the first block after the switch comes from the heap's top)
+print(before, faults(), sentence, sep="|")
+"""
+
+
+def test_bench_times_calls_with_freed_memory_reused():
+    # in a process of its own: the suite's allocator stays as it is
+    out = subprocess.run([sys.executable, "-c", _FRESH_BLOCK_FAULTS], capture_output=True,
+                         text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    before, after, sentence = out.stdout.strip().split("|")
+    if not sentence.startswith("glibc") or "refused" in sentence:
+        pytest.skip(f"not glibc's malloc: {sentence}")
+    assert int(before) > 0 and int(after) == 0, (before, after)
+    assert "M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1" in sentence
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
