@@ -514,6 +514,30 @@ def implementations(impls, threads):
 _M_TRIM_THRESHOLD, _M_MMAP_MAX = -1, -4
 
 
+def _glibc():
+    """(libc, its version string) where the C library is glibc, else (None, None)."""
+    import ctypes
+    try:
+        libc = ctypes.CDLL(None)
+        version = libc.gnu_get_libc_version          # AttributeError: not glibc
+    except (OSError, AttributeError):
+        return None, None
+    version.restype = ctypes.c_char_p
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
+    return libc, version().decode()
+
+
+def trim_allocator():
+    """Give the memory freed and kept by steady_allocator back to the system (glibc's
+    malloc_trim), between workloads: what one workload kept does not add to the next's.
+    The (4096, 32000) float64 distillation workload, its NumPy and PyTorch recipes among
+    it, held 16 GiB by its end."""
+    libc, _ = _glibc()
+    if libc is not None:
+        libc.malloc_trim(0)
+
+
 def steady_allocator():
     """Keep the memory this process frees for its next allocations (glibc: no mmap for
     large blocks, M_MMAP_MAX = 0; no trimming of the heap, M_TRIM_THRESHOLD = -1), so that
@@ -521,24 +545,18 @@ def steady_allocator():
     whether a call pays the kernel's page faults and zeroing of fresh memory depends on
     what the calls before it left in the allocator: PyTorch's distillation recipe at
     (65536, 100) float32 took 24-25 ms without page faults and 30-115 ms with 6 400 to
-    64 000 of them, from one round to the next (it then decided half the ratios of the
-    report).  Returns the report's sentence on it; elsewhere the allocator is left as it
+    64 000 of them, from one round to the next (the report's PyTorch time of that workload
+    moved between 26 and 42 ms from one run to the next).  Returns the report's sentence on it; elsewhere the allocator is left as it
     is, and the sentence says so."""
-    import ctypes
-    try:
-        libc = ctypes.CDLL(None)
-        glibc = libc.gnu_get_libc_version          # AttributeError: not glibc
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    libc, version = _glibc()
+    if libc is None:
         return ("allocator left as it is (not glibc): a call may include page faults of "
                 "fresh temporaries")
-    glibc.restype = ctypes.c_char_p
-    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    if not (mallopt(_M_MMAP_MAX, 0) and mallopt(_M_TRIM_THRESHOLD, -1)):
+    if not (libc.mallopt(_M_MMAP_MAX, 0) and libc.mallopt(_M_TRIM_THRESHOLD, -1)):
         return "glibc refused mallopt: a call may include page faults of fresh temporaries"
-    return (f"glibc {glibc().decode()} keeps freed memory for reuse (mallopt M_MMAP_MAX=0, "
-            f"M_TRIM_THRESHOLD=-1): no implementation's time includes page faults of "
-            f"fresh temporaries")
+    return (f"glibc {version} keeps freed memory for reuse while a workload is timed "
+            f"(mallopt M_MMAP_MAX=0, M_TRIM_THRESHOLD=-1; malloc_trim between workloads): no "
+            f"implementation's time includes page faults of fresh temporaries")
 
 
 def measure(calls, budget):
@@ -575,26 +593,32 @@ def run(workloads, threads, budget, found, progress=print, failed=None):
         elapsed = time.perf_counter() - start
         eta = "" if i == 1 else f", about {_duration(elapsed / (i - 1) * (len(workloads) - i + 1))} left"
         progress(f"[{i}/{len(workloads)}] {w.label}  ({_duration(elapsed)} elapsed{eta})")
-        impls, exact = w.build(found)
-        expected = exact()
-        chosen, calls = [], []
-        for key, make, nt in implementations(impls, threads):
-            try:
-                call = make(nt)
-                call()                  # a peer that fails here (a compiler missing) is left out
-            except Exception as e:
-                failed[key] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
-                continue
-            chosen.append((key, make, nt))
-            calls.append(call)
-        stats = measure(calls, budget)
-        row = dict(workload=w.label, family=w.family, mode=w.mode, dtype=w.dtype,
-                   shape=list(w.shape), elements=w.elements, times={}, errors={})
-        for (key, _, _), call, (med, q1, q3) in zip(chosen, calls, stats):
-            row["times"][key] = {"median": med, "q1": q1, "q3": q3}
-            row["errors"][key] = normwise_error(call(), expected)
-        rows.append(row)
+        rows.append(_time_workload(w, threads, budget, found, failed))
+        trim_allocator()        # the workload's memory, kept while it was timed, goes back
     return rows
+
+
+def _time_workload(w, threads, budget, found, failed):
+    """The report's row of one workload (its data and results are freed on return)."""
+    impls, exact = w.build(found)
+    expected = exact()
+    chosen, calls = [], []
+    for key, make, nt in implementations(impls, threads):
+        try:
+            call = make(nt)
+            call()                      # a peer that fails here (a compiler missing) is left out
+        except Exception as e:
+            failed[key] = f"{type(e).__name__}: {e}".splitlines()[0][:200]
+            continue
+        chosen.append((key, make, nt))
+        calls.append(call)
+    stats = measure(calls, budget)
+    row = dict(workload=w.label, family=w.family, mode=w.mode, dtype=w.dtype,
+               shape=list(w.shape), elements=w.elements, times={}, errors={})
+    for (key, _, _), call, (med, q1, q3) in zip(chosen, calls, stats):
+        row["times"][key] = {"median": med, "q1": q1, "q3": q3}
+        row["errors"][key] = normwise_error(call(), expected)
+    return row
 
 
 def _duration(s):
