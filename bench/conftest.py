@@ -18,6 +18,14 @@ from fastent import _bench
 _bench.steady_allocator()
 
 
+@pytest.fixture(autouse=True)
+def _give_back_memory():
+    """What one benchmark kept goes back before the next (as between the command's
+    workloads)."""
+    yield
+    _bench.trim_allocator()
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
