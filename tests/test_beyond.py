@@ -68,6 +68,45 @@ def test_logit_divergences_match_reference(rng, name, T, C, dtype):
             assert got == R._fsum(loss) / (33 if red == "mean" else 1)
 
 
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name", list(LOGIT_FUNCS))
+def test_long_logit_rows_fetched_in_segments(rng, name, dtype):
+    """Rows over 8 KiB have the next block's rows fetched segment by segment
+    (fe_divlogits_impl.h: spread): on both sides of that length, with a segment cut short
+    at the row's end, -inf logits and a NaN row, the values match the oracle, a row alone
+    gives the batch's bytes and every instruction set the baseline's."""
+    from fastent import _config
+    f, fg, r, rg = LOGIT_FUNCS[name]
+    kw = dict(kw_for(name, 0.3), temperature=2.0)
+    per_kib = 8192 // np.dtype(dtype).itemsize
+    for C in (per_kib, per_kib + 1, per_kib + 552):
+        t = (rng.normal(size=(5, C)) * 3).astype(dtype)
+        s = (rng.normal(size=(5, C)) * 3).astype(dtype)
+        t[1, ::7] = -np.inf                                   # classes the teacher masks
+        s[3, 5] = np.nan
+        loss, grad = f(t, s, reduction="none", return_grad=True, **kw)
+        t64, s64 = t.astype(np.float64), s.astype(np.float64)
+        ok = ~np.isnan(s).any(axis=1)
+        assert np.isnan(loss[3]) and np.isnan(grad[3]).all()
+        np.testing.assert_allclose(loss[ok], r(t64, s64, reduction="none", **kw)[ok],
+                                   rtol=tol(dtype), atol=logit_atol(dtype))
+        expected = rg(t64[ok], s64[ok], reduction="none", **kw)
+        np.testing.assert_allclose(grad[ok], expected, rtol=tol(dtype) * 4,
+                                   atol=tol(dtype) * np.abs(expected).max())
+        for i in (0, 4):
+            l1, g1 = f(t[i:i + 1], s[i:i + 1], reduction="none", return_grad=True, **kw)
+            assert l1.tobytes() == loss[i:i + 1].tobytes()
+            assert g1.tobytes() == grad[i:i + 1].tobytes()
+        here = loss.tobytes() + grad.tobytes()
+        try:
+            for isa in ("baseline", "avx2", "avx512"):
+                if _config._set_isa(isa) == isa:
+                    lo, gr = f(t, s, reduction="none", return_grad=True, **kw)
+                    assert lo.tobytes() + gr.tobytes() == here, (isa, C)
+        finally:
+            _config._set_isa(None)
+
+
 @pytest.mark.parametrize("name", list(LOGIT_FUNCS))
 @pytest.mark.parametrize("T", [0.5, 1.0, 4.0])
 def test_logit_divergence_gradients_by_central_differences(rng, name, T):

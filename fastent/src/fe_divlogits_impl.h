@@ -27,6 +27,10 @@
  * kind: 0 KL, 1 JS (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient
  * times gsc[r]; z is R*C scratch of the dtype, work 11R + 4RC doubles.
  */
+#ifndef FE_SEG
+#define FE_SEG 256              /* values of a segment of a long row */
+#define FE_SPREAD 8192          /* bytes of a row above which its fetches are spread */
+#endif
 FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                                      const REAL *FE_RESTRICT x, const REAL *FE_RESTRICT t,
                                      double temperature, double beta, REAL *FE_RESTRICT grad,
@@ -49,8 +53,20 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     /* elementwise passes in pieces of half a vector (FE_PIECES): GCC's loops end in one
      * half vector, then scalar steps (whole vectors: f64 with AVX-512 measured 3-18%
      * slower, an extra vector where the half one took the rest) */
-    enum { W = FE_VBYTES / 2 / sizeof(REAL) };
-    Py_ssize_t r, c, lo, hi;
+    enum { W = FE_VBYTES / 2 / sizeof(REAL), FE_LINE = 64 / sizeof(REAL) };
+    Py_ssize_t r, c, lo, hi, s0, len;
+    /* The next block's rows (the driver's blocks are back to back in the common,
+     * contiguous case) are fetched while this block's are worked on.  Short rows: all of
+     * a row as its exps start (8% at (65536, 100)).  Long rows (over FE_SPREAD bytes):
+     * spread over the passes, a segment of FE_SEG values before each segment of this
+     * row's -- t in the exps' pass, x in the row sums', the gradient in its own (JS: all
+     * three in the exps' pass).  Asked all at once, most of a long row's requests met a
+     * busy memory system and came late: the keys' pass of the next row then waited on
+     * memory while the other passes had not used it (gcc 12, Zen 5, avx512, 1 thread,
+     * the float32 loss+grad kernel: (4096, 32000) 123-126 -> 83-90 ms, (2048, 4000)
+     * 7.3 -> 5.1 ms).  Short rows keep one form with no segments: the segmented one
+     * measured 3-5% slower there. */
+    const int spread = C * (Py_ssize_t)sizeof(REAL) > FE_SPREAD;
 /* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 (a
  * NaN row stays NaN: rows_finish writes the one NaN, fe_terms.h) */
 #define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
@@ -94,35 +110,60 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                         lowb * inv_T - sb >= (REAL)EXP_NORMAL_MIN;
         }
     }
-    /* ea = exp(za), eb = exp(zb) (KL's terms are made as the row sums add them) */
+    /* ea = exp(za), eb = exp(zb) of values [s0, s0 + len) of row r (KL's terms are made as
+     * the row sums add them) */
 #define FE_EXP_PASS(EXPF)                                                                  \
-    FE_PIECES(lo, hi, C, W) {                                                              \
+    FE_PIECES(lo, hi, len, W) {                                                            \
         FE_PRAGMA(omp simd)                                                                \
         for (c = lo; c < hi; c++) {                                                        \
             ear[c] = EXPF(FE_ZA(c));                                                       \
             ebr[c] = EXPF(FE_ZB(c));                                                       \
         }                                                                                  \
     }
+#define FE_EXPS(s0_, n_)                                                                   \
+    do {                                                                                   \
+        const REAL *FE_RESTRICT tr = t + r * C + (s0_);                                    \
+        const REAL *FE_RESTRICT xr = x + r * C + (s0_);                                    \
+        REAL *FE_RESTRICT ear = ea + r * C + (s0_), *FE_RESTRICT ebr = eb + r * C + (s0_);   \
+        len = (n_);                                                                        \
+        if (Normal[r]) {                                                                   \
+            FE_EXP_PASS(EXP_NORMAL)                                                        \
+        } else {                                                                           \
+            FE_EXP_PASS(EXP_NONPOS)                                                        \
+        }                                                                                  \
+    } while (0)
     for (r = 0; r < R; r++) {
-        FE_ROW(r)
-        REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
-        /* the next block's row r (the driver's blocks are back to back in the common,
-         * contiguous case) is fetched while this row's exps run: 8% at (65536, 100) */
-        for (c = 0; c < C; c += 64 / (Py_ssize_t)sizeof(REAL)) {
-            FE_PREFETCH(tr + R * C + c);
-            FE_PREFETCH(xr + R * C + c);
-            if (grad)
-                FE_PREFETCH_W(grad + (R + r) * C + c);
+        const REAL ma = Ma[r], mb = Mb[r];
+        const REAL *FE_RESTRICT tn = t + (R + r) * C, *FE_RESTRICT xn = x + (R + r) * C;
+        REAL *FE_RESTRICT gn = grad ? grad + (R + r) * C : NULL;
+        if (!spread) {
+            for (c = 0; c < C; c += FE_LINE) {
+                FE_PREFETCH(tn + c);
+                FE_PREFETCH(xn + c);
+                if (gn)
+                    FE_PREFETCH_W(gn + c);
+            }
+            FE_EXPS(0, C);
+            continue;
         }
-        if (Normal[r]) {
-            FE_EXP_PASS(EXP_NORMAL)
-        } else {
-            FE_EXP_PASS(EXP_NONPOS)
+        for (s0 = 0; s0 < C; s0 += FE_SEG) {
+            const Py_ssize_t m = C - s0 < FE_SEG ? C - s0 : FE_SEG;
+            for (c = s0; c < s0 + m; c += FE_LINE) {
+                FE_PREFETCH(tn + c);
+                if (kind != 0) {
+                    FE_PREFETCH(xn + c);
+                    if (gn)
+                        FE_PREFETCH_W(gn + c);
+                }
+            }
+            FE_EXPS(s0, m);
         }
     }
+#undef FE_EXPS
 #undef FE_EXP_PASS
     if (kind == 0) {
-        FE_T(rowsums_kl)(R, C, ea, eb, t, x, Dm, Normal, d1, Sa, Sb, K, FE_WIDE);
+        FE_T(rowsums_kl)(R, C, ea, eb, t, x, Dm, Normal, d1, Sa, Sb, K,
+                         spread ? x + R * C : NULL, FE_WIDE);
     } else {
         FE_T(rowsums)(R, C, ea, Sa, FE_WIDE);
         FE_T(rowsums)(R, C, eb, Sb, FE_WIDE);
@@ -137,19 +178,36 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         for (r = 0; r < R; r++)
             loss[r] = FE_NONNEG(K[r] * inv_t / Sa[r] + (Lb[r] - La[r]));
         if (grad) {
+            /* values [s0, s0 + len) of row r's gradient */
+#define FE_KL_GRAD(s0_, n_)                                                                \
+    do {                                                                                   \
+        const REAL *FE_RESTRICT ear = ea + r * C + (s0_);                                  \
+        const REAL *FE_RESTRICT ebr = eb + r * C + (s0_);                                  \
+        REAL *FE_RESTRICT gr = grad + r * C + (s0_);                                       \
+        len = (n_);                                                                        \
+        FE_PIECES(lo, hi, len, W) {                                                        \
+            FE_PRAGMA(omp simd)                                                            \
+            for (c = lo; c < hi; c++) {                                                    \
+                const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;                           \
+                gr[c] = FE_T(one_nan)(g);                                                  \
+            }                                                                              \
+        }                                                                                  \
+    } while (0)
             for (r = 0; r < R; r++) {
                 const REAL fa = (REAL)(1.0 / Sa[r]), fb = (REAL)(1.0 / Sb[r]);
                 const REAL gs = (REAL)(gsc[r] * inv_t);
-                const REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
-                REAL *FE_RESTRICT gr = grad + r * C;
-                FE_PIECES(lo, hi, C, W) {
-                    FE_PRAGMA(omp simd)
-                    for (c = lo; c < hi; c++) {
-                        const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;
-                        gr[c] = FE_T(one_nan)(g);
-                    }
+                if (!spread) {
+                    FE_KL_GRAD(0, C);
+                    continue;
+                }
+                for (s0 = 0; s0 < C; s0 += FE_SEG) {
+                    const Py_ssize_t m = C - s0 < FE_SEG ? C - s0 : FE_SEG;
+                    for (c = s0; c < s0 + m; c += FE_LINE)
+                        FE_PREFETCH_W(grad + (R + r) * C + c);
+                    FE_KL_GRAD(s0, m);
                 }
             }
+#undef FE_KL_GRAD
         }
     } else {                                   /* JS, in log space */
         const double lb = fe_log(beta), lb1 = fe_log1p(-beta);

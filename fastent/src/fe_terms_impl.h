@@ -620,14 +620,31 @@ FE_ROWSUM(FE_T(rowsum_d), double)
 
 #define FE_VAL_EA(L, o) L##_LOAD(ea + (o))
 #define FE_VAL_EB(L, o) L##_LOAD(eb + (o))
+#define FE_ROWSUM_KL_STEP(L, c0)                                                           \
+    do {                                                                                   \
+        L##_ADD(a, FE_VAL_EA, c0);                                                         \
+        L##_ADD(b, FE_VAL_EB, c0);                                                         \
+        L##_ADD(d, FE_KL_VAL, c0);                                                         \
+    } while (0)
+/* the FE_LANES values at p fetched (one or two cache lines) */
+#define FE_PREFETCH_LANES(p)                                                               \
+    do {                                                                                   \
+        FE_PREFETCH(p);                                                                    \
+        if (sizeof(REAL) * FE_LANES > 64)                                                  \
+            FE_PREFETCH((p) + FE_LANES / 2);                                               \
+    } while (0)
 #define FE_ROWSUM_KL_BODY(L)                                                               \
     L##_START(a);                                                                          \
     L##_START(b);                                                                          \
     L##_START(d);                                                                          \
-    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
-        L##_ADD(a, FE_VAL_EA, c0);                                                         \
-        L##_ADD(b, FE_VAL_EB, c0);                                                         \
-        L##_ADD(d, FE_KL_VAL, c0);                                                         \
+    if (pf) {                                                                              \
+        for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                 \
+            FE_PREFETCH_LANES(pf + c0);                                                    \
+            FE_ROWSUM_KL_STEP(L, c0);                                                      \
+        }                                                                                  \
+    } else {                                                                               \
+        for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES)                                   \
+            FE_ROWSUM_KL_STEP(L, c0);                                                      \
     }                                                                                      \
     if (c0 < C) {                                                                          \
         L##_TAIL(a, FE_VAL_EA, c0, C - c0);                                                \
@@ -644,12 +661,15 @@ FE_ROWSUM(FE_T(rowsum_d), double)
 FE_INLINE void FE_T(rowsum_kl)(Py_ssize_t C, const REAL *FE_RESTRICT ea,
                                const REAL *FE_RESTRICT eb, const REAL *FE_RESTRICT t,
                                const REAL *FE_RESTRICT x, double dm, const int masked,
-                               double *sa, double *sb, double *k, const int wide)
+                               double *sa, double *sb, double *k, const REAL *pf,
+                               const int wide)
 {
     Py_ssize_t c0;
     FE_LANES_PICK(FE_ROWSUM_KL_BODY);
 }
 #undef FE_ROWSUM_KL_BODY
+#undef FE_ROWSUM_KL_STEP
+#undef FE_PREFETCH_LANES
 #undef FE_VAL_EA
 #undef FE_VAL_EB
 #undef FE_LANES_PICK
@@ -773,18 +793,19 @@ FE_INLINE void FE_T(rowsums_kl)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTR
                                 const REAL *FE_RESTRICT x0, const double *FE_RESTRICT dms,
                                 const char *FE_RESTRICT normal, double *FE_RESTRICT d,
                                 double *FE_RESTRICT sa, double *FE_RESTRICT sb,
-                                double *FE_RESTRICT k, const int wide)
+                                double *FE_RESTRICT k, const REAL *pf, const int wide)
 {
     Py_ssize_t r, c;
     if (C > FE_LANES) {
         for (r = 0; r < R; r++) {
             const Py_ssize_t o = r * C;
+            const REAL *pfr = pf ? pf + o : NULL;
             if (normal[r])
                 FE_T(rowsum_kl)(C, ea0 + o, eb + o, t0 + o, x0 + o, dms[r], 0, sa + r, sb + r,
-                                k + r, wide);
+                                k + r, pfr, wide);
             else
                 FE_T(rowsum_kl)(C, ea0 + o, eb + o, t0 + o, x0 + o, dms[r], 1, sa + r, sb + r,
-                                k + r, wide);
+                                k + r, pfr, wide);
         }
         return;
     }
