@@ -180,6 +180,51 @@ def test_row_maxima_in_the_last_values_give_the_same_bytes_on_every_path(dtype, 
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_long_softmax_rows_fetched_in_segments_keep_the_bytes(dtype):
+    """Rows over 8 KiB have the next row fetched segment by segment as this row's exps and
+    gradient are made (fe_softmax_impl.h: FE_SOFTMAX_SPREAD): on both sides of that
+    length, a segment cut short at the row's end, labels (one ignored) and probabilities,
+    the values match the oracle, a row alone gives the batch's bytes and every
+    instruction set the baseline's."""
+    rng = np.random.default_rng(7)
+    per_kib = 8192 // np.dtype(dtype).itemsize
+    for C in (per_kib, per_kib + 1, per_kib + 552):
+        x = (rng.normal(size=(5, C)) * 3).astype(dtype)
+        y = rng.integers(0, C, 5)
+        y[2] = -100
+        p = rng.dirichlet(np.ones(C), 5).astype(dtype)
+
+        def results():
+            return [fe.softmax_cross_entropy(y, x, reduction="none", return_grad=True,
+                                             ignore_index=-100, label_smoothing=0.1),
+                    fe.softmax_cross_entropy(p, x, reduction="none", return_grad=True)]
+        here = results()
+        for (loss, grad), target, kw in zip(here, (y, p), (
+                dict(ignore_index=-100, label_smoothing=0.1), {})):
+            x64 = x.astype(np.float64)
+            t64 = target if target.dtype.kind == "i" else target.astype(np.float64)
+            np.testing.assert_allclose(
+                loss, reference.softmax_cross_entropy(t64, x64, reduction="none", **kw),
+                rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
+            expected = reference.softmax_cross_entropy_grad(t64, x64, reduction="none", **kw)
+            np.testing.assert_allclose(grad, expected, rtol=1e-5, atol=1e-6 * np.abs(
+                expected).max() if dtype == np.float32 else 1e-15)
+            for i in (0, 4):
+                l1, g1 = fe.softmax_cross_entropy(target[i:i + 1], x[i:i + 1],
+                                                  reduction="none", return_grad=True, **kw)
+                assert l1.tobytes() == loss[i:i + 1].tobytes()
+                assert g1.tobytes() == grad[i:i + 1].tobytes()
+        try:
+            for name in _isas():
+                _config._set_isa(name)
+                got = results()
+                assert all(a.tobytes() == b.tobytes() for r, h in zip(got, here)
+                           for a, b in zip(r, h)), (name, C)
+        finally:
+            _config._set_isa(None)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("C", [2, 10, 16, 17, 128, 129, 1000])
 def test_softmax_row_alone_gives_the_batch_bytes(isa, dtype, C):
     rng = np.random.default_rng(C)

@@ -52,6 +52,14 @@
  * double keeps the separate pass, whose 11 coefficients stay in registers (clang reloads
  * them every iteration of the fused loop: 17% slower than gcc there) */
 #define FE_EXP_IN_ROW (sizeof(REAL) == 4 && C >= FE_SHORT_ROW)
+/* Long rows (over FE_SPREAD bytes, fe_divlogits_impl.h's rule): the next row (the next
+ * block's, back to back in the common, contiguous case) is fetched segment by segment,
+ * FE_SEG values before each segment of this row's exps (float) and of its gradient */
+#ifndef FE_SEG
+#define FE_SEG 256
+#define FE_SPREAD 8192
+#endif
+#define FE_SOFTMAX_SPREAD (C * (Py_ssize_t)sizeof(REAL) > FE_SPREAD)
 /* Two classes, no class weights, no smoothing (the common binary case), labels or
  * probabilities: every step of a row in one vector loop over the rows, the pair of logits
  * read together.  The same terms in the same order as the rows in lanes: lanes_max's key
@@ -317,6 +325,26 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const REAL m = FE_T(rowmax)(C, xr, (REAL)EXP_NORMAL_MIN, &nr, FE_WIDE);
             M[r] = m;
             normal &= nr;
+            if (FE_EXP_IN_ROW && FE_SOFTMAX_SPREAD) {
+                /* a long row: the next row fetched segment by segment as this row's exps
+                 * run (asked all at once, most requests came late: see the gradient) */
+                Py_ssize_t s0, len;
+                for (s0 = 0; s0 < C; s0 += FE_SEG) {
+                    len = C - s0 < FE_SEG ? C - s0 : FE_SEG;
+                    for (c = s0; c < s0 + len; c += 64 / (Py_ssize_t)sizeof(REAL))
+                        FE_PREFETCH(xr + C + c);
+                    if (nr) {
+                        FE_PRAGMA(omp simd)
+                        for (c = s0; c < s0 + len; c++)
+                            zr[c] = EXP_NORMAL(xr[c] - m);
+                    } else {
+                        FE_PRAGMA(omp simd)
+                        for (c = s0; c < s0 + len; c++)
+                            zr[c] = EXP_NONPOS(xr[c] - m);
+                    }
+                }
+                continue;
+            }
             if (C >= FE_SHORT_ROW)  /* the next row's first 8 KiB are fetched while this
                                      * row's exp runs, so its max pass reads from the cache */
                 for (c = 0; c < C && c < 8192 / (Py_ssize_t)sizeof(REAL); c += 64 / sizeof(REAL))
@@ -544,7 +572,7 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             const Py_ssize_t lr = lab[r];                                                  \
             const REAL ht = (REAL)((1.0 - smooth) * (WT));                                 \
             FE_PRAGMA(omp simd)                                                            \
-            for (c = 0; c < C; c++) {                                                      \
+            for (c = c0; c < c1; c++) {                                                    \
                 const REAL a = FE_T(softmax_label_coef)(c == lr, ht, share, (WC));         \
                 gr[c] = FE_T(softmax_grad)(er[c], f, a, gs);                               \
             }                                                                              \
@@ -553,14 +581,31 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
         {                                                                                  \
             const REAL *tr = t + r * C;                                                    \
             FE_PRAGMA(omp simd)                                                            \
-            for (c = 0; c < C; c++)                                                        \
+            for (c = c0; c < c1; c++)                                                      \
                 gr[c] = FE_T(softmax_grad)(er[c], f,                                       \
                                            FE_T(softmax_coef)(tr[c], keep, share, (WC)), gs); \
         }
-        if (lab && cw) FE_LABEL_GRAD((double)cw[lr], cw[c])
-        else if (lab) FE_LABEL_GRAD(1.0, one)
-        else if (cw) FE_PROB_GRAD(cw[c])
+#define FE_GRAD_PART                                                                       \
+        if (lab && cw) FE_LABEL_GRAD((double)cw[lr], cw[c])                                \
+        else if (lab) FE_LABEL_GRAD(1.0, one)                                              \
+        else if (cw) FE_PROB_GRAD(cw[c])                                                   \
         else FE_PROB_GRAD(one)
+        if (!FE_SOFTMAX_SPREAD) {
+            const Py_ssize_t c0 = 0, c1 = C;
+            FE_GRAD_PART
+            continue;
+        }
+        /* a long row: the next row's gradient (and target) fetched segment by segment */
+        for (Py_ssize_t c0 = 0; c0 < C; c0 += FE_SEG) {
+            const Py_ssize_t c1 = C - c0 < FE_SEG ? C : c0 + FE_SEG;
+            for (c = c0; c < c1; c += 64 / (Py_ssize_t)sizeof(REAL)) {
+                FE_PREFETCH_W(gr + C + c);
+                if (!lab)
+                    FE_PREFETCH(t + (r + 1) * C + c);
+            }
+            FE_GRAD_PART
+        }
+#undef FE_GRAD_PART
 #undef FE_LABEL_GRAD
 #undef FE_PROB_GRAD
     }
