@@ -10,13 +10,15 @@ the rounds, its spread the interquartile range.  The error column is normwise,
 ||result - exact|| / ||exact|| over the loss and the gradient, against fastent.reference run
 in float64 on the same inputs.
 
-Every implementation is timed with the memory it freed kept for reuse (glibc's mallopt, see
-steady_allocator): its temporaries cost no page faults, in any round.
+Every implementation is timed with the memory it freed kept for reuse (glibc's mallopt; the
+report's memory line says what was done), so its temporaries cost no page faults in any
+round; that memory goes back between workloads.
 
 Writes report.md (header: date, machine, versions, skipped peers, memory, warnings; times;
-speed-up ratios), results.json (every measurement) and, with matplotlib, throughput.png (one panel
-per family, every implementation at 1 and 2 threads).  The same workloads, peers and error
-measure serve the pytest-benchmark suite in bench/; `--from-json` renders its saved JSON.
+speed-up ratios), results.json (every measurement) and, with matplotlib, throughput.png
+(one panel per family, every implementation at 1 and 2 threads).  The same workloads, peers
+and error measure serve the pytest-benchmark suite in bench/; `--from-json` renders its
+saved JSON.
 """
 import argparse
 import datetime
@@ -546,8 +548,8 @@ def steady_allocator():
     what the calls before it left in the allocator: PyTorch's distillation recipe at
     (65536, 100) float32 took 24-25 ms without page faults and 30-115 ms with 6 400 to
     64 000 of them, from one round to the next (the report's PyTorch time of that workload
-    moved between 26 and 42 ms from one run to the next).  Returns the report's sentence on it; elsewhere the allocator is left as it
-    is, and the sentence says so."""
+    moved between 26 and 42 ms from one run to the next).  Returns the report's sentence
+    on it; elsewhere the allocator is left as it is, and the sentence says so."""
     libc, version = _glibc()
     if libc is None:
         return ("allocator left as it is (not glibc): a call may include page faults of "

@@ -657,7 +657,9 @@ FE_ROWSUM(FE_T(rowsum_d), double)
 /* The row sums of KL from logits, one row of C > FE_LANES: *sa, *sb those of ea and eb,
  * *k that of the terms e ((t - x) + dm) made as they are added (stored and summed
  * after, they took two more conversions of e and two stores and loads a vector: the
- * terms were a third of the exps' pass); the same bits as rowsum of each */
+ * terms were a third of the exps' pass); the same bits as rowsum of each.  pf (or NULL):
+ * C values fetched as the sums go, FE_LANES a step (a long row's successor, for the
+ * next block: fe_divlogits_impl.h) */
 FE_INLINE void FE_T(rowsum_kl)(Py_ssize_t C, const REAL *FE_RESTRICT ea,
                                const REAL *FE_RESTRICT eb, const REAL *FE_RESTRICT t,
                                const REAL *FE_RESTRICT x, double dm, const int masked,
@@ -786,8 +788,9 @@ FE_ROWSUMS(FE_T(rowsums_d), FE_T(rowsum_d), double)
 #undef FE_ROWSUMS
 
 /* rowsum_kl of the R rows of a block (R*C, contiguous; normal[r]: row r has no e = 0,
- * fe_divlogits_impl.h): sa, sb, k.  Short rows (C <= FE_LANES) have their terms written
- * to d (R*C doubles) and summed in lanes as rowsums does; the same bits. */
+ * fe_divlogits_impl.h): sa, sb, k; pf (or NULL): R*C values fetched as the rows are summed.
+ * Short rows (C <= FE_LANES) have their terms written to d (R*C doubles) and summed in
+ * lanes as rowsums does; the same bits. */
 FE_INLINE void FE_T(rowsums_kl)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT ea0,
                                 const REAL *FE_RESTRICT eb, const REAL *FE_RESTRICT t0,
                                 const REAL *FE_RESTRICT x0, const double *FE_RESTRICT dms,
