@@ -877,7 +877,7 @@ def _threads_arg(text):
 
 def add_arguments(parser):
     parser.add_argument("--quick", action="store_true",
-                        help="smaller sizes and shorter timing (about 7 minutes here)")
+                        help="smaller sizes and shorter timing (about 2 minutes here)")
     parser.add_argument("--out", default="fastent-bench", metavar="DIR",
                         help="folder for report.md, results.json, throughput.png "
                              "(default: %(default)s)")
