@@ -27,10 +27,6 @@
  * kind: 0 KL, 1 JS (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient
  * times gsc[r]; z is R*C scratch of the dtype, work 11R + 4RC doubles.
  */
-#ifndef FE_SEG
-#define FE_SEG 256              /* values of a segment of a long row */
-#define FE_SPREAD 8192          /* bytes of a row above which its fetches are spread */
-#endif
 FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                                      const REAL *FE_RESTRICT x, const REAL *FE_RESTRICT t,
                                      double temperature, double beta, REAL *FE_RESTRICT grad,

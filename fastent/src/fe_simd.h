@@ -41,6 +41,11 @@
 #  define FE_PREFETCH(p) ((void)(p))
 #  define FE_PREFETCH_W(p) ((void)(p))
 #endif
+/* A long row (over FE_SPREAD bytes) has the next row fetched FE_SEG values at a time, before
+ * each segment of this row's passes (fe_divlogits_impl.h, fe_softmax_impl.h): asked all at
+ * once, most of the requests met a busy memory system and came late. */
+#define FE_SEG 256
+#define FE_SPREAD 8192
 
 /* An elementwise loop over n values in pieces [lo, hi): the first n - n % W values, then,
  * where n % W != 0 and n >= W, the last W values, overlapping them, where the loop the

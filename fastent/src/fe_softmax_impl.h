@@ -52,13 +52,9 @@
  * double keeps the separate pass, whose 11 coefficients stay in registers (clang reloads
  * them every iteration of the fused loop: 17% slower than gcc there) */
 #define FE_EXP_IN_ROW (sizeof(REAL) == 4 && C >= FE_SHORT_ROW)
-/* Long rows (over FE_SPREAD bytes, fe_divlogits_impl.h's rule): the next row (the next
- * block's, back to back in the common, contiguous case) is fetched segment by segment,
- * FE_SEG values before each segment of this row's exps (float) and of its gradient */
-#ifndef FE_SEG
-#define FE_SEG 256
-#define FE_SPREAD 8192
-#endif
+/* Long rows (fe_simd.h: FE_SPREAD): the next row (the next block's, back to back in the
+ * common, contiguous case) is fetched segment by segment, FE_SEG values before each segment
+ * of this row's exps (float) and of its gradient */
 #define FE_SOFTMAX_SPREAD (C * (Py_ssize_t)sizeof(REAL) > FE_SPREAD)
 /* Two classes, no class weights, no smoothing (the common binary case), labels or
  * probabilities: every step of a row in one vector loop over the rows, the pair of logits
