@@ -49,7 +49,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     /* elementwise passes in pieces of half a vector (FE_PIECES): GCC's loops end in one
      * half vector, then scalar steps (whole vectors: f64 with AVX-512 measured 3-18%
      * slower, an extra vector where the half one took the rest) */
-    enum { W = FE_VBYTES / 2 / sizeof(REAL), FE_LINE = 64 / sizeof(REAL) };
+    enum { W = FE_VBYTES / 2 / sizeof(REAL) };
     Py_ssize_t r, c, lo, hi, s0, len;
     /* The next block's rows (the driver's blocks are back to back in the common,
      * contiguous case) are fetched while this block's are worked on.  Short rows: all of
@@ -116,12 +116,11 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
             ebr[c] = EXPF(FE_ZB(c));                                                       \
         }                                                                                  \
     }
-#define FE_EXPS(s0_, n_)                                                                   \
+#define FE_EXPS(s0_)                                                                       \
     do {                                                                                   \
         const REAL *FE_RESTRICT tr = t + r * C + (s0_);                                    \
         const REAL *FE_RESTRICT xr = x + r * C + (s0_);                                    \
         REAL *FE_RESTRICT ear = ea + r * C + (s0_), *FE_RESTRICT ebr = eb + r * C + (s0_);   \
-        len = (n_);                                                                        \
         if (Normal[r]) {                                                                   \
             FE_EXP_PASS(EXP_NORMAL)                                                        \
         } else {                                                                           \
@@ -139,12 +138,12 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 if (gn)
                     FE_PREFETCH_W(gn + c);
             }
-            FE_EXPS(0, C);
+            len = C;
+            FE_EXPS(0);
             continue;
         }
-        for (s0 = 0; s0 < C; s0 += FE_SEG) {
-            const Py_ssize_t m = C - s0 < FE_SEG ? C - s0 : FE_SEG;
-            for (c = s0; c < s0 + m; c += FE_LINE) {
+        FE_SEGMENTS(s0, len, C) {
+            for (c = s0; c < s0 + len; c += FE_LINE) {
                 FE_PREFETCH(tn + c);
                 if (kind != 0) {
                     FE_PREFETCH(xn + c);
@@ -152,7 +151,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                         FE_PREFETCH_W(gn + c);
                 }
             }
-            FE_EXPS(s0, m);
+            FE_EXPS(s0);
         }
     }
 #undef FE_EXPS
@@ -175,12 +174,11 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
             loss[r] = FE_NONNEG(K[r] * inv_t / Sa[r] + (Lb[r] - La[r]));
         if (grad) {
             /* values [s0, s0 + len) of row r's gradient */
-#define FE_KL_GRAD(s0_, n_)                                                                \
+#define FE_KL_GRAD(s0_)                                                                    \
     do {                                                                                   \
         const REAL *FE_RESTRICT ear = ea + r * C + (s0_);                                  \
         const REAL *FE_RESTRICT ebr = eb + r * C + (s0_);                                  \
         REAL *FE_RESTRICT gr = grad + r * C + (s0_);                                       \
-        len = (n_);                                                                        \
         FE_PIECES(lo, hi, len, W) {                                                        \
             FE_PRAGMA(omp simd)                                                            \
             for (c = lo; c < hi; c++) {                                                    \
@@ -193,14 +191,14 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 const REAL fa = (REAL)(1.0 / Sa[r]), fb = (REAL)(1.0 / Sb[r]);
                 const REAL gs = (REAL)(gsc[r] * inv_t);
                 if (!spread) {
-                    FE_KL_GRAD(0, C);
+                    len = C;
+                    FE_KL_GRAD(0);
                     continue;
                 }
-                for (s0 = 0; s0 < C; s0 += FE_SEG) {
-                    const Py_ssize_t m = C - s0 < FE_SEG ? C - s0 : FE_SEG;
-                    for (c = s0; c < s0 + m; c += FE_LINE)
+                FE_SEGMENTS(s0, len, C) {
+                    for (c = s0; c < s0 + len; c += FE_LINE)
                         FE_PREFETCH_W(grad + (R + r) * C + c);
-                    FE_KL_GRAD(s0, m);
+                    FE_KL_GRAD(s0);
                 }
             }
 #undef FE_KL_GRAD

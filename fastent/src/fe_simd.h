@@ -46,6 +46,14 @@
  * once, most of the requests met a busy memory system and came late. */
 #define FE_SEG 256
 #define FE_SPREAD 8192
+/* The segments [s0, s0 + len) of n values, FE_SEG at a time (the last one the rest). */
+#define FE_SEGMENTS(s0, len, n)                                                            \
+    for ((s0) = 0, (len) = (n) < FE_SEG ? (n) : FE_SEG; (s0) < (n);                        \
+         (s0) += FE_SEG, (len) = (n) - (s0) < FE_SEG ? (n) - (s0) : FE_SEG)
+/* Values of the dtype in a 64-byte cache line: the step of a loop of prefetches (several
+ * arrays' lines fetched in one loop, line by line: one array after the other measured up
+ * to 15% slower for softmax CE's gradient and target) */
+#define FE_LINE ((Py_ssize_t)(64 / sizeof(REAL)))
 
 /* An elementwise loop over n values in pieces [lo, hi): the first n - n % W values, then,
  * where n % W != 0 and n >= W, the last W values, overlapping them, where the loop the

@@ -325,9 +325,8 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 /* a long row: the next row fetched segment by segment as this row's exps
                  * run (asked all at once, most requests came late: see the gradient) */
                 Py_ssize_t s0, len;
-                for (s0 = 0; s0 < C; s0 += FE_SEG) {
-                    len = C - s0 < FE_SEG ? C - s0 : FE_SEG;
-                    for (c = s0; c < s0 + len; c += 64 / (Py_ssize_t)sizeof(REAL))
+                FE_SEGMENTS(s0, len, C) {
+                    for (c = s0; c < s0 + len; c += FE_LINE)
                         FE_PREFETCH(xr + C + c);
                     if (nr) {
                         FE_PRAGMA(omp simd)
@@ -341,9 +340,10 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
                 }
                 continue;
             }
-            if (C >= FE_SHORT_ROW)  /* the next row's first 8 KiB are fetched while this
-                                     * row's exp runs, so its max pass reads from the cache */
-                for (c = 0; c < C && c < 8192 / (Py_ssize_t)sizeof(REAL); c += 64 / sizeof(REAL))
+            if (C >= FE_SHORT_ROW)  /* the next row's first FE_SPREAD bytes are fetched while
+                                     * this row's exp runs, so its max pass reads from the
+                                     * cache */
+                for (c = 0; c < C && c < FE_SPREAD / (Py_ssize_t)sizeof(REAL); c += FE_LINE)
                     FE_PREFETCH(xr + C + c);
             if (FE_EXP_IN_ROW && nr) {
                 FE_PRAGMA(omp simd)
@@ -592,9 +592,10 @@ static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_REST
             continue;
         }
         /* a long row: the next row's gradient (and target) fetched segment by segment */
-        for (Py_ssize_t c0 = 0; c0 < C; c0 += FE_SEG) {
-            const Py_ssize_t c1 = C - c0 < FE_SEG ? C : c0 + FE_SEG;
-            for (c = c0; c < c1; c += 64 / (Py_ssize_t)sizeof(REAL)) {
+        Py_ssize_t s0, len;
+        FE_SEGMENTS(s0, len, C) {
+            const Py_ssize_t c0 = s0, c1 = s0 + len;
+            for (c = s0; c < c1; c += FE_LINE) {
                 FE_PREFETCH_W(gr + C + c);
                 if (!lab)
                     FE_PREFETCH(t + (r + 1) * C + c);
