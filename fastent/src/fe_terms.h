@@ -96,22 +96,31 @@ typedef fe_v8l fe_kvec64_f64;
  * so that the four folds share their steps (three levels for float keys, two for double);
  * key j's largest is lane FE_KEYS_FOLD_AT(j) of the result.  A maximum is the same in any
  * order: the same keys as folding each vector alone. */
-#define FE_SHUF __builtin_shufflevector
+/* A shuffle of two vectors of one shape, the result of that shape: lane i is lane M[i] of
+ * a's lanes followed by b's; M is the integer vector of that shape (GCC's __builtin_shuffle
+ * takes the mask as such a vector: GCC 11 has no __builtin_shufflevector). */
+#if defined(__clang__)
+#define FE_SHUF(M, a, b, ...) __builtin_shufflevector(a, b, __VA_ARGS__)
+#else
+#define FE_SHUF(M, a, b, ...) __builtin_shuffle(a, b, (M){__VA_ARGS__})
+#endif
 #define fe_keys_fold4_f32(a, b, c, d)                                                      \
     __extension__({                                                                        \
-        const fe_v8i p_ = FE_VMAX(FE_SHUF(a, b, 0, 1, 2, 3, 8, 9, 10, 11),                 \
-                                  FE_SHUF(a, b, 4, 5, 6, 7, 12, 13, 14, 15));              \
-        const fe_v8i q_ = FE_VMAX(FE_SHUF(c, d, 0, 1, 2, 3, 8, 9, 10, 11),                 \
-                                  FE_SHUF(c, d, 4, 5, 6, 7, 12, 13, 14, 15));              \
-        const fe_v8i s_ = FE_VMAX(FE_SHUF(p_, q_, 0, 1, 4, 5, 8, 9, 12, 13),               \
-                                  FE_SHUF(p_, q_, 2, 3, 6, 7, 10, 11, 14, 15));            \
-        FE_VMAX(s_, FE_SHUF(s_, s_, 1, 0, 3, 2, 5, 4, 7, 6));                              \
+        const fe_v8i p_ = FE_VMAX(FE_SHUF(fe_v8i, a, b, 0, 1, 2, 3, 8, 9, 10, 11),         \
+                                  FE_SHUF(fe_v8i, a, b, 4, 5, 6, 7, 12, 13, 14, 15));      \
+        const fe_v8i q_ = FE_VMAX(FE_SHUF(fe_v8i, c, d, 0, 1, 2, 3, 8, 9, 10, 11),         \
+                                  FE_SHUF(fe_v8i, c, d, 4, 5, 6, 7, 12, 13, 14, 15));      \
+        const fe_v8i s_ = FE_VMAX(FE_SHUF(fe_v8i, p_, q_, 0, 1, 4, 5, 8, 9, 12, 13),       \
+                                  FE_SHUF(fe_v8i, p_, q_, 2, 3, 6, 7, 10, 11, 14, 15));    \
+        FE_VMAX(s_, FE_SHUF(fe_v8i, s_, s_, 1, 0, 3, 2, 5, 4, 7, 6));                      \
     })
 #define fe_keys_fold4_f64(a, b, c, d)                                                      \
     __extension__({                                                                        \
-        const fe_v4l p_ = FE_VMAX(FE_SHUF(a, b, 0, 1, 4, 5), FE_SHUF(a, b, 2, 3, 6, 7));   \
-        const fe_v4l q_ = FE_VMAX(FE_SHUF(c, d, 0, 1, 4, 5), FE_SHUF(c, d, 2, 3, 6, 7));   \
-        FE_VMAX(FE_SHUF(p_, q_, 0, 2, 4, 6), FE_SHUF(p_, q_, 1, 3, 5, 7));                 \
+        const fe_v4l p_ = FE_VMAX(FE_SHUF(fe_v4l, a, b, 0, 1, 4, 5),                       \
+                                  FE_SHUF(fe_v4l, a, b, 2, 3, 6, 7));                      \
+        const fe_v4l q_ = FE_VMAX(FE_SHUF(fe_v4l, c, d, 0, 1, 4, 5),                       \
+                                  FE_SHUF(fe_v4l, c, d, 2, 3, 6, 7));                      \
+        FE_VMAX(FE_SHUF(fe_v4l, p_, q_, 0, 2, 4, 6), FE_SHUF(fe_v4l, p_, q_, 1, 3, 5, 7)); \
     })
 #define fe_keys_fold_at_f32(j) (2 * (j))
 #define fe_keys_fold_at_f64(j) (j)

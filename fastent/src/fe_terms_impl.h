@@ -484,9 +484,9 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
         const fe_v4d w_ = (w), z_ = {0, 0, 0, 0};                                          \
         fe_v4d e_;                                                                         \
         switch (m) {                                                                       \
-        case 1: e_ = FE_SHUF(w_, z_, 3, 4, 4, 4); break;                                   \
-        case 2: e_ = FE_SHUF(w_, z_, 2, 3, 4, 4); break;                                   \
-        default: e_ = FE_SHUF(w_, z_, 1, 2, 3, 4); break;                                  \
+        case 1: e_ = FE_SHUF(fe_v4l, w_, z_, 3, 4, 4, 4); break;                           \
+        case 2: e_ = FE_SHUF(fe_v4l, w_, z_, 2, 3, 4, 4); break;                           \
+        default: e_ = FE_SHUF(fe_v4l, w_, z_, 1, 2, 3, 4); break;                          \
         }                                                                                  \
         e_;                                                                                \
     })
@@ -535,13 +535,13 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
         const fe_v8d w_ = (w), z_ = {0, 0, 0, 0, 0, 0, 0, 0};                              \
         fe_v8d e_;                                                                         \
         switch (m) {                                                                       \
-        case 1: e_ = FE_SHUF(w_, z_, 7, 8, 8, 8, 8, 8, 8, 8); break;                        \
-        case 2: e_ = FE_SHUF(w_, z_, 6, 7, 8, 8, 8, 8, 8, 8); break;                        \
-        case 3: e_ = FE_SHUF(w_, z_, 5, 6, 7, 8, 8, 8, 8, 8); break;                        \
-        case 4: e_ = FE_SHUF(w_, z_, 4, 5, 6, 7, 8, 8, 8, 8); break;                        \
-        case 5: e_ = FE_SHUF(w_, z_, 3, 4, 5, 6, 7, 8, 8, 8); break;                        \
-        case 6: e_ = FE_SHUF(w_, z_, 2, 3, 4, 5, 6, 7, 8, 8); break;                        \
-        default: e_ = FE_SHUF(w_, z_, 1, 2, 3, 4, 5, 6, 7, 8); break;                       \
+        case 1: e_ = FE_SHUF(fe_v8l, w_, z_, 7, 8, 8, 8, 8, 8, 8, 8); break;               \
+        case 2: e_ = FE_SHUF(fe_v8l, w_, z_, 6, 7, 8, 8, 8, 8, 8, 8); break;               \
+        case 3: e_ = FE_SHUF(fe_v8l, w_, z_, 5, 6, 7, 8, 8, 8, 8, 8); break;               \
+        case 4: e_ = FE_SHUF(fe_v8l, w_, z_, 4, 5, 6, 7, 8, 8, 8, 8); break;               \
+        case 5: e_ = FE_SHUF(fe_v8l, w_, z_, 3, 4, 5, 6, 7, 8, 8, 8); break;               \
+        case 6: e_ = FE_SHUF(fe_v8l, w_, z_, 2, 3, 4, 5, 6, 7, 8, 8); break;               \
+        default: e_ = FE_SHUF(fe_v8l, w_, z_, 1, 2, 3, 4, 5, 6, 7, 8); break;              \
         }                                                                                  \
         e_;                                                                                \
     })
@@ -564,7 +564,8 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
 #define FE_L8_FOLD(P, out)                     /* w = 8, 4 as vectors; 2, 1 */             \
     do {                                                                                   \
         const fe_v8d f8_ = P##0 + P##1;                                                    \
-        const fe_v4d f_ = FE_SHUF(f8_, f8_, 0, 1, 2, 3) + FE_SHUF(f8_, f8_, 4, 5, 6, 7);   \
+        const fe_v4d f_ = (fe_v4d){f8_[0], f8_[1], f8_[2], f8_[3]}                         \
+                          + (fe_v4d){f8_[4], f8_[5], f8_[6], f8_[7]};                      \
         (out) = (f_[0] + f_[2]) + (f_[1] + f_[3]);                                         \
     } while (0)
 /* d where e != 0, else +0 (vectors: the comparison's all-ones lanes as a mask) */
