@@ -11,15 +11,22 @@ under a target pragma (GCC or clang), for x86-64-v3 and x86-64-v4, and picked at
 exp/log maths is fastent's own (src/fe_math.h): no libmvec, the same bits on every path.
 Never -ffast-math (it would set flush-to-zero for the whole process) nor -march=native, and
 -ffp-contract=off: every fma is written out, so every compiler rounds alike.
-The compiler is the one setuptools picks (CC=clang selects clang).
+The compiler is the one setuptools picks (CC=clang selects clang): GCC 11 or newer, or
+clang 13 or newer (each checked here; older ones get one message naming the minimum).
+With GCC or clang each instruction set's kernels are a translation unit of their own
+(FE_UNIT, src/fe_simd.h), and every unit of every extension compiles in parallel, one job a
+usable core.
 """
 import glob
 import os
+import re
 import shutil
 import sys
 import sysconfig
 import tempfile
 import textwrap
+import types
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 from Cython.Build import cythonize
@@ -29,7 +36,22 @@ from setuptools.command.build_ext import build_ext
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEBUG = os.environ.get("FASTENT_DEBUG", "0") == "1"
 WANT_OPENMP = os.environ.get("FASTENT_OPENMP", "1") != "0"
-FAMILIES = ["_runtime", "_binary", "_rowwise"]
+# the longest to compile first: the parallel build starts its units first
+FAMILIES = ["_rowwise", "_binary", "_runtime"]
+ISA_UNITS = ["base", "avx2", "avx512"]      # FE_UNIT 0, 1, 2 (src/fe_simd.h)
+MIN_COMPILER = "GCC 11 or clang 13"
+COMPILER_CHECK = """
+#if defined(__clang__)
+#  if __clang_major__ < 13
+#    error "clang older than 13"
+#  endif
+#elif defined(__GNUC__)
+#  if __GNUC__ < 11
+#    error "GCC older than 11"
+#  endif
+#endif
+int main(void) { return 0; }
+"""
 
 
 def _compiles(compiler, code, extra_compile, extra_link):
@@ -48,12 +70,46 @@ def _compiles(compiler, code, extra_compile, extra_link):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _fail(message):
+    bar = "*" * 78
+    sys.exit(f"\n{bar}\nfastent build: {message}\n{bar}\n")
+
+
+def _kernel_headers(pyx):
+    """The kernel headers a Cython module declares (its `cdef extern from "fe_*.h"`)."""
+    with open(os.path.join(HERE, pyx)) as f:
+        return re.findall(r'^cdef extern from "(fe_\w+\.h)"', f.read(), re.M)
+
+
+def _parallel_compile(pool):
+    """A CCompiler.compile that compiles an extension's sources in `pool`, not in turn."""
+    def compile(self, sources, output_dir=None, macros=None, include_dirs=None, debug=0,
+                extra_preargs=None, extra_postargs=None, depends=None):
+        macros, objects, extra_postargs, pp_opts, build = self._setup_compile(
+            output_dir, macros, include_dirs, sources, depends, extra_postargs)
+        cc_args = self._get_cc_args(pp_opts, debug, extra_preargs)
+        jobs = [pool.submit(self._compile, obj, *build[obj], cc_args, extra_postargs, pp_opts)
+                for obj in objects if obj in build]
+        for job in jobs:
+            job.result()
+        return objects
+    return compile
+
+
 class BuildExt(build_ext):
-    """Probe the compiler once, then set the flags of every extension."""
+    """Probe the compiler once, set the flags of every extension, compile in parallel."""
 
     def build_extensions(self):
         cc = self.compiler
         gcc_like = cc.compiler_type == "unix"
+        if gcc_like and not _compiles(cc, "int main(void) { return 0; }\n", [], []):
+            _fail(f"the C compiler ({' '.join(cc.compiler_so[:1])}) cannot compile a "
+                  f"program: fastent needs {MIN_COMPILER} or newer.  Install one (Debian/"
+                  f"Ubuntu: apt install gcc) and name it with CC=..., or install the wheel, "
+                  f"which needs no compiler.")
+        if gcc_like and not _compiles(cc, COMPILER_CHECK, [], []):
+            _fail(f"{' '.join(cc.compiler_so[:1])} is too old: fastent needs {MIN_COMPILER} "
+                  f"or newer.  Pick another with CC=..., e.g. CC=gcc-12 pip install ...")
         compile_args, link_args, macros = [], [], []
         notes = []
         if gcc_like:
@@ -115,8 +171,35 @@ class BuildExt(build_ext):
             ext.extra_compile_args = compile_args
             ext.extra_link_args = link_args
             ext.define_macros = list(ext.define_macros or []) + macros
+            if gcc_like:
+                self._split_units(ext)
         self._write_build_info(cc, compile_args, link_args, macros, openmp)
-        super().build_extensions()
+        if not gcc_like:
+            return super().build_extensions()
+        jobs = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                else os.cpu_count() or 1)
+        with ThreadPoolExecutor(max_workers=jobs) as pool:
+            cc.compile = types.MethodType(_parallel_compile(pool), cc)
+            self.parallel = len(self.extensions)
+            super().build_extensions()
+
+    def _split_units(self, ext):
+        """Each instruction set's kernels of `ext` in a unit of its own (FE_UNIT); the
+        Cython module compiles none (FE_SPLIT) and calls them through its tables."""
+        name = ext.name.split(".")[-1]
+        headers = _kernel_headers(os.path.splitext(ext.sources[0])[0] + ".pyx")
+        folder = os.path.join(self.build_temp, "units")
+        os.makedirs(folder, exist_ok=True)
+        for unit, isa in enumerate(ISA_UNITS):
+            path = os.path.join(folder, f"{name}_{isa}.c")
+            text = (f"/* Written by setup.py: the {isa} kernels of fastent.{name}. */\n"
+                    f"#define FE_UNIT {unit}\n"
+                    + "".join(f'#include "{h}"\n' for h in headers))
+            if not os.path.exists(path) or open(path).read() != text:
+                with open(path, "w") as f:
+                    f.write(text)
+            ext.sources.append(path)
+        ext.define_macros.append(("FE_SPLIT", "1"))
 
     def _write_build_info(self, cc, compile_args, link_args, macros, openmp):
         info = {

@@ -33,11 +33,14 @@ typedef void (*fe_bce_f64_fn)(Py_ssize_t, const double *, const double *, const 
 #include "fe_template.h"
 #undef FE_TEMPLATE
 
+#ifndef FE_UNIT
 static fe_bce_f32_fn fe_bce_f32;
 static fe_bce_f64_fn fe_bce_f64;
 
-#define FE_BINARY_SET(ISA) fe_bce_f32 = fe_bce_f32_##ISA; fe_bce_f64 = fe_bce_f64_##ISA;
+#define FE_BINARY_TABLE(X, ISA) X(fe_bce_f32, fe_bce_f32, ISA) X(fe_bce_f64, fe_bce_f64, ISA)
+FE_TABLE_DECLARE(FE_BINARY_TABLE)
 
-static int fe_binary_select(int requested) { FE_SELECT(requested, FE_BINARY_SET); }
+static int fe_binary_select(int requested) { FE_SELECT(requested, FE_BINARY_TABLE); }
+#endif
 
 #endif /* FE_BINARY_H */

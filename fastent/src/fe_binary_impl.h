@@ -63,7 +63,7 @@ FE_INLINE void FE_FN(bce_body)(
 /* Entry point: one specialised loop per (mode, weights?, gradient?, pos_weight?); then,
  * when `total` is given, the written losses (and the weights, to `wtotal`) are added to the
  * exact sums, in this instruction set (xs: FE_XBLOCK doubles of scratch). */
-static void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
+FE_KERNEL void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
                        const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
                        fe_xsum *total, fe_xsum *wtotal, double *xs)
 {

@@ -11,6 +11,7 @@
 #include "fe_template.h"
 #undef FE_TEMPLATE
 
+#ifndef FE_UNIT
 typedef void (*fe_div_block_f32_fn)(int, Py_ssize_t, Py_ssize_t, const float *, const float *,
                                     double, double, float *, const double *, double *, float *,
                                     double *, int *);
@@ -20,9 +21,11 @@ typedef void (*fe_div_block_f64_fn)(int, Py_ssize_t, Py_ssize_t, const double *,
 static fe_div_block_f32_fn fe_div_block_f32;
 static fe_div_block_f64_fn fe_div_block_f64;
 
-#define FE_DIVERGENCE_SET(ISA)                                                          \
-    fe_div_block_f32 = fe_div_block_f32_##ISA; fe_div_block_f64 = fe_div_block_f64_##ISA;
+#define FE_DIVERGENCE_TABLE(X, ISA)                                                     \
+    X(fe_div_block_f32, fe_div_block_f32, ISA) X(fe_div_block_f64, fe_div_block_f64, ISA)
+FE_TABLE_DECLARE(FE_DIVERGENCE_TABLE)
 
-static int fe_divergence_select(int requested) { FE_SELECT(requested, FE_DIVERGENCE_SET); }
+static int fe_divergence_select(int requested) { FE_SELECT(requested, FE_DIVERGENCE_TABLE); }
+#endif
 
 #endif /* FE_DIVERGENCE_H */

@@ -78,7 +78,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
     *bad |= badp | (badq << 1);
 }
 
-static void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
+FE_KERNEL void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
                              const REAL *t, double lo, double beta, REAL *grad, const double *gsc,
                              double *loss, REAL *terms, double *work, int *bad)
 {

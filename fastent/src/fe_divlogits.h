@@ -11,6 +11,7 @@
 #include "fe_template.h"
 #undef FE_TEMPLATE
 
+#ifndef FE_UNIT
 typedef void (*fe_divlogits_block_f32_fn)(int, Py_ssize_t, Py_ssize_t, const float *,
                                           const float *, double, double, float *,
                                           const double *, double *, float *, double *);
@@ -20,10 +21,12 @@ typedef void (*fe_divlogits_block_f64_fn)(int, Py_ssize_t, Py_ssize_t, const dou
 static fe_divlogits_block_f32_fn fe_divlogits_block_f32;
 static fe_divlogits_block_f64_fn fe_divlogits_block_f64;
 
-#define FE_DIVLOGITS_SET(ISA)                                                          \
-    fe_divlogits_block_f32 = fe_divlogits_block_f32_##ISA;                            \
-    fe_divlogits_block_f64 = fe_divlogits_block_f64_##ISA;
+#define FE_DIVLOGITS_TABLE(X, ISA)                                                     \
+    X(fe_divlogits_block_f32, fe_divlogits_block_f32, ISA)                            \
+    X(fe_divlogits_block_f64, fe_divlogits_block_f64, ISA)
+FE_TABLE_DECLARE(FE_DIVLOGITS_TABLE)
 
-static int fe_divlogits_select(int requested) { FE_SELECT(requested, FE_DIVLOGITS_SET); }
+static int fe_divlogits_select(int requested) { FE_SELECT(requested, FE_DIVLOGITS_TABLE); }
+#endif
 
 #endif /* FE_DIVLOGITS_H */

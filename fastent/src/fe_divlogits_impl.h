@@ -253,7 +253,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
 #undef FE_NONNEG
 }
 
-static void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
+FE_KERNEL void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
                                    const REAL *t, double temperature, double beta, REAL *grad,
                                    const double *gsc, double *loss, REAL *z, double *work)
 {

@@ -25,6 +25,7 @@ static inline Py_ssize_t fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_
 #include "fe_template.h"
 #undef FE_TEMPLATE
 
+#ifndef FE_UNIT
 typedef void (*fe_rows_finish_fn)(Py_ssize_t, const double *, double *, double, char *,
                                   Py_ssize_t, fe_xsum *, double *);
 static fe_rows_finish_fn fe_rows_finish_f32, fe_rows_finish_f64;
@@ -33,11 +34,13 @@ typedef int (*fe_rows_labels_fn)(Py_ssize_t, const char *, Py_ssize_t, const cha
                                  double *, double *);
 static fe_rows_labels_fn fe_rows_labels;
 
-#define FE_ROWS_SET(ISA)                                                                \
-    fe_rows_finish_f32 = fe_rows_finish_f32_##ISA;                                      \
-    fe_rows_finish_f64 = fe_rows_finish_f64_##ISA;                                      \
-    fe_rows_labels = fe_rows_labels_f64_##ISA;   /* (no dtype: fe_rows_impl.h) */
+#define FE_ROWS_TABLE(X, ISA)                                                           \
+    X(fe_rows_finish_f32, fe_rows_finish_f32, ISA)                                      \
+    X(fe_rows_finish_f64, fe_rows_finish_f64, ISA)                                      \
+    X(fe_rows_labels, fe_rows_labels_f64, ISA)   /* (no dtype: fe_rows_impl.h) */
+FE_TABLE_DECLARE(FE_ROWS_TABLE)
 
-static int fe_rows_select(int requested) { FE_SELECT(requested, FE_ROWS_SET); }
+static int fe_rows_select(int requested) { FE_SELECT(requested, FE_ROWS_TABLE); }
+#endif
 
 #endif /* FE_ROWS_H */

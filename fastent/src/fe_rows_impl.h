@@ -19,7 +19,7 @@
 #define FE_ROWS_LABELS_(dt) FE_ROWS_LABELS_##dt
 #define FE_ROWS_LABELS(dt) FE_ROWS_LABELS_(dt)
 #if FE_ROWS_LABELS(FE_DT)
-static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const char *wp,
+FE_KERNEL int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const char *wp,
                               Py_ssize_t ws, Py_ssize_t C, int has_ignore,
                               Py_ssize_t ignore_index, double gs, Py_ssize_t *FE_RESTRICT lab,
                               double *FE_RESTRICT rws, double *FE_RESTRICT gsc)
@@ -56,7 +56,7 @@ static int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, const
 }
 #endif
 
-static void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
+FE_KERNEL void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,
                                double *FE_RESTRICT loss, double loss_scale, char *out,
                                Py_ssize_t stride, fe_xsum *total, double *FE_RESTRICT xs)
 {

@@ -25,6 +25,26 @@
 #  define FE_MULTI_ISA 0
 #endif
 
+/* Where the kernels are compiled.  By default every instruction set's kernels are compiled
+ * into the translation unit that includes a family's header (fe_template.h).  setup.py
+ * compiles them apart, one unit an instruction set, in parallel: each unit defines FE_UNIT
+ * (0 baseline, 1 avx2, 2 avx512) and compiles that set's kernels only, with external
+ * (hidden) linkage; the Cython module defines FE_SPLIT, compiles none and declares them. */
+#if defined(FE_UNIT)
+#  define FE_UNIT_HAS(isa) (FE_UNIT == (isa))
+#  define FE_KERNEL __attribute__((visibility("hidden")))
+#elif defined(FE_SPLIT)
+#  define FE_UNIT_HAS(isa) 0
+#else
+#  define FE_UNIT_HAS(isa) 1
+#  define FE_KERNEL static
+#endif
+#if defined(__GNUC__) || defined(__clang__)
+#  define FE_MAYBE_UNUSED __attribute__((unused))
+#else
+#  define FE_MAYBE_UNUSED
+#endif
+
 #if defined(_MSC_VER) && !defined(__clang__)
 #  define FE_RESTRICT __restrict
 #else
@@ -83,7 +103,7 @@ static inline int fe_max_threads(void) { return 1; }
 enum { FE_ISA_BASELINE = 0, FE_ISA_AVX2 = 1, FE_ISA_AVX512 = 2 };
 
 /* Best instruction set this CPU runs, capped by `requested` (-1: no cap). */
-static int fe_best_isa(int requested)
+FE_MAYBE_UNUSED static int fe_best_isa(int requested)
 {
     int best = FE_ISA_BASELINE;
 #if FE_MULTI_ISA
@@ -100,21 +120,36 @@ static int fe_best_isa(int requested)
     return best;
 }
 
+/* A family's dispatch table is a list TABLE(X, ISA) of X(pointer, kernel, ISA), one entry a
+ * kernel: FE_TABLE_SET points each pointer at the kernel of instruction set ISA, and
+ * FE_TABLE_DECLARE (FE_SPLIT) declares the kernels compiled apart, of the pointers' types. */
+#define FE_TABLE_SET1(p, k, ISA) p = k##_##ISA;
+#define FE_TABLE_DECLARE1(p, k, ISA)                                                     \
+    __attribute__((visibility("hidden"))) __typeof__(*p) k##_##ISA;
+#if defined(FE_SPLIT) && FE_MULTI_ISA
+#  define FE_TABLE_DECLARE(TABLE)                                                        \
+    TABLE(FE_TABLE_DECLARE1, base) TABLE(FE_TABLE_DECLARE1, avx2)                        \
+    TABLE(FE_TABLE_DECLARE1, avx512)
+#elif defined(FE_SPLIT)
+#  define FE_TABLE_DECLARE(TABLE) TABLE(FE_TABLE_DECLARE1, base)
+#else
+#  define FE_TABLE_DECLARE(TABLE)
+#endif
+
 /* The body of a family's select function: point its dispatch table at the kernels of the
- * best instruction set this CPU runs, capped by `requested` (-1: no cap), and return it.
- * SET(ISA) assigns the family's table from the functions with suffix ISA. */
+ * best instruction set this CPU runs, capped by `requested` (-1: no cap), and return it. */
 #if FE_MULTI_ISA
-#  define FE_SELECT(requested, SET)                                                      \
+#  define FE_SELECT(requested, TABLE)                                                    \
     do {                                                                                 \
         const int isa_ = fe_best_isa(requested);                                          \
-        if (isa_ == FE_ISA_AVX512) { SET(avx512) }                                       \
-        else if (isa_ == FE_ISA_AVX2) { SET(avx2) }                                      \
-        else { SET(base) }                                                               \
+        if (isa_ == FE_ISA_AVX512) { TABLE(FE_TABLE_SET1, avx512) }                      \
+        else if (isa_ == FE_ISA_AVX2) { TABLE(FE_TABLE_SET1, avx2) }                     \
+        else { TABLE(FE_TABLE_SET1, base) }                                              \
         return isa_;                                                                     \
     } while (0)
 #else
-#  define FE_SELECT(requested, SET)                                                      \
-    do { (void)(requested); SET(base) return FE_ISA_BASELINE; } while (0)
+#  define FE_SELECT(requested, TABLE)                                                    \
+    do { (void)(requested); TABLE(FE_TABLE_SET1, base) return FE_ISA_BASELINE; } while (0)
 #endif
 
 /* Element types an operand may have in memory; the kernels compute in float or double and

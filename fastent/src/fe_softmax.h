@@ -19,6 +19,7 @@ static inline int fe_softmax_in_pairs(Py_ssize_t C, const void *cw, double smoot
 #include "fe_template.h"
 #undef FE_TEMPLATE
 
+#ifndef FE_UNIT
 typedef void (*fe_smx_block_f32_fn)(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                                     const float *, const float *, double, double, float *,
                                     const double *, double *, float *, double *, double *,
@@ -36,12 +37,14 @@ typedef void (*fe_smx_pairs_raw_f64_fn)(Py_ssize_t, const double *, const Py_ssi
 static fe_smx_pairs_raw_f32_fn fe_smx_pairs_raw_f32;
 static fe_smx_pairs_raw_f64_fn fe_smx_pairs_raw_f64;
 
-#define FE_SOFTMAX_SET(ISA)                                                             \
-    fe_smx_block_f32 = fe_softmax_block_f32_##ISA;                                      \
-    fe_smx_block_f64 = fe_softmax_block_f64_##ISA;                                      \
-    fe_smx_pairs_raw_f32 = fe_softmax_pairs_raw_f32_##ISA;                              \
-    fe_smx_pairs_raw_f64 = fe_softmax_pairs_raw_f64_##ISA;
+#define FE_SOFTMAX_TABLE(X, ISA)                                                        \
+    X(fe_smx_block_f32, fe_softmax_block_f32, ISA)                                      \
+    X(fe_smx_block_f64, fe_softmax_block_f64, ISA)                                      \
+    X(fe_smx_pairs_raw_f32, fe_softmax_pairs_raw_f32, ISA)                              \
+    X(fe_smx_pairs_raw_f64, fe_softmax_pairs_raw_f64, ISA)
+FE_TABLE_DECLARE(FE_SOFTMAX_TABLE)
 
-static int fe_softmax_select(int requested) { FE_SELECT(requested, FE_SOFTMAX_SET); }
+static int fe_softmax_select(int requested) { FE_SELECT(requested, FE_SOFTMAX_TABLE); }
+#endif
 
 #endif /* FE_SOFTMAX_H */

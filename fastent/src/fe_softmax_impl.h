@@ -154,7 +154,7 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
  * caller's own labels (contiguous, no ignore_index, no row weights): the label pass is not
  * needed, and its reads of the labels overlap the loop's arithmetic.  A label that is not a
  * class sets bad bit 4. */
-static void FE_FN(softmax_pairs_raw)(Py_ssize_t R, const REAL *FE_RESTRICT x,
+FE_KERNEL void FE_FN(softmax_pairs_raw)(Py_ssize_t R, const REAL *FE_RESTRICT x,
                                      const Py_ssize_t *FE_RESTRICT labels,
                                      REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                      double *FE_RESTRICT loss, int *bad)
@@ -162,7 +162,7 @@ static void FE_FN(softmax_pairs_raw)(Py_ssize_t R, const REAL *FE_RESTRICT x,
     FE_FN(softmax_pairs)(R, x, labels, NULL, grad, gsc, loss, bad, 1);
 }
 
-static void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
+FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                  const Py_ssize_t *FE_RESTRICT lab, const REAL *FE_RESTRICT t,
                                  const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
                                  REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,

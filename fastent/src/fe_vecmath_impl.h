@@ -4,7 +4,7 @@
  * against a higher-precision reference.  No include guard on purpose.
  * fn: 0 exp, 1 log, 2 log1p.
  */
-static void FE_FN(vecmath)(int fn, Py_ssize_t n, const REAL *FE_RESTRICT x,
+FE_KERNEL void FE_FN(vecmath)(int fn, Py_ssize_t n, const REAL *FE_RESTRICT x,
                            REAL *FE_RESTRICT y)
 {
     Py_ssize_t i;
