@@ -7,8 +7,28 @@
 Every function takes the truth first and the prediction second; gradients are with respect
 to the prediction.  `fastent.reference` holds plain-NumPy versions of everything.
 """
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
+
+def _warn_of_namesake():
+    """The package index's "fastent" is another project (this one is "fastent-losses") that
+    also installs a top-level fastent package: installed together, one's files overwrite
+    the other's.  An install of this project under its old name is the same case."""
+    from importlib import metadata
+    try:
+        other = metadata.distribution("fastent")
+    except metadata.PackageNotFoundError:
+        return
+    import warnings
+    warnings.warn(
+        f"a distribution named 'fastent' ({other.version}: {other.metadata['Summary']}) "
+        f"is installed beside this one (fastent-losses) and shares its import name, so "
+        f"their files may have overwritten each other.  To repair: pip uninstall -y "
+        f"fastent fastent-losses && pip install fastent-losses", RuntimeWarning,
+        stacklevel=3)
+
+
+_warn_of_namesake()
 from fastent._config import show_config
 from fastent.binary import (
     binary_cross_entropy,
@@ -57,3 +77,4 @@ __all__ = [
     "softmax_stats", "RunningLoss",
     "show_config", "__version__",
 ]
+del _warn_of_namesake

@@ -946,5 +946,5 @@ def main(args, parser):
         print(f"warning: {w}", file=sys.stderr)
     print(f"wrote {args.out}/report.md, results.json"
           + (", throughput.png" if plotted else
-             ' (no plot: pip install "fastent[plot]" for matplotlib)'))
+             ' (no plot: pip install "fastent-losses[plot]" for matplotlib)'))
     return 0

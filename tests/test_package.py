@@ -4,7 +4,9 @@ tests/check_dist.py: building them takes a compile.)"""
 import ast
 import importlib.metadata
 import inspect
+import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -100,8 +102,11 @@ def test_mypy_reads_the_types():
     assert any('"reductoin"' in e and 'did you mean "reduction"' in e for e in errors)
 
 
+DIST = "fastent-losses"          # the distribution's name; the import name is fastent
+
+
 def test_one_version():
-    assert importlib.metadata.version("fastent") == fe.__version__
+    assert importlib.metadata.version(DIST) == fe.__version__
     pyproject = (PKG.parent / "pyproject.toml")
     if pyproject.exists():        # from a clone: the version is written once, in fastent
         text = pyproject.read_text()
@@ -113,4 +118,70 @@ def test_licence():
     if (root / "pyproject.toml").exists():
         assert "BSD 3-Clause License" in (root / "LICENSE").read_text()
         assert 'license = "BSD-3-Clause"' in (root / "pyproject.toml").read_text()
-    assert importlib.metadata.metadata("fastent")["License-Expression"] == "BSD-3-Clause"
+    assert importlib.metadata.metadata(DIST)["License-Expression"] == "BSD-3-Clause"
+
+
+def test_metadata_names_the_project_and_its_pages():
+    meta = importlib.metadata.metadata(DIST)
+    assert meta["Name"] == DIST
+    urls = {u.split(",")[0].strip() for u in meta.get_all("Project-URL")}
+    assert urls >= {"Repository", "Documentation", "Changelog", "Issues"}
+
+
+# `pip install` followed (in the same command) by the bare distribution name fastent, with
+# or without extras or a version: what would install the package index's other project
+_BARE = re.compile(r"""pip3? install\b[^&;|`)\n]*?(?<![\w./-])["']?fastent(\[[^\]]*\])?"""
+                   r"""(?:[<>=!~]=?[\w.*]+)?["']?(?![\w.-])""")
+
+
+def test_bare_name_pattern():
+    for bad in ('pip install fastent', 'pip install "fastent[dask]"', "pip install -U fastent",
+                "pip install fastent==0.2.0", "pip3 install 'fastent[plot]' numpy"):
+        assert _BARE.search(bad), bad
+    for good in ("pip install fastent-losses", 'pip install "fastent-losses[dask]"',
+                 "pip install -e .", 'pip install -e ".[test]"', "pip uninstall fastent",
+                 "pip install ./fastent_losses-0.2.0.whl", "import fastent",
+                 'pip install -e ".[plot]" && python -m fastent bench'):
+        assert not _BARE.search(good), good
+
+
+def test_no_text_tells_a_user_to_install_the_bare_name():
+    """Every install line in the repository names fastent-losses; the README's one mention
+    of the bare name says that it is an unrelated project."""
+    root = pathlib.Path(__file__).resolve().parent.parent
+    listed = subprocess.run(["git", "-C", str(root), "ls-files"], capture_output=True,
+                            text=True)
+    if listed.returncode != 0 or not (root / "pyproject.toml").exists():
+        pytest.skip("not a clone: the repository's texts are not here")
+    bad = []
+    for name in listed.stdout.split():
+        path = root / name
+        if (path.suffix in {".png", ".whl", ".gz"} or not path.is_file()
+                or path.resolve() == pathlib.Path(__file__).resolve()):   # its examples
+            continue
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if _BARE.search(line) and not (name == "README.md" and "unrelated" in line):
+                bad.append(f"{name}:{n}: {line.strip()}")
+    assert not bad, "\n".join(bad)
+    assert any(_BARE.search(line) and "unrelated" in line
+               for line in (root / "README.md").read_text().splitlines())
+
+
+def test_a_namesake_distribution_is_named_at_import(tmp_path):
+    """With the package index's other "fastent" installed too, import says so and how to
+    repair it (the two share the import name)."""
+    info = tmp_path / "fastent-0.7.3.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: fastent\nVersion: 0.7.3\n"
+                                   "Summary: Automated Custom NER tool\n")
+    code = "import fastent"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(tmp_path)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env)
+    assert out.returncode == 0, out.stderr
+    assert "RuntimeWarning" in out.stderr and "0.7.3: Automated Custom NER tool" in out.stderr
+    assert "pip uninstall -y fastent fastent-losses && pip install fastent-losses" in out.stderr
+    clean = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
+                           text=True)
+    assert clean.returncode == 0 and clean.stderr == "", clean.stderr
