@@ -86,6 +86,11 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
         same way (then chunk i meets chunk i; a mismatch fails in the chunk's own call)."""
         if a is None:
             return None
+        a_unknown = is_dask(a) and any(_unknown(c) for c in a.chunks)
+        if not unknown and a_unknown:
+            raise ValueError(f"{name}: has unknown chunk sizes (the result of boolean "
+                             f"indexing?) while {pred_name}'s are known; call "
+                             f".compute_chunk_sizes() on it first")
         if not unknown:
             return da.broadcast_to(da.asarray(a), shape).rechunk(chunks)
         if is_dask(a) and a.ndim == len(chunks) and all(

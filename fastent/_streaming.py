@@ -251,10 +251,15 @@ class RunningLoss:
         if not isinstance(name, str) or name not in _LOSSES:
             raise ValueError(f"loss: must be one of {sorted(_LOSSES)} or the function, "
                              f"got {loss!r}")
-        unknown = set(options) - set(_OPTIONS[name])
+        unknown = sorted(set(options) - set(_OPTIONS[name]))
         if unknown:
-            raise TypeError(f"{name}: RunningLoss does not take {sorted(unknown)} "
-                            f"(reduction is always the running mean)")
+            why = {"reduction": "reduction: RunningLoss always keeps the running mean",
+                   "out": "out: RunningLoss keeps sums, not the per-row values",
+                   "grad_out": "grad_out: RunningLoss computes no gradient",
+                   "return_grad": "return_grad: RunningLoss computes no gradient"}
+            said = [why.get(k, f"{k}: {name} has no option {k!r}") for k in unknown]
+            raise TypeError(f"RunningLoss({name!r}): " + "; ".join(said)
+                            + f" (its options: {', '.join(_OPTIONS[name])})")
         if window is not None and (isinstance(window, bool)
                                    or not isinstance(window, numbers.Integral) or window < 1):
             raise ValueError(f"window: must be None or a positive int, got {window!r}")

@@ -66,10 +66,15 @@ def kernel_type(dt):
     return native(dt) in KERNEL_TYPES
 
 
-def operand(x, name, dtype, shape, keep_type=False, hint=""):
+def operand(x, name, dtype, shape, keep_type=False, hint="", whole_axis=None,
+            column_hint=""):
     """A real-valued operand (target, weight, ...) broadcast to `shape`, cast to `dtype` --
     or, with keep_type, left in its own type when the kernels read that type directly.
-    `hint` ends the message of a shape error."""
+    `hint` ends the message of a shape error (a string, or a function of the operand's
+    shape that makes it).  `whole_axis`: a class axis (of `shape`) that
+    the operand must span, not be broadcast along: a column of labels (N, 1) against (N, C)
+    logits would otherwise be taken as the row [y, y, ...]; `column_hint` ends the message
+    when the operand has one value along it."""
     x = _asarray(x, name)
     if x.dtype.kind not in "biuf":
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
@@ -83,7 +88,16 @@ def operand(x, name, dtype, shape, keep_type=False, hint=""):
         b = None
     if b != tuple(shape):
         raise ValueError(f"{name}: shape {x.shape} does not broadcast to the prediction's "
-                         f"shape {tuple(shape)}{hint}")
+                         f"shape {tuple(shape)}{hint(x.shape) if callable(hint) else hint}")
+    if whole_axis is not None and len(shape) and shape[whole_axis] != 1:
+        k = whole_axis - len(shape)               # the class axis, counted from the end
+        extent = x.shape[k] if x.ndim >= -k else 1
+        if extent != shape[k]:
+            tail = column_hint      # (it broadcasts: one value along the axis)
+            raise ValueError(f"{name}: a distribution over the classes must span the class "
+                             f"axis (axis {whole_axis}, {shape[k]} classes), not be "
+                             f"broadcast along it; got shape {x.shape} for "
+                             f"{tuple(shape)}{tail}")
     return np.broadcast_to(x.astype(dtype, copy=False), shape)
 
 
@@ -115,10 +129,30 @@ def _asarray(x, name):
     return a
 
 
+LABELS_COLUMN = (" (a column of class labels? pass them as an integer array of the rows' "
+                 "shape: y.ravel().astype(int))")
+
+
 def order_hint(function, truth, prediction):
     """The sentence appended to errors a swapped pair of arguments would cause."""
     return (f" (fastent takes the truth first: {function}({truth}, {prediction}); "
             f"PyTorch takes the prediction first)")
+
+
+def broadcasts(shape, to):
+    """Whether an array of `shape` broadcasts to the shape `to`."""
+    try:
+        return np.broadcast_shapes(shape, to) == tuple(to)
+    except ValueError:
+        return False
+
+
+def reshape_hint(name, shape, to):
+    """The end of a shape error where `name` holds as many values as the prediction."""
+    if int(np.prod(shape)) != int(np.prod(to)) or not len(to):
+        return ""
+    return (f" (the same {int(np.prod(to))} values as the prediction in another shape: pass "
+            f"{name}.reshape{tuple(to)}, or .ravel() both)")
 
 
 _INDEX = np.iinfo(np.intp)

@@ -45,8 +45,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     shape = x.shape
     fn = "binary_cross_entropy_with_logits" if logits else "binary_cross_entropy"
     # targets and weights stay in their own type: the kernel converts block by block
+    # the order hint where the swapped call would be valid (the prediction broadcasts to the
+    # target's shape), else the reshape one
     t = v.operand(target, "target", dtype, shape, keep_type=True,
-                  hint=v.order_hint(fn, "target", pred_name))
+                  hint=lambda ts: (v.order_hint(fn, "target", pred_name)
+                                   if v.broadcasts(shape, ts)
+                                   else v.reshape_hint("target", ts, shape)))
     if x.dtype.kind in "biu" and t.dtype.kind == "f":
         warnings.warn(f"{pred_name} has dtype {x.dtype} and target {t.dtype}: fastent takes "
                       f"the target first, {fn}(target, {pred_name}); are the arguments "

@@ -19,6 +19,21 @@ _Kind = _rowwise.Kind
 _FROM_LOGITS = (_Kind.KL_LOGITS, _Kind.JS_LOGITS)
 
 _NEGATIVE = "probabilities must be non-negative"
+# the end of the message for a truth with one value along the class axis (v.operand)
+_COLUMN = {False: " (class labels? the divergences take distributions: for labels against "
+                  "predicted probabilities use softmax_cross_entropy on the logits, or "
+                  "one-hot rows)",
+           True: " (the teacher's logits need one value per class, as the student's)"}
+
+
+def _labels_hint(p, row_shape):
+    """The end of the truth's shape error where it looks like class labels of the rows
+    (sklearn's log_loss(y, proba) order)."""
+    def hint(shape):
+        if np.asarray(p).dtype.kind in "biu" and shape == row_shape:
+            return _COLUMN[False]
+        return ""
+    return hint
 
 
 def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, out,
@@ -46,7 +61,9 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, 
     x, dtype = v.prediction(q, pred_name)
     ax, C, row_shape = v.class_axis(x, axis, pred_name)
     t = None if kind == _Kind.ENTROPY else v.operand(p, truth_name, dtype, x.shape,
-                                                       keep_type=True)
+                                                       keep_type=True, whole_axis=ax,
+                                                       column_hint=_COLUMN[logits],
+                                                       hint=_labels_hint(p, row_shape))
     reduction = v.reduction(reduction)
     zero_division = v.real(zero_division, "zero_division")
     loss_scale = v.log_base(base)

@@ -24,11 +24,30 @@ def _labels(t, x, ax, row_shape):
     """Integer class labels `t` (an array) checked for the rows of logits `x`, as intp."""
     if t.shape != row_shape:
         axes = [a for a in range(x.ndim) if x.shape[:a] + x.shape[a + 1:] == t.shape]
-        hint = (f"; did you mean axis={axes[0]}? (PyTorch's (N, C, ...) layout is axis=1)"
-                if axes else _ORDER)
+        hint = ""
+        if t.shape == x.shape:
+            hint = (f"; integer targets of the logits' shape look one-hot: cast them to "
+                    f"float to use them as probabilities (target.astype(np.float32)), or "
+                    f"pass the labels, target.argmax(axis={ax})")
+        elif t.ndim == x.ndim and t.shape[ax] == 1 and t.shape[:ax] + t.shape[ax + 1:] \
+                == row_shape:
+            hint = (f"; class labels have no class axis: pass target.ravel()" if t.ndim == 2
+                    else f"; class labels have no class axis: pass "
+                         f"np.squeeze(target, axis={ax})")
+        elif axes:
+            hint = f"; did you mean axis={axes[0]}? (PyTorch's (N, C, ...) layout is axis=1)"
         raise ValueError(f"target: integer class labels must have the logits' shape "
                          f"without axis {ax}, {row_shape}; got {t.shape}{hint}")
     return v.labels(t, "target")
+
+
+def _swapped_hint(x):
+    """The end of a probability target's shape error: the order hint only where the
+    swapped call would be valid (the logits are integer labels of the target's rows)."""
+    def hint(ts):
+        rows = [ts[:a] + ts[a + 1:] for a in range(len(ts))]
+        return _ORDER if x.dtype.kind in "biu" and x.shape in rows else ""
+    return hint
 
 
 def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
@@ -72,7 +91,8 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         if ignore_index is not None:
             raise ValueError("ignore_index: only applies to integer class labels, not to "
                              "probability targets")
-        tp = v.operand(t, "target", dtype, x.shape, keep_type=True, hint=_ORDER)
+        tp = v.operand(t, "target", dtype, x.shape, keep_type=True, hint=_swapped_hint(x),
+                       whole_axis=ax, column_hint=v.LABELS_COLUMN)
     else:
         raise TypeError(f"target: dtype {t.dtype} is not supported; pass integer class "
                         f"labels or float probabilities")

@@ -113,3 +113,14 @@ def test_distributed_local_cluster(rng):
     assert got_loss == fe.softmax_cross_entropy(t, x, label_smoothing=0.05)
     assert got_grad.tobytes() == fe.softmax_cross_entropy_grad(t, x).tobytes()
     assert got_bce == fe.binary_cross_entropy_with_logits((x > 0) * 1.0, x, reduction="sum")
+
+
+def test_labels_of_unknown_chunk_sizes_against_known_logits_get_the_hint():
+    logits = da.zeros((20, 3), chunks=(5, 3))
+    labels = da.from_array(np.arange(20) % 3, chunks=10)
+    labels = labels[labels < 3]                      # boolean indexing: sizes unknown
+    with pytest.raises(ValueError, match=r"target: has unknown chunk sizes .* while logits's are "
+                                         r"known; call \.compute_chunk_sizes\(\) on it first"):
+        fe.softmax_cross_entropy(labels, logits)
+    labels = labels.compute_chunk_sizes()
+    fe.softmax_cross_entropy(labels, logits)       # the hint's way out works
