@@ -9,25 +9,44 @@ from numpy.typing import ArrayLike, NDArray
 __version__: str
 
 FloatArray = NDArray[np.floating[Any]]
-Loss = np.float64 | FloatArray          # "mean"/"sum": a float64 scalar; "none": an array
+# each loss function is overloaded on reduction ("mean"/"sum": a float64 scalar; "none": an
+# array) and on return_grad (False: the loss; True: (loss, gradient))
 
 @overload
 def binary_cross_entropy(
-    target: ArrayLike, prob: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ...,
+    target: ArrayLike, prob: ArrayLike, *, reduction: Literal["mean", "sum"] = ...,
     weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
     | float = ..., log_min: float | None = ..., label_smoothing: float = ...,
     zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None = ...,
     n_threads: int | None = ..., return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def binary_cross_entropy(
-    target: ArrayLike, prob: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ...,
+    target: ArrayLike, prob: ArrayLike, *, reduction: Literal["none"],
+    weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
+    | float = ..., log_min: float | None = ..., label_smoothing: float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None = ...,
+    n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def binary_cross_entropy(
+    target: ArrayLike, prob: ArrayLike, *, reduction: Literal["mean", "sum"] = ...,
     weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
     | float = ..., log_min: float | None = ..., label_smoothing: float = ...,
     zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None = ...,
     n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def binary_cross_entropy(
+    target: ArrayLike, prob: ArrayLike, *, reduction: Literal["none"],
+    weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
+    | float = ..., log_min: float | None = ..., label_smoothing: float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None = ...,
+    n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def binary_cross_entropy_grad(
     target: ArrayLike, prob: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ...,
@@ -38,21 +57,35 @@ def binary_cross_entropy_grad(
 
 @overload
 def binary_cross_entropy_with_logits(
-    target: ArrayLike, logits: ArrayLike, *, reduction: Literal["mean", "sum", "none"] =
-    ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., pos_weight:
+    target: ArrayLike, logits: ArrayLike, *, reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., pos_weight:
     ArrayLike | None = ..., label_smoothing: float = ..., zero_division: float = ..., out:
     FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
     return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def binary_cross_entropy_with_logits(
-    target: ArrayLike, logits: ArrayLike, *, reduction: Literal["mean", "sum", "none"] =
-    ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., pos_weight:
+    target: ArrayLike, logits: ArrayLike, *, reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., pos_weight:
+    ArrayLike | None = ..., label_smoothing: float = ..., zero_division: float = ..., out:
+    FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def binary_cross_entropy_with_logits(
+    target: ArrayLike, logits: ArrayLike, *, reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., pos_weight:
     ArrayLike | None = ..., label_smoothing: float = ..., zero_division: float = ..., out:
     FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
     return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def binary_cross_entropy_with_logits(
+    target: ArrayLike, logits: ArrayLike, *, reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., pos_weight:
+    ArrayLike | None = ..., label_smoothing: float = ..., zero_division: float = ..., out:
+    FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def binary_cross_entropy_with_logits_grad(
     target: ArrayLike, logits: ArrayLike, *, reduction: Literal["mean", "sum", "none"] =
@@ -63,21 +96,35 @@ def binary_cross_entropy_with_logits_grad(
 
 @overload
 def softmax_cross_entropy(
-    target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["mean",
-    "sum", "none"] = ..., weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
+    target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
     ..., ignore_index: int | None = ..., label_smoothing: float = ..., base: Literal["e"] |
     float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None
     = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def softmax_cross_entropy(
-    target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["mean",
-    "sum", "none"] = ..., weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
+    target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
+    ..., ignore_index: int | None = ..., label_smoothing: float = ..., base: Literal["e"] |
+    float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None
+    = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def softmax_cross_entropy(
+    target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
     ..., ignore_index: int | None = ..., label_smoothing: float = ..., base: Literal["e"] |
     float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None
     = ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def softmax_cross_entropy(
+    target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
+    ..., ignore_index: int | None = ..., label_smoothing: float = ..., base: Literal["e"] |
+    float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None
+    = ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def softmax_cross_entropy_grad(
     target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["mean",
@@ -89,20 +136,33 @@ def softmax_cross_entropy_grad(
 
 @overload
 def cross_entropy(
-    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum",
-    "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
     Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
     grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] =
     ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def cross_entropy(
-    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum",
-    "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] =
+    ...
+) -> FloatArray: ...
+
+@overload
+def cross_entropy(
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
     Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
     grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def cross_entropy(
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def cross_entropy_grad(
     p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum",
@@ -113,20 +173,33 @@ def cross_entropy_grad(
 
 @overload
 def kl_divergence(
-    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum",
-    "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
     Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
     grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] =
     ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def kl_divergence(
-    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum",
-    "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] =
+    ...
+) -> FloatArray: ...
+
+@overload
+def kl_divergence(
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
     Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
     grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def kl_divergence(
+    p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps:
+    Literal["auto"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def kl_divergence_grad(
     p: ArrayLike, q: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum",
@@ -137,19 +210,35 @@ def kl_divergence_grad(
 
 @overload
 def entropy(
-    p: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum", "none"] = ...,
+    p: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ...,
     weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
     | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
     grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def entropy(
-    p: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum", "none"] = ...,
+    p: ArrayLike, *, axis: int = ..., reduction: Literal["none"],
+    weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
+    | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def entropy(
+    p: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ...,
     weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
     | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
     grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def entropy(
+    p: ArrayLike, *, axis: int = ..., reduction: Literal["none"],
+    weight: ArrayLike | None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"]
+    | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def entropy_grad(
     p: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum", "none"] = ...,
@@ -162,20 +251,38 @@ def entropy_grad(
 @overload
 def kl_divergence_with_logits(
     target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
-    ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ...,
+    ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ...,
     base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None =
     ..., grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad:
     Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def kl_divergence_with_logits(
     target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
-    ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ...,
+    ..., reduction: Literal["none"], weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None =
+    ..., grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad:
+    Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def kl_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
+    ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ...,
     base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None =
     ..., grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad:
     Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def kl_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
+    ..., reduction: Literal["none"], weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None =
+    ..., grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad:
+    Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def kl_divergence_with_logits_grad(
     target_logits: ArrayLike, logits: ArrayLike, *, temperature: float = ..., axis: int =
@@ -186,19 +293,31 @@ def kl_divergence_with_logits_grad(
 
 @overload
 def js_divergence(
-    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction:
-    Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
     | float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out:
     FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def js_divergence(
-    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction:
-    Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"]
+    | float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out:
+    FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def js_divergence(
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., base: Literal["e"]
     | float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out:
     FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def js_divergence(
+    p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction: Literal["none"], weight: ArrayLike | None = ..., base: Literal["e"]
+    | float = ..., zero_division: float = ..., out: FloatArray | None = ..., grad_out:
+    FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def js_divergence_grad(
     p: ArrayLike, q: ArrayLike, *, beta: float = ..., axis: int = ..., reduction:
@@ -210,20 +329,38 @@ def js_divergence_grad(
 @overload
 def js_divergence_with_logits(
     target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
-    ..., axis: int = ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike
+    ..., axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike
     | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., out:
     FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
     return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def js_divergence_with_logits(
     target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
-    ..., axis: int = ..., reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike
+    ..., axis: int = ..., reduction: Literal["none"], weight: ArrayLike
+    | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., out:
+    FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def js_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
+    ..., axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike
     | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., out:
     FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
     return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def js_divergence_with_logits(
+    target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
+    ..., axis: int = ..., reduction: Literal["none"], weight: ArrayLike
+    | None = ..., base: Literal["e"] | float = ..., zero_division: float = ..., out:
+    FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def js_divergence_with_logits_grad(
     target_logits: ArrayLike, logits: ArrayLike, *, beta: float = ..., temperature: float =
@@ -234,19 +371,35 @@ def js_divergence_with_logits_grad(
 
 @overload
 def information(
-    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    p: ArrayLike, *, reduction: Literal["mean", "sum"] = ..., weight: ArrayLike |
     None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
     zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
     ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def information(
-    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    p: ArrayLike, *, reduction: Literal["none"], weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def information(
+    p: ArrayLike, *, reduction: Literal["mean", "sum"] = ..., weight: ArrayLike |
     None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
     zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
     ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def information(
+    p: ArrayLike, *, reduction: Literal["none"], weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def information_grad(
     p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
@@ -257,19 +410,35 @@ def information_grad(
 
 @overload
 def binary_entropy(
-    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    p: ArrayLike, *, reduction: Literal["mean", "sum"] = ..., weight: ArrayLike |
     None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
     zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
     ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
-) -> Loss: ...
+) -> np.float64: ...
 
 @overload
 def binary_entropy(
-    p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |
+    p: ArrayLike, *, reduction: Literal["none"], weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def binary_entropy(
+    p: ArrayLike, *, reduction: Literal["mean", "sum"] = ..., weight: ArrayLike |
     None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
     zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
     ..., n_threads: int | None = ..., return_grad: Literal[True]
-) -> tuple[Loss, FloatArray]: ...
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def binary_entropy(
+    p: ArrayLike, *, reduction: Literal["none"], weight: ArrayLike |
+    None = ..., base: Literal["e"] | float = ..., eps: Literal["auto"] | float = ...,
+    zero_division: float = ..., out: FloatArray | None = ..., grad_out: FloatArray | None =
+    ..., n_threads: int | None = ..., return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
 
 def binary_entropy_grad(
     p: ArrayLike, *, reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike |

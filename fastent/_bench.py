@@ -127,14 +127,14 @@ class Workload:
     make) where make(threads) gives a zero-argument callable returning a tuple (loss[,
     grad]); `exact()` is that tuple from fastent.reference in float64."""
 
-    def __init__(self, family, mode, dtype, shape, build):
+    def __init__(self, family, mode, dtype, shape, build, shape_text=None):
         self.family, self.mode, self.dtype, self.shape = family, mode, dtype, shape
-        self.build = build
+        self.build, self.shape_text = build, shape_text
 
     @property
     def label(self):
-        shape = "x".join(f"{s:g}" if s < 10**5 else f"{s:.0e}" for s in self.shape)
-        return f"{self.family} {self.mode} {self.dtype} ({shape})"
+        shape = self.shape_text or str(tuple(int(s) for s in self.shape))
+        return f"{self.family} {self.mode} {self.dtype} {shape}"
 
     @property
     def elements(self):
@@ -472,8 +472,9 @@ def streaming_workloads(batches, rows, C, dtypes):
             def exact():
                 return (R.softmax_cross_entropy(t, x.astype(np.float64)),)
             return {"fastent": (True, make_stream), "one-call": (True, make_one)}, exact
-        out.append(Workload("RunningLoss[softmax_ce]", f"{batches} updates",
-                            np.dtype(dtype).name, (batches * rows, C), build))
+        out.append(Workload("RunningLoss[softmax_ce]", "update", np.dtype(dtype).name,
+                            (batches * rows, C), build,
+                            shape_text=f"{batches} batches × {(rows, C)}"))
     return out
 
 
@@ -710,8 +711,15 @@ def warnings_for(env, rows):
     times = [t for r in rows for t in r["times"].values()]
     noisy = sum(_spread(t) > NOISY for t in times)
     if times and noisy > 0.2 * len(times):
+        load = env.get("others_during")
+        cause = (f"other processes kept {load:.2f} cores busy during the run" if load
+                 and load > BUSY else
+                 "no other load was measured during the run, so the spread is the "
+                 "machine's own variation (frequency, a shared host) over rounds of >= 5 ms: "
+                 "a full run (without --quick) takes more rounds" if load is not None else
+                 "the load during the run was not measured")
         out.append(f"{noisy} of {len(times)} times have a spread (IQR) above "
-                   f"{NOISY:.0%} of their median (marked ~): the machine is noisy")
+                   f"{NOISY:.0%} of their median (marked ~): {cause}")
     slow2 = [r["workload"] for r in rows if r["elements"] >= 10**6
              and "fastent-1t" in r["times"] and "fastent-2t" in r["times"]
              and r["times"]["fastent-2t"]["median"] > 1.5 * r["times"]["fastent-1t"]["median"]]
@@ -733,6 +741,37 @@ def _columns(rows, threads):
                         - {"fastent"})
     single = sorted(k for k in keys if "-" not in k and k != "NumPy")
     return peer_names, single
+
+
+def _ratio_columns(rows, threads):
+    """The speed-ups: (column, the peer's key, fastent's key), NumPy's first."""
+    peer_names, single = _columns(rows, threads)
+    rcols = [(f"NumPy ÷ fastent {nt}t", "NumPy", f"fastent-{nt}t") for nt in threads]
+    for k in single:             # one-threaded peers, or (ALL_CORES) every core's
+        nt = threads[-1] if k in ALL_CORES else threads[0]
+        rcols.append((f"{k}{' (all cores)' if k in ALL_CORES else ''} ÷ fastent {nt}t", k,
+                      f"fastent-{nt}t"))
+    rcols += [(f"{p} {nt}t ÷ fastent {nt}t", f"{p}-{nt}t", f"fastent-{nt}t")
+              for p in peer_names for nt in threads]
+    return rcols
+
+
+def _speedups(rows, a, b):
+    """The peer `a`'s time over fastent's `b`, for every row that has both."""
+    return [r["times"][a]["median"] / r["times"][b]["median"] for r in rows
+            if a in r["times"] and b in r["times"]]
+
+
+def summary(rows, threads):
+    """The terminal's few lines: per peer, the median speed-up over the workloads and its
+    range."""
+    out = ["speed-up of fastent (the peer's time over fastent's; > 1: fastent is faster):"]
+    for col, a, b in _ratio_columns(rows, threads):
+        ratios = _speedups(rows, a, b)
+        if ratios:
+            out.append(f"  {col:<32} median {np.median(ratios):6.2f}   range "
+                       f"{min(ratios):.2f}-{max(ratios):.2f}   ({len(ratios)} workloads)")
+    return out
 
 
 def report(env, rows, threads):
@@ -757,51 +796,142 @@ def report(env, rows, threads):
     warn = warnings_for(env, rows)
     if warn:
         head += [""] + [f"> **Warning:** {w}." for w in warn]
-    tcols = [f"fastent {nt}t" for nt in threads] + ["NumPy"] + single + [
-        f"{p} {nt}t" for p in peer_names for nt in threads]
-    tkeys = [f"fastent-{nt}t" for nt in threads] + ["NumPy"] + single + [
-        f"{p}-{nt}t" for p in peer_names for nt in threads]
-    lines = head + ["", "## Times (median per call)", "",
-                    "| workload | " + " | ".join(tcols) + " | fastent error |",
-                    "|---" * (len(tcols) + 2) + "|"]
-    for r in rows:
-        cells = [_fmt_time(r["times"][k]) if k in r["times"] else "—" for k in tkeys]
-        err = max(v for k, v in r["errors"].items() if k.startswith("fastent"))
-        lines.append(f"| {r['workload']} | " + " | ".join(cells) + f" | {err:.1e} |")
-    rcols, rpairs = [], []
-    for nt in threads:
-        rcols.append(f"NumPy ÷ fastent {nt}t")
-        rpairs.append(("NumPy", f"fastent-{nt}t"))
-    for s in single:             # one-threaded peers, or (ALL_CORES) every core's
-        nt = threads[-1] if s in ALL_CORES else threads[0]
-        rcols.append(f"{s}{' (all cores)' if s in ALL_CORES else ''} ÷ fastent {nt}t")
-        rpairs.append((s, f"fastent-{nt}t"))
-    for p in peer_names:
-        for nt in threads:
-            rcols.append(f"{p} {nt}t ÷ fastent {nt}t")
-            rpairs.append((f"{p}-{nt}t", f"fastent-{nt}t"))
-    lines += ["", "## Speed-up: the peer's time over fastent's (> 1: fastent is faster)", "",
-              "| workload | " + " | ".join(rcols) + " |", "|---" * (len(rcols) + 1) + "|"]
-    for r in rows:
-        cells = []
-        for a, b in rpairs:
-            ta, tb = r["times"].get(a), r["times"].get(b)
-            cells.append(f"{ta['median'] / tb['median']:.2f}" if ta and tb else "—")
-        lines.append(f"| {r['workload']} | " + " | ".join(cells) + " |")
+    # times: (column, key); ratios: (column, peer key, fastent key)
+    tcols = [(f"fastent {nt}t", f"fastent-{nt}t") for nt in threads] + [("NumPy", "NumPy")] + [
+        (k, k) for k in single] + [(f"{p} {nt}t", f"{p}-{nt}t") for p in peer_names
+                                   for nt in threads]
+    rcols = _ratio_columns(rows, threads)
+    fast = [c for c in tcols if c[1].startswith("fastent")]
+    # a column most rows leave empty (a peer that runs few workloads) goes to a table of its
+    # own, with only the rows it has
+    common = lambda key: 2 * sum(key in r["times"] for r in rows) >= len(rows)
+    t_main = [c for c in tcols if common(c[1])]
+    t_rest = [c for c in tcols if not common(c[1])]
+    r_main = [c for c in rcols if common(c[1])]
+    r_rest = [c for c in rcols if not common(c[1])]
+
+    def times_table(cols, sel):
+        out = ["| workload | " + " | ".join(c for c, _ in cols) + " | fastent error |",
+               "|---" * (len(cols) + 2) + "|"]
+        for r in sel:
+            cells = [_fmt_time(r["times"][k]) if k in r["times"] else "—" for _, k in cols]
+            err = max(v for k, v in r["errors"].items() if k.startswith("fastent"))
+            out.append(f"| {r['workload']} | " + " | ".join(cells) + f" | {err:.1e} |")
+        return out
+
+    def ratio_table(cols, sel):
+        out = ["| workload | " + " | ".join(c for c, _, _ in cols) + " |",
+               "|---" * (len(cols) + 1) + "|"]
+        for r in sel:
+            cells = []
+            for _, a, b in cols:
+                ta, tb = r["times"].get(a), r["times"].get(b)
+                cells.append(f"{ta['median'] / tb['median']:.2f}" if ta and tb else "—")
+            out.append(f"| {r['workload']} | " + " | ".join(cells) + " |")
+        return out
+
+    lines = head + ["", "## Times (median per call)", ""] + times_table(t_main, rows)
+    lines += ["", "## Speed-up: the peer's time over fastent's (> 1: fastent is faster)", ""]
+    lines += ratio_table(r_main, rows)
+    if t_rest:
+        sel = [r for r in rows if any(k in r["times"] for _, k in t_rest)]
+        lines += ["", "## Implementations timed on a few workloads only", ""]
+        lines += times_table(fast + t_rest, sel)
+        if r_rest:
+            lines += [""] + ratio_table(r_rest, sel)
     lines += ["", "Errors: max over loss and gradient of ||result − exact|| / ||exact||, the "
               "exact values from fastent.reference in float64 on the same inputs "
               "(results.json has every implementation's)."]
     return "\n".join(lines) + "\n", warn
 
 
-def plot(env, rows, threads, path):
-    """One panel per family: throughput of every implementation, workloads along x."""
+def plot(env, rows, threads, path, throughput_path=None):
+    """The speed-up figure at `path` (and the throughput one at `throughput_path`); False
+    without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         return False
+    _plot_speedups(plt, env, rows, threads, path)
+    if throughput_path:
+        _plot_throughput(plt, env, rows, throughput_path)
+    return True
+
+
+def _plot_speedups(plt, env, rows, threads, path):
+    """Per family a panel, per workload a line: each peer's time over fastent's (fastent =
+    1; right of the line fastent is faster), a colour per peer, filled at fastent's first
+    thread count and hollow at its last."""
+    from matplotlib.gridspec import GridSpec, GridSpecFromSubplotSpec
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    cols = _ratio_columns(rows, threads)
+    peers_ = list(dict.fromkeys(a.rsplit("-", 1)[0] if a.endswith("t") and "-" in a else a
+                                for _, a, _ in cols))
+    cmap = plt.get_cmap("tab10")
+    color = {p: cmap(i % 10) for i, p in enumerate(peers_)}
+    # families into two columns of about equal height
+    height = {f: sum(r["family"] == f for r in rows) + 2.5 for f in families}
+    stacks = [[], []]
+    for f in families:
+        min(stacks, key=lambda st: sum(height[g] for g in st)).append(f)
+    total = max(sum(height[g] for g in st) for st in stacks)
+    fig_h = 0.2 * total + 1.2
+    fig = plt.figure(figsize=(11, fig_h))
+    outer = GridSpec(1, 2, figure=fig, wspace=0.55, top=1 - 0.75 / fig_h,
+                     bottom=0.45 / fig_h)
+    ticks = FixedLocator([v * 10.0**e for e in range(-3, 4) for v in (1, 2, 5)] + [0.8, 0.9])
+    for c, stack in enumerate(stacks):
+        if not stack:
+            continue
+        inner = GridSpecFromSubplotSpec(len(stack) + 1, 1, subplot_spec=outer[c], hspace=0.9,
+                                        height_ratios=[height[f] for f in stack]
+                                        + [total - sum(height[f] for f in stack) + 1e-3])
+        for k, fam in enumerate(stack):
+            ax = fig.add_subplot(inner[k])
+            sel = [r for r in rows if r["family"] == fam]
+            for y, r in enumerate(sel):
+                for _, a, b in cols:
+                    if a in r["times"] and b in r["times"]:
+                        peer = a.rsplit("-", 1)[0] if a.endswith("t") and "-" in a else a
+                        first = b == f"fastent-{threads[0]}t"
+                        ax.plot(r["times"][a]["median"] / r["times"][b]["median"], y, "o",
+                                ms=5, color=color[peer], mfc=color[peer] if first else "none",
+                                mew=1.2)
+            ax.axvline(1.0, color="black", lw=1)
+            ax.set_xscale("log")
+            ax.xaxis.set_major_locator(ticks)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.xaxis.set_minor_formatter(NullFormatter())
+            ax.set_yticks(range(len(sel)))
+            ax.set_yticklabels([r["workload"][len(fam) + 1:].replace("float", "f")
+                                for r in sel], fontsize=7.5)
+            ax.set_ylim(len(sel) - 0.5, -0.5)
+            ax.set_title(fam, fontsize=9, loc="left", fontweight="bold")
+            ax.tick_params(axis="x", labelsize=7.5)
+            ax.grid(True, axis="x", which="both", alpha=0.3)
+        ax.set_xlabel("peer's time ÷ fastent's   (> 1: fastent is faster)", fontsize=8)
+    handles = [Line2D([], [], ls="", marker="o", color=color[p], label=p) for p in peers_]
+    handles += [Line2D([], [], ls="", marker="o", color="gray",
+                       label=f"filled: fastent {threads[0]} thread"
+                             f"{'s' * (threads[0] > 1)}")]
+    if len(threads) > 1:
+        handles.append(Line2D([], [], ls="", marker="o", color="gray", mfc="none",
+                              label=f"hollow: fastent {threads[-1]} threads"))
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(handles), 5), fontsize=8,
+               bbox_to_anchor=(0.5, 1 - 0.2 / fig_h), frameon=False)
+    fig.suptitle(f"How much faster fastent {env['fastent']} is, per workload — {env['cpu']}, "
+                 f"{env['cores']} cores, {env['simd']} kernels, {env['date']}", fontsize=9,
+                 y=1.0)
+    fig.savefig(path, dpi=90, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _plot_throughput(plt, env, rows, path):
+    """One panel per family: throughput of every implementation, workloads along x."""
     families = list(dict.fromkeys(r["family"] for r in rows))
     keys = list(dict.fromkeys(k for r in rows for k in r["times"]))
     ncol = 2
@@ -841,7 +971,6 @@ def plot(env, rows, threads, path):
     fig.tight_layout()
     fig.savefig(path, dpi=110, bbox_inches="tight")
     plt.close(fig)
-    return True
 
 
 # ----------------------------------------------------------------------------- pytest-benchmark
@@ -940,11 +1069,12 @@ def main(args, parser):
         f.write(md)
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"environment": env, "rows": rows}, f, indent=1)
-    plotted = plot(env, rows, threads, os.path.join(args.out, "throughput.png"))
-    print("\n" + md)
+    plotted = plot(env, rows, threads, os.path.join(args.out, "speedup.png"),
+                   os.path.join(args.out, "throughput.png"))
+    print("\n" + "\n".join(summary(rows, threads)))
     for w in warn:
         print(f"warning: {w}", file=sys.stderr)
-    print(f"wrote {args.out}/report.md, results.json"
-          + (", throughput.png" if plotted else
+    print(f"the full report: {args.out}/report.md (every time and ratio), results.json"
+          + (", speedup.png, throughput.png" if plotted else
              ' (no plot: pip install "fastent-losses[plot]" for matplotlib)'))
     return 0

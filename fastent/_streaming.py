@@ -200,7 +200,10 @@ class RunningLoss:
     Parameters
     ----------
     loss : str or function
-        One of the six loss functions or its name.
+        The loss function or its name: binary_cross_entropy(_with_logits),
+        softmax_cross_entropy, cross_entropy, kl_divergence, entropy, js_divergence,
+        kl_divergence_with_logits, js_divergence_with_logits, information or
+        binary_entropy.
     window : int, optional
         Also keep the last `window` updates apart: `windowed()` is an accumulator of those
         only (a moving figure beside the lifetime one).
@@ -506,11 +509,23 @@ class RunningLoss:
         return np.float64(self._nats("unit") / math.log(2))
 
     def __repr__(self):
-        opts = "".join(f", {k}={v!r}" for k, v in self.options.items())
+        # the options given, not the defaults a state_dict round trip spells out
+        opts = "".join(f", {k}={v!r}" for k, v in self.options.items()
+                       if not _is_default(k, v))
         extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("window", "sequence_axis")
                         if getattr(self, k) is not None)
         return (f"RunningLoss({self.loss}{opts}{extra}; mean={self.result():.6g}, "
                 f"count={self.count}, weight={float(self.weight):.6g})")
+
+
+def _is_default(name, value):
+    """Whether option `name` has its default value (NaN equals NaN here)."""
+    default = _DEFAULTS[name]
+    if value is None or default is None:
+        return value is default
+    if isinstance(value, numbers.Real) and isinstance(default, numbers.Real):
+        return value == default or (math.isnan(value) and math.isnan(default))
+    return isinstance(value, str) and value == default
 
 
 def _exp(m):

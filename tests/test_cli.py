@@ -41,10 +41,13 @@ def test_bad_values_end_in_one_line_and_exit_2(args, message):
 
 
 def test_bench_report(tmp_path):
-    out = _run("bench", "--quick", "--only", "bce_logits loss float64 (1000)",
+    out = _run("bench", "--quick", "--only", "bce_logits loss float64 (1000,)",
                "--out", str(tmp_path), "--threads", "1")
     assert out.returncode == 0, out.stderr
-    assert "[1/1] bce_logits loss float64 (1000)" in out.stdout and "elapsed" in out.stdout
+    assert "[1/1] bce_logits loss float64 (1000,)" in out.stdout and "elapsed" in out.stdout
+    # the terminal gets the headline ratios and where the files are, not the tables
+    assert "NumPy ÷ fastent 1t" in out.stdout and "median" in out.stdout
+    assert "| fastent 1t |" not in out.stdout and "report.md" in out.stdout
     md = (tmp_path / "report.md").read_text()
     for field in ("# fastent benchmark — 20", "- machine: ", f"fastent kernels: {fe._config.isa()}",
                   f"fastent {fe.__version__}", f"NumPy {np.__version__}", "- skipped peers: ",
@@ -94,7 +97,8 @@ def test_streaming_workload_times_the_same_result_two_ways(dtype):
     """The report's RunningLoss row: the updates and the one call it is compared with give
     the same bits (RunningLoss's contract), both near the float64 reference."""
     (w,) = _bench.streaming_workloads(3, 5, 7, [dtype])
-    assert w.label == f"RunningLoss[softmax_ce] 3 updates {np.dtype(dtype).name} (15x7)"
+    assert w.label == (f"RunningLoss[softmax_ce] update {np.dtype(dtype).name} "
+                       f"3 batches × (5, 7)")
     impls, exact = w.build({})
     assert set(impls) == {"fastent", "one-call"}
     (stream,), (one,) = impls["fastent"][1](1)(), impls["one-call"][1](1)()
@@ -166,3 +170,47 @@ def test_pytest_benchmark_json_renders_to_the_same_report(tmp_path):
     assert "pytest-benchmark" in md and "commit abc1234" in md and "2026-01-01" in md
     assert "| bce loss float32 (1e+06) | 2.00 ms | 1.00 ms | 10.00 ms | 1.0e-09 |" in md
     assert "| bce loss float32 (1e+06) | 5.00 | 10.00 |" in md
+
+
+def test_labels_read_as_shapes():
+    labels = [w.label for w in _bench.all_workloads(quick=True)]
+    assert "bce loss float32 (100000,)" in labels
+    assert "softmax_ce[index] loss float32 (131072, 2)" in labels
+    assert not any("e+0" in lab or "x" in lab.rsplit(" ", 1)[-1] for lab in labels)
+
+
+def test_columns_most_rows_leave_empty_get_a_table_of_their_own():
+    rows = [_row(f"bce loss float32 ({n},)", 1.0, 0.6, 5.0) for n in range(4)]
+    rows[0]["times"]["one-call-1t"] = {"median": 0.9, "q1": 0.9, "q3": 0.9}
+    env = dict(_bench.environment({}, {}, [1, 2]), others_before=0.0, others_during=0.0)
+    md, _ = _bench.report(env, rows, [1, 2])
+    main, rest = md.split("## Implementations timed on a few workloads only")
+    assert "one-call" not in main and "NumPy ÷ fastent 1t" in main
+    assert "| bce loss float32 (0,) |" in rest and "| bce loss float32 (1,) |" not in rest
+    assert "one-call 1t ÷ fastent 1t" in rest and "| 0.90 |" in rest
+
+
+def test_summary_gives_each_peers_median_and_range():
+    rows = [_row("a", 1.0, 0.5, 4.0), _row("b", 1.0, 0.5, 2.0), _row("c", 1.0, 0.5, 10.0)]
+    text = "\n".join(_bench.summary(rows, [1, 2]))
+    assert "NumPy ÷ fastent 1t" in text and "median   4.00   range 2.00-10.00   (3 workloads)" \
+        in text
+
+
+def test_noise_warning_names_what_it_measured():
+    rows = [_row("a", 1.0, 0.5, 4.0)]
+    for t in rows[0]["times"].values():
+        t["q1"], t["q3"] = 0.5 * t["median"], 1.5 * t["median"]
+    env = dict(_bench.environment({}, {}, [1, 2]), others_before=0.0, others_during=0.01)
+    (warn,) = _bench.warnings_for(env, rows)
+    assert "no other load was measured during the run" in warn
+    warn = _bench.warnings_for(dict(env, others_during=1.2), rows)
+    assert any("other processes kept 1.20 cores busy during the run" in w for w in warn)
+
+
+def test_speedup_plot_is_drawn(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [_row("bce loss float32 (1000,)", 1.0, 0.6, 5.0)]
+    env = _bench.environment({}, {}, [1, 2])
+    assert _bench.plot(env, rows, [1, 2], tmp_path / "s.png", tmp_path / "t.png")
+    assert (tmp_path / "s.png").stat().st_size > 10_000 and (tmp_path / "t.png").exists()

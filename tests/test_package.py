@@ -63,8 +63,10 @@ def test_every_public_function_has_a_stub_matching_its_signature():
             for args in stubs[name]:
                 shape = _shape(args)
                 if name != "show_config" and not name.endswith("_grad"):
-                    # the return_grad overloads: True is given without a default
-                    shape = [(n, k, d or n == "return_grad") for n, k, d in shape]
+                    # the overloads on return_grad and on reduction: True and "none" are
+                    # given without a default
+                    shape = [(n, k, d or n in ("return_grad", "reduction"))
+                             for n, k, d in shape]
                 assert shape == _runtime_shape(obj), name
     for meth in ("update", "merge", "result", "perplexity", "state_dict", "load_state_dict",
                  "from_state_dict", "windowed", "reset", "bits_per_token", "bits_per_unit"):
@@ -91,6 +93,11 @@ def test_mypy_reads_the_types():
         g: np.ndarray = fe.kl_divergence_grad(p, p)
         acc = fe.RunningLoss("entropy", window=3).update(p)
         x: float = float(acc.result()) + float(loss) + float(value)
+        mean: float = fe.binary_cross_entropy(y, p)
+        rows: np.ndarray = fe.softmax_cross_entropy(np.array([1]), np.zeros((1, 3)),
+                                                    reduction="none")
+        total, g2 = fe.kl_divergence(p, p, reduction="sum", return_grad=True)
+        t2: float = total
         fe.binary_cross_entropy(y, p, reductoin="sum")
         fe.entropy(p, base="two")
         """)
@@ -98,7 +105,7 @@ def test_mypy_reads_the_types():
                           "--cache-dir=/dev/null", "-c", code], capture_output=True, text=True)
     errors = [line for line in out.stdout.splitlines() if ": error:" in line]
     lines = {int(e.split(":")[1]) for e in errors}
-    assert lines == {11, 12}, out.stdout          # the correct lines pass, the two typos fail
+    assert lines == {16, 17}, out.stdout          # the correct lines pass, the two typos fail
     assert any('"reductoin"' in e and 'did you mean "reduction"' in e for e in errors)
 
 

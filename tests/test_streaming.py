@@ -113,3 +113,20 @@ def test_configuration_errors():
         a.merge(3)
     with pytest.raises(ValueError, match="target: class label 9"):
         fe.RunningLoss("softmax_cross_entropy").update([9], [[0.0, 1.0]])
+
+
+def test_repr_is_the_same_after_a_state_dict_round_trip():
+    acc = fe.RunningLoss("softmax_cross_entropy", ignore_index=-100, label_smoothing=0.1)
+    acc.update(np.array([0, 1]), np.zeros((2, 3)))
+    back = fe.RunningLoss.from_state_dict(acc.state_dict())
+    assert repr(back) == repr(acc)
+    assert "axis=" not in repr(acc) and "ignore_index=-100" in repr(acc)   # given ones only
+
+
+def test_the_docstring_names_every_loss_it_takes():
+    from fastent._streaming import _LOSSES
+    doc = fe.RunningLoss.__doc__
+    assert "six loss" not in doc
+    for name in _LOSSES:
+        assert name.replace("binary_cross_entropy_with_logits",
+                            "binary_cross_entropy(_with_logits)") in doc, name
