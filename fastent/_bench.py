@@ -883,7 +883,8 @@ def _plot_speedups(plt, env, rows, threads, path):
     fig = plt.figure(figsize=(11, fig_h))
     outer = GridSpec(1, 2, figure=fig, wspace=0.55, top=1 - 0.75 / fig_h,
                      bottom=0.45 / fig_h)
-    ticks = FixedLocator([v * 10.0**e for e in range(-3, 4) for v in (1, 2, 5)] + [0.8, 0.9])
+    coarse = [v * 10.0**e for e in range(-3, 4) for v in (1, 2, 5)]
+    fine = [0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 1.2, 1.5, 2.0]     # for a panel near 1
     for c, stack in enumerate(stacks):
         if not stack:
             continue
@@ -893,17 +894,20 @@ def _plot_speedups(plt, env, rows, threads, path):
         for k, fam in enumerate(stack):
             ax = fig.add_subplot(inner[k])
             sel = [r for r in rows if r["family"] == fam]
+            seen = [1.0]
             for y, r in enumerate(sel):
                 for _, a, b in cols:
                     if a in r["times"] and b in r["times"]:
                         peer = a.rsplit("-", 1)[0] if a.endswith("t") and "-" in a else a
                         first = b == f"fastent-{threads[0]}t"
-                        ax.plot(r["times"][a]["median"] / r["times"][b]["median"], y, "o",
+                        seen.append(r["times"][a]["median"] / r["times"][b]["median"])
+                        ax.plot(seen[-1], y, "o",
                                 ms=5, color=color[peer], mfc=color[peer] if first else "none",
                                 mew=1.2)
             ax.axvline(1.0, color="black", lw=1)
             ax.set_xscale("log")
-            ax.xaxis.set_major_locator(ticks)
+            ax.xaxis.set_major_locator(FixedLocator(
+                coarse if max(seen) / min(seen) > 3 else fine))
             ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_yticks(range(len(sel)))

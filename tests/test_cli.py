@@ -214,3 +214,15 @@ def test_speedup_plot_is_drawn(tmp_path):
     env = _bench.environment({}, {}, [1, 2])
     assert _bench.plot(env, rows, [1, 2], tmp_path / "s.png", tmp_path / "t.png")
     assert (tmp_path / "s.png").stat().st_size > 10_000 and (tmp_path / "t.png").exists()
+
+
+def test_demo_tours_every_family_and_checks_each_result():
+    out = _run("demo")
+    assert out.returncode == 0, out.stderr
+    for needle in ("binary_cross_entropy_with_logits", "softmax_cross_entropy", "softmax_stats",
+                   "kl_divergence(p, q)", "js_divergence(p, q)", "entropy(p)",
+                   "kl_divergence_with_logits", "RunningLoss", "Dask"):
+        assert needle in out.stdout, needle
+    n_ok = sum(line.rstrip().endswith("  ok") for line in out.stdout.splitlines())
+    assert "MISMATCH" not in out.stdout and f"{n_ok} of {n_ok} checks ok" in out.stdout
+    assert n_ok >= 14
