@@ -9,6 +9,7 @@ restores it to the bit too.
 import collections
 import math
 import numbers
+import threading
 
 import numpy as np
 
@@ -280,14 +281,23 @@ class RunningLoss:
         self.sequence_axis = None if sequence_axis is None else int(sequence_axis)
         self._config = _canonical(name, options)
         self._scale = v.log_base(options.get("base", "e"))
+        # updates from several Python threads: each replaces _stats by a new total under the
+        # lock (the kernels run outside it), so a reader sees one whole total or the next
+        self._lock = threading.Lock()
         self.reset()
 
     # -- accumulation ---------------------------------------------------------------
     def reset(self):
         """Forget every batch."""
-        self._stats = _Stats()
-        self._recent = collections.deque(maxlen=self.window) if self.window else None
+        with self._lock:
+            self._stats = _Stats()
+            self._recent = collections.deque(maxlen=self.window) if self.window else None
         return self
+
+    def _snapshot(self):
+        """(the totals, the window's updates) as they are now, taken together."""
+        with self._lock:
+            return self._stats, None if self._recent is None else list(self._recent)
 
     def update(self, target, prediction=_MISSING, weight=None, *, units=None):
         """Add a batch; returns self.
@@ -321,9 +331,10 @@ class RunningLoss:
         stats.total, stats.weight, stats.count = totals.total, totals.weight, totals.count
         if u is not None:
             stats.units.add(ExactSum.of_value(u))
-        self._stats.add(stats)
-        if self._recent is not None:
-            self._recent.append(stats)
+        with self._lock:
+            self._stats = self._stats.copy().add(stats)
+            if self._recent is not None:
+                self._recent.append(stats)
         return self
 
     def _update_sequences(self, stats, target, logits, opts):
@@ -369,14 +380,16 @@ class RunningLoss:
         if self._key() != other._key():
             raise ValueError(f"other: cannot merge {other!r} into {self!r}: "
                              f"the loss or its options differ")
-        self._stats.add(other._stats)
-        if self._recent is not None:
-            mine, theirs = list(self._recent), list(other._recent)
-            n = max(len(mine), len(theirs))
-            mine = [_Stats()] * (n - len(mine)) + mine
-            theirs = [_Stats()] * (n - len(theirs)) + theirs
-            self._recent.clear()
-            self._recent.extend(a.copy().add(b) for a, b in zip(mine, theirs))
+        stats, theirs = other._snapshot()
+        with self._lock:
+            self._stats = self._stats.copy().add(stats)
+            if self._recent is not None:
+                mine = list(self._recent)
+                n = max(len(mine), len(theirs))
+                mine = [_Stats()] * (n - len(mine)) + mine
+                theirs = [_Stats()] * (n - len(theirs)) + theirs
+                self._recent.clear()
+                self._recent.extend(a.copy().add(b) for a, b in zip(mine, theirs))
         return self
 
     def _key(self):
@@ -388,7 +401,7 @@ class RunningLoss:
             raise ValueError("windowed: this accumulator has no window (RunningLoss(..., "
                              "window=k))")
         acc = RunningLoss(self.loss, sequence_axis=self.sequence_axis, **self.options)
-        for s in self._recent:
+        for s in self._snapshot()[1]:
             acc._stats.add(s)
         return acc
 
@@ -397,10 +410,11 @@ class RunningLoss:
         """Everything this accumulator holds, as plain JSON-safe numbers (floats finite,
         lists, ints, strings): `json.dumps(acc.state_dict(), allow_nan=False)` works, and
         `load_state_dict` restores it to the bit.  n_threads is not part of it."""
+        stats, recent = self._snapshot()
         return {"format": "fastent.RunningLoss", "version": STATE_VERSION, "loss": self.loss,
                 "options": dict(self._config), "window": self.window,
-                "sequence_axis": self.sequence_axis, "stats": self._stats.state(),
-                "recent": None if self._recent is None else [s.state() for s in self._recent]}
+                "sequence_axis": self.sequence_axis, "stats": stats.state(),
+                "recent": None if recent is None else [s.state() for s in recent]}
 
     def load_state_dict(self, state):
         """Replace what this accumulator holds by a `state_dict()` of one with the same
@@ -417,10 +431,14 @@ class RunningLoss:
                              f"sequence_axis={state['sequence_axis']}; this accumulator is "
                              f"of {self.loss} with {self._config}, window={self.window}, "
                              f"sequence_axis={self.sequence_axis}")
-        self._stats = _Stats.of_state(state["stats"])
-        if self._recent is not None:
-            self._recent.clear()
-            self._recent.extend(_Stats.of_state(s) for s in state["recent"])
+        stats = _Stats.of_state(state["stats"])
+        recent = [_Stats.of_state(s) for s in state["recent"]] if self._recent is not None \
+            else None
+        with self._lock:
+            self._stats = stats
+            if recent is not None:
+                self._recent.clear()
+                self._recent.extend(recent)
         return self
 
     @classmethod
@@ -470,7 +488,8 @@ class RunningLoss:
     def result(self):
         """The weighted mean, as the one-shot call with reduction="mean" gives it."""
         from fastent import _api
-        return _api.reduced(self._stats.total, self._stats.weight, reduction="mean",
+        st = self._stats                    # one total: an update replaces it whole
+        return _api.reduced(st.total, st.weight, reduction="mean",
                             loss_arr=None, zero_division=float(self._config["zero_division"]))
 
     def _nats(self, per):
@@ -478,8 +497,9 @@ class RunningLoss:
         if self.loss != "softmax_cross_entropy":
             raise TypeError(f"perplexity and bits per token or unit apply to "
                             f"softmax_cross_entropy, not {self.loss}")
-        den = (self._stats.weight if per == "token" else self._stats.units).value()
-        return self._stats.total.value() / den / self._scale if den > 0 else math.nan
+        st = self._stats
+        den = (st.weight if per == "token" else st.units).value()
+        return st.total.value() / den / self._scale if den > 0 else math.nan
 
     def perplexity(self, per="token"):
         """exp of the mean cross-entropy in nats (whatever `base`).
@@ -493,8 +513,9 @@ class RunningLoss:
             if self.loss != "softmax_cross_entropy" or self.sequence_axis is None:
                 raise ValueError("per: 'sequence' needs RunningLoss('softmax_cross_entropy', "
                                  "sequence_axis=...)")
-            n = self._stats.seq_count
-            return np.float64(self._stats.seq_ppl.value() / n if n else math.nan)
+            st = self._stats
+            n = st.seq_count
+            return np.float64(st.seq_ppl.value() / n if n else math.nan)
         if per not in ("token", "unit"):
             raise ValueError(f"per: must be 'token', 'sequence' or 'unit', got {per!r}")
         return np.float64(_exp(self._nats(per)))

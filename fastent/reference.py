@@ -561,6 +561,7 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
         xt = np.take_along_axis(x, idx, -1)
         out["log_prob"] = np.where(ignored, np.nan,
                                    np.take_along_axis(logp, idx, -1)[..., 0] * dt.type(_inv_ln(base)))
-        out["correct"] = (np.sum(x > xt, axis=-1) < k) & ~ignored & ~np.isnan(xt[..., 0])
+        # False for a row with a NaN anywhere, whatever k (the documented rule)
+        out["correct"] = (np.sum(x > xt, axis=-1) < k) & ~ignored & ~np.isnan(x).any(axis=-1)
         out["ignored"] = ignored
     return out

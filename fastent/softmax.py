@@ -348,7 +348,8 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
                    else labels == ignore_index)
         log_prob = np.negative(loss)
         log_prob[ignored | np.isnan(loss)] = np.nan     # the one NaN, as every result has
-        correct = (st[..., 4] < k) & ~ignored
+        # the rank of a NaN row is C (never among the top k), so k is capped at C
+        correct = (st[..., 4] < min(k, C)) & ~ignored
     return SoftmaxStats(st[..., 0].astype(dtype), log_prob,
                         (st[..., 1] * loss_scale).astype(dtype), st[..., 2].astype(dtype),
                         st[..., 3].astype(np.intp), correct, ignored)

@@ -333,3 +333,16 @@ def test_first_bad_label_in_large_input():
     t[30, 0] = -2
     with pytest.raises(ValueError, match=r"label 7 at position \(17, 3\)"):
         f(t, np.zeros((50, 7, 40)), axis=1)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
+def test_softmax_stats_nan_rows_are_never_correct_even_when_k_exceeds_the_classes(dtype):
+    """A row with a NaN is never among the top k (the docs); with k > C it was counted
+    correct, as if every class were."""
+    x = np.array([[1.0, np.nan, 0.0], [1.0, 2.0, 3.0], [3.0, 2.0, 1.0]], dtype)
+    y = np.array([0, 2, 2])
+    for k in (1, 2, 3, 4, 50):
+        got = fe.softmax_stats(x, y, k=k).correct
+        want = [False, True, k >= 3]               # rank < k, and NaN rows never
+        assert got.tolist() == want, (k, got)
+        assert R.softmax_stats(x, y, k=k)["correct"].tolist() == want
