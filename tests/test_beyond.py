@@ -550,3 +550,21 @@ def test_same_bytes_on_every_instruction_set(rng, isa):
     here = results()
     _config._set_isa("baseline")
     assert results() == here
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_binary_entropy_of_nan_is_nan(dtype, isa):
+    """A NaN prediction propagates (the contract; fastent.reference): binary_entropy(nan)
+    was 0, its selects `p > 0 ? p log p : 0` dropping the NaN, so the mean of [0.3, nan]
+    came out 0.305."""
+    p = np.array([0.3, np.nan, 0.0, 1.0, 0.5], dtype)
+    for eps in ("auto", 0):
+        rows = fe.binary_entropy(p, reduction="none", eps=eps)
+        want = R.binary_entropy(p, reduction="none", eps=eps)
+        assert np.isnan(rows[1]) and np.isnan(want[1])
+        np.testing.assert_allclose(rows[[0, 4]], want[[0, 4]], rtol=tol(dtype))
+        assert rows[2] == 0 and rows[3] == 0
+        assert np.isnan(fe.binary_entropy(p, eps=eps)) and np.isnan(R.binary_entropy(p, eps=eps))
+        assert np.isnan(fe.binary_entropy(p, reduction="sum", eps=eps))
+        loss, grad = fe.binary_entropy(p, reduction="none", eps=eps, return_grad=True)
+        assert np.isnan(grad[1]) and np.isfinite(grad[0]) and grad[4] == 0

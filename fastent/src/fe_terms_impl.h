@@ -90,8 +90,8 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
 /* ---- information and binary entropy (elementwise, p in [0, 1]) ---------------------- *
  * information  l = -log pe, pe = max(p, lo) (eps raises p; eps = 0: +inf at p = 0),
  *              dl/dp = -1 / pe.
- * binary entropy  H = -[p log p + (1 - p) log1p(-p)] with 0 log 0 = 0: finite on [0, 1]
- *              and exactly 0 at p = 0 and 1, so the value is never clipped; its gradient
+ * binary entropy  H = -[p log p + (1 - p) log1p(-p)] with 0 log 0 = 0, NaN at NaN: finite
+ *              on [0, 1] and exactly 0 at p = 0 and 1, so the value is never clipped; its gradient
  *              dH/dp = log((1 - p) / p) is taken at pc = min(max(p, lo), hi) (eps = 0: +-inf
  *              at p = 0, 1), in a form without cancellation near p = 1/2:
  *                p < 1/4         log1p(-p) - log p          (|log p| > 1.38 dominates)
@@ -121,7 +121,7 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
         const REAL mid = LOG1P_(u, 1);
         *g = pc < quarter ? small : (upper ? -mid : mid);
     }
-    return zero - (a + b);
+    return p != p ? p : zero - (a + b);         /* a NaN p propagates (the selects drop it) */
 }
 
 /* ---- softmax cross-entropy ----------------------------------------------------------- *
