@@ -229,3 +229,34 @@ P = np.full((2, 3), 1 / 3)
 def test_bad_input(fn, args, kw, exc, match):
     with pytest.raises(exc, match=match):
         fn(*args, **kw)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("name, eps", [("js_divergence", None), ("kl_divergence", 0),
+                                       ("cross_entropy", 0), ("entropy", 0)])
+def test_rows_of_weight_zero_contribute_exactly_zero(name, eps, dtype, isa):
+    """A padded row masked with weight 0 whose gradient would be infinite (q = 0 < p; p = 0
+    for entropy) gave NaN (0 * inf) in every reduction, and NaN everywhere when all weights
+    were 0 under "mean": it contributes exactly +0 to the value and the gradient now."""
+    f, g = getattr(fe, name), getattr(fe, name + "_grad")
+    kw = {} if eps is None else {"eps": eps}
+    bad = np.array([0.0, 1.0, 0.0], dtype) if name == "entropy" else np.array([1.0, 0, 0], dtype)
+    good = np.array([0.2, 0.3, 0.5], dtype)
+    p = np.stack([np.array([0.5, 0.25, 0.25], dtype), good, good])
+    q = np.stack([bad, good[::-1], good])
+    args = (q,) if name == "entropy" else (p, q)
+    for rows in (16, 3):                 # the short-row (rows in lanes) and the long path
+        a = tuple(np.tile(x, (rows // 3 + 1, 1))[:rows] for x in args)
+        w = np.ones(rows)
+        w[::3] = 0.0                     # every row with the infinite gradient
+        for red in ("mean", "sum", "none"):
+            loss, grad = f(*a, weight=w, reduction=red, return_grad=True, **kw)
+            assert np.all(np.isfinite(loss)) and np.all(np.isfinite(grad)), (red, grad)
+            assert grad[::3].tobytes() == np.zeros_like(grad[::3]).tobytes()
+            keep = w > 0
+            sub = tuple(x[keep] for x in a)
+            ref = getattr(R, name + "_grad")(*sub, weight=w[keep], reduction=red, **kw)
+            np.testing.assert_allclose(grad[keep], ref, rtol=tol(dtype), atol=0)
+            assert g(*a, weight=w, reduction=red, **kw).tobytes() == grad.tobytes()
+        zero = g(*a, weight=np.zeros(rows), **kw)                # all weights 0, "mean"
+        assert zero.tobytes() == np.zeros_like(zero).tobytes()
