@@ -568,3 +568,27 @@ def test_binary_entropy_of_nan_is_nan(dtype, isa):
         assert np.isnan(fe.binary_entropy(p, reduction="sum", eps=eps))
         loss, grad = fe.binary_entropy(p, reduction="none", eps=eps, return_grad=True)
         assert np.isnan(grad[1]) and np.isfinite(grad[0]) and grad[4] == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("C", [3, 40])                 # rows in lanes, and long rows
+@pytest.mark.parametrize("name", ["softmax_cross_entropy", "kl_divergence_with_logits",
+                                  "js_divergence_with_logits"])
+def test_rows_of_weight_zero_give_zero_gradients_from_logits(name, C, dtype, isa, rng):
+    """A masked row (weight 0) with a NaN logit gave a NaN gradient row (NaN * 0): it is +0
+    now, and every other row has the bytes of the call on the kept rows alone."""
+    R_ = 12
+    x = rng.normal(size=(R_, C)).astype(dtype)
+    x[::4, 1] = np.nan
+    w = np.ones(R_)
+    w[::4] = 0.0
+    keep = w > 0
+    first = (rng.integers(0, C, R_) if name == "softmax_cross_entropy"
+             else rng.normal(size=(R_, C)).astype(dtype))
+    f = getattr(fe, name)
+    for red in ("mean", "sum", "none"):
+        loss, grad = f(first, x, weight=w, reduction=red, return_grad=True)
+        assert grad[~keep].tobytes() == np.zeros_like(grad[~keep]).tobytes()
+        l2, g2 = f(first[keep], x[keep], weight=w[keep], reduction=red, return_grad=True)
+        assert grad[keep].tobytes() == g2.tobytes()
+        assert (loss[keep] if red == "none" else loss).tobytes() == l2.tobytes()

@@ -182,8 +182,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         FE_PIECES(lo, hi, len, W) {                                                        \
             FE_PRAGMA(omp simd)                                                            \
             for (c = lo; c < hi; c++) {                                                    \
-                const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;                           \
-                gr[c] = FE_T(one_nan)(g);                                                  \
+                gr[c] = FE_T(scaled_grad)(ebr[c] * fb - ear[c] * fa, gs);                  \
             }                                                                              \
         }                                                                                  \
     } while (0)
@@ -239,8 +238,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const double q = (double)ebr[c] / sb;
-                    const REAL g = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
-                    gr[c] = FE_T(one_nan)(g);
+                    gr[c] = FE_T(scaled_grad)((REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0), gs);
                 }
             }
         }

@@ -150,7 +150,7 @@ FE_INLINE REAL FE_T(scaled_grad)(REAL g, REAL gs)
 
 FE_INLINE REAL FE_T(softmax_grad)(REAL e, REAL f, REAL a, REAL gs)
 {
-    return FE_T(one_nan)(FE_SOFTMAX_GRAD(e, f, a, gs));
+    return gs != 0 ? FE_T(one_nan)(FE_SOFTMAX_GRAD(e, f, a, gs)) : (REAL)0;   /* scaled_grad */
 }
 
 /* a probability target outside [0, 1] (NaN included): the kernels' *bad bit 1 */
