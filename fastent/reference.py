@@ -462,7 +462,9 @@ def _js_terms(p, q, beta):
     with np.errstate(divide="ignore", invalid="ignore"):
         val = _mul0(beta * p, _log_ratio(p, m)) + _mul0((1 - beta) * q, _log_ratio(q, m))
         g = np.where(p == 0, -_mul0(1 - beta, np.log(1 - beta)), (1 - beta) * _log_ratio(q, m))
-    return val, np.where((1 - beta) == 0, 0.0, g)
+    # beta 0 or 1: m is q or p, the divergence 0 for every q (q = 0 < p too); NaN propagates
+    g = np.where((1 - beta) == 0 or beta == 0, 0.0, g)
+    return val, np.where(np.isnan(p) | np.isnan(q), np.nan, g)
 
 
 def js_divergence(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, base="e",
@@ -521,8 +523,11 @@ def _js_logit_parts(target_logits, logits, beta, temperature, axis):
         lm = np.logaddexp(np.log(beta) + lp, np.log1p(-beta) + lq)
         h = np.where(q == 0, 0.0, lq - lm)
         kq = np.sum(q * h, axis=-1, keepdims=True)
-        val = beta * np.sum(np.where(p == 0, 0.0, p * (lp - lm)), axis=-1) + (1 - beta) * kq[..., 0]
-    return val, (1 - beta) / temperature * q * (h - kq), dt
+        # at beta 0 (1) the other side's sum may be +inf where a class is masked: 0 inf
+        kp = np.sum(np.where(p == 0, 0.0, p * (lp - lm)), axis=-1)
+        val = (beta * kp if beta != 0 else 0.0) + ((1 - beta) * kq[..., 0] if beta != 1 else 0.0)
+        g = (1 - beta) / temperature * q * (h - kq) if beta != 1 else np.zeros_like(q)
+    return val, g, dt
 
 
 def js_divergence_with_logits(target_logits, logits, *, beta=0.5, temperature=1.0, axis=-1,

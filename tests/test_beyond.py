@@ -592,3 +592,36 @@ def test_rows_of_weight_zero_give_zero_gradients_from_logits(name, C, dtype, isa
         l2, g2 = f(first[keep], x[keep], weight=w[keep], reduction=red, return_grad=True)
         assert grad[keep].tobytes() == g2.tobytes()
         assert (loss[keep] if red == "none" else loss).tobytes() == l2.tobytes()
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+@pytest.mark.parametrize("beta", [0.0, 1.0])
+def test_js_at_beta_zero_and_one_is_zero_where_a_side_masks_a_class(beta, dtype, isa):
+    """At beta 0 (1) the mixture is the student's (teacher's) distribution and the
+    divergence is 0 for every input; with -inf masking a class on one side the value came
+    out NaN (0 * inf), at beta 1 the gradient too."""
+    t = np.array([[0.0, -np.inf, 1.0], [1.0, 2.0, -np.inf], [0.5, 0.5, 0.5]], dtype)
+    x = np.array([[0.0, 1.0, -np.inf], [-np.inf, 2.0, 3.0], [1.0, -np.inf, 0.0]], dtype)
+    for red in ("none", "mean", "sum"):
+        loss, grad = fe.js_divergence_with_logits(t, x, beta=beta, reduction=red,
+                                                  return_grad=True)
+        assert np.all(loss == 0) and np.all(grad == 0), (red, loss, grad)
+        assert np.all(R.js_divergence_with_logits(t, x, beta=beta, reduction=red) == 0)
+        assert np.all(R.js_divergence_with_logits_grad(t, x, beta=beta, reduction=red) == 0)
+    nan = t.copy()
+    nan[2, 0] = np.nan                              # a NaN still propagates to its row
+    rows = fe.js_divergence_with_logits(nan, x, beta=beta, reduction="none")
+    assert np.isnan(rows[2]) and np.all(rows[:2] == 0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_js_gradient_at_beta_zero_is_zero_where_q_is_zero(dtype, isa):
+    """js_divergence at beta = 0 is identically 0 (m = q); its gradient was -inf where
+    q = 0 < p.  At other beta the one-sided derivative there stays -inf."""
+    p = np.array([[0.5, 0.5, 0.0], [0.2, 0.3, 0.5]], dtype)
+    q = np.array([[1.0, 0.0, 0.0], [0.0, 0.5, 0.5]], dtype)
+    loss, grad = fe.js_divergence(p, q, beta=0.0, reduction="none", return_grad=True)
+    assert np.all(loss == 0) and np.all(grad == 0)
+    assert np.all(R.js_divergence_grad(p, q, beta=0.0, reduction="none") == 0)
+    g = fe.js_divergence_grad(p, q, beta=0.5, reduction="none")
+    assert g[0, 1] == -np.inf and g[1, 0] == -np.inf

@@ -227,7 +227,10 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         FE_T(rowsums_d)(R, C, d3, K, FE_WIDE);     /* sum q (log q - log m) */
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
-            loss[r] = FE_NONNEG(beta * La[r] + (1.0 - beta) * K[r]);
+            /* beta 0 (1): the divergence is K's (La's) alone; the other sum may be +inf
+             * where one side masks a class, and 0 inf would be NaN */
+            loss[r] = FE_NONNEG((beta != 0.0 ? beta * La[r] : 0.0)
+                                + (beta != 1.0 ? (1.0 - beta) * K[r] : 0.0));
         if (grad) {
             for (r = 0; r < R; r++) {
                 const double sb = Sb[r], k = K[r];

@@ -246,7 +246,8 @@ FE_INLINE REAL FE_T(entropy)(REAL p, REAL lo, REAL *g, const int normal)
  *   l = beta p log(p / m) + bq q log(q / m)       (0 log 0 = 0: finite for all p, q >= 0)
  *   dl/dq = bq log(q / m)    (the other terms of the derivative cancel: beta p/m + bq q/m = 1)
  * -inf at q = 0 < p (the true one-sided derivative); at p = 0, m = bq q, so the derivative
- * is -bq log bq for every q (0 at q = 0 too); 0 when bq = 0.  Log ratios by fe_logratio
+ * is -bq log bq for every q (0 at q = 0 too); 0 when bq = 0, and when beta = 0 (then m = q
+ * and l = 0 for every q, q = 0 < p included).  Log ratios by fe_logratio
  * (accurate where p, q and m are close), in double for both dtypes: the two terms have
  * opposite signs, and in float their sum would lose the small divergence of close rows.
  * NaN in p or q propagates.                                                               */
@@ -259,7 +260,7 @@ FE_INLINE REAL FE_T(js)(REAL p_, REAL q_, REAL beta_, REAL *g)
     const double va = a != zero ? a * lp : zero;
     const double vb = b != zero ? b * lq : zero;
     double gv = p == zero ? -(bq * fe_log(bq)) : (q == zero ? -inf : bq * lq);
-    gv = bq == zero ? zero : gv;
+    gv = bq == zero || beta == zero ? zero : gv;   /* beta 0: m = q, l = 0 for every q */
     gv = p != p ? p : gv;
     *g = (REAL)(q != q ? q : gv);
     /* a NaN input is the result, as it is (two NaNs meeting in va + vb would give either's
