@@ -48,7 +48,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
                 badq |= xi < zero;
                 badp |= pi < zero;
                 lc[r] = 0.0 + (double)FE_TERM(xi, pi, &g);
-                if (has_grad) grad[r * C + c] = FE_T(scaled_grad)(g, gs[r]);
+                if (has_grad) grad[r * C + c] = FE_T(one_nan)(g * gs[r]);
             }
         }
         FE_T(lanes_tree)(R, C, work, loss);
@@ -62,7 +62,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
         badq |= xi < zero;
         badp |= pi < zero;
         terms[i] = FE_TERM(xi, pi, &g);
-        if (has_grad) grad[i] = uniform ? FE_T(scaled_grad)(g, gs0) : g;
+        if (has_grad) grad[i] = FE_T(one_nan)(uniform ? g * gs0 : g);
     }
 #undef FE_TERM
     FE_T(rowsums)(R, C, terms, loss, FE_WIDE);
@@ -72,7 +72,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
             REAL *gr = grad + r * C;
             FE_PRAGMA(omp simd)
             for (c = 0; c < C; c++)
-                gr[c] = FE_T(scaled_grad)(gr[c], gs);
+                gr[c] = FE_T(one_nan)(gr[c] * gs);
         }
     }
     *bad |= badp | (badq << 1);

@@ -182,7 +182,8 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         FE_PIECES(lo, hi, len, W) {                                                        \
             FE_PRAGMA(omp simd)                                                            \
             for (c = lo; c < hi; c++) {                                                    \
-                gr[c] = FE_T(scaled_grad)(ebr[c] * fb - ear[c] * fa, gs);                  \
+                const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;                           \
+                gr[c] = FE_T(one_nan)(g);                                                  \
             }                                                                              \
         }                                                                                  \
     } while (0)
@@ -238,10 +239,15 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 const REAL *FE_RESTRICT ebr = eb + r * C;
                 const double *FE_RESTRICT hr = d2 + r * C;
                 REAL *FE_RESTRICT gr = grad + r * C;
+                if (gs == 0) {             /* beta 1 (or weight 0): +0, not 0 inf = NaN */
+                    for (c = 0; c < C; c++) gr[c] = 0;
+                    continue;
+                }
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const double q = (double)ebr[c] / sb;
-                    gr[c] = FE_T(scaled_grad)((REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0), gs);
+                    const REAL g = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
+                    gr[c] = FE_T(one_nan)(g);
                 }
             }
         }

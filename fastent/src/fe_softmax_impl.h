@@ -520,9 +520,7 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
                 memcpy(&fv, f + r0, sizeof fv);
                 memcpy(&gv, gs + r0, sizeof gv);
                 memcpy(&hv, ht + r0, sizeof hv);
-                /* +0 for an ignored row and for a row of weight 0 (scaled_grad) */
-                const FE_KVEC lv = FE_ROWS_OF(lab + r0, 1);
-                const FE_KVEC keep_row = (lv >= 0) & (FE_KVEC)(gv != 0);
+                const FE_KVEC lv = FE_ROWS_OF(lab + r0, 1), keep_row = lv >= 0;
                 REAL *FE_RESTRICT gr = grad + r0 * C;
                 for (c = 0; c < C; c++) {
                     const REAL sw = share * (cw ? cw[c] : one);

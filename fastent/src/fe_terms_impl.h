@@ -140,17 +140,9 @@ FE_INLINE double FE_T(softmax_loss)(double A, double S, double B)
     return A * fe_log_rowsum(S) + B;
 }
 
-/* A gradient g written with its row's scale gs (the mean's 1 / sum w, the row's weight, 1 /
- * ln base), the one NaN: exactly +0 where gs is 0 (a row of weight 0 contributes nothing,
- * even where g is infinite or NaN: 0 g would be NaN), as the elementwise family does. */
-FE_INLINE REAL FE_T(scaled_grad)(REAL g, REAL gs)
-{
-    return gs != 0 ? FE_T(one_nan)(g * gs) : (REAL)0;
-}
-
 FE_INLINE REAL FE_T(softmax_grad)(REAL e, REAL f, REAL a, REAL gs)
 {
-    return gs != 0 ? FE_T(one_nan)(FE_SOFTMAX_GRAD(e, f, a, gs)) : (REAL)0;   /* scaled_grad */
+    return FE_T(one_nan)(FE_SOFTMAX_GRAD(e, f, a, gs));
 }
 
 /* a probability target outside [0, 1] (NaN included): the kernels' *bad bit 1 */
