@@ -89,15 +89,12 @@ def operand(x, name, dtype, shape, keep_type=False, hint="", whole_axis=None,
     if b != tuple(shape):
         raise ValueError(f"{name}: shape {x.shape} does not broadcast to the prediction's "
                          f"shape {tuple(shape)}{hint(x.shape) if callable(hint) else hint}")
-    if whole_axis is not None and len(shape) and shape[whole_axis] != 1:
-        k = whole_axis - len(shape)               # the class axis, counted from the end
-        extent = x.shape[k] if x.ndim >= -k else 1
-        if extent != shape[k]:
-            tail = column_hint      # (it broadcasts: one value along the axis)
-            raise ValueError(f"{name}: a distribution over the classes must span the class "
-                             f"axis (axis {whole_axis}, {shape[k]} classes), not be "
-                             f"broadcast along it; got shape {x.shape} for "
-                             f"{tuple(shape)}{tail}")
+    # it broadcasts, so along the class axis it has the classes or one value (or none)
+    k = None if whole_axis is None else whole_axis - len(shape)   # counted from the end
+    if k is not None and shape[k] != 1 and (x.ndim < -k or x.shape[k] == 1):
+        raise ValueError(f"{name}: a distribution over the classes must span the class "
+                         f"axis (axis {whole_axis}, {shape[k]} classes), not be broadcast "
+                         f"along it; got shape {x.shape} for {tuple(shape)}{column_hint}")
     return np.broadcast_to(x.astype(dtype, copy=False), shape)
 
 
