@@ -157,9 +157,9 @@ def row_pass(row_shape, n_classes, weight, *, labels=None, class_weight=None,
         outside = (flat_labels < 0) | (flat_labels >= n_classes)
         if ignore_index is not None:
             outside &= flat_labels != ignore_index
-        pos = np.unravel_index(int(np.argmax(outside)), row_shape)
-        raise ValueError(f"target: class label {int(target[pos])} at position "
-                         f"{tuple(int(i) for i in pos)} is outside [0, {n_classes})"
-                         + ("" if ignore_index is None
-                            else f" and is not ignore_index={ignore_index}"))
+        pos = v.position(outside.reshape(row_shape))
+        raise v.BadValue("target", pos, f"target: class label {int(target[pos])}",
+                         f" is outside [0, {n_classes})" + (
+                             "" if ignore_index is None
+                             else f" and is not ignore_index={ignore_index}"))
     return rw, ExactSum.of(denom), count

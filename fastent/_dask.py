@@ -135,16 +135,23 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
         get = lambda name, a: None if a is None else blocks[name][chunk_index(idx, a)]
         return get("t", t), blocks["x"][idx], get("w", w), get("pw", pw)
 
-    def call(tb, xb, wb, pwb, **kw):
+    unchunked = set(options)                    # class_weight and the like: whole in each call
+
+    def call(idx, tb, xb, wb, pwb, **kw):
+        """The NumPy `_run` on x's chunk `idx`; its errors name positions in the whole array."""
         opts = dict(options)
         if has_pw:
             opts["pos_weight"] = pwb
-        return family_run(tb, xb, weight=wb, out=None, grad_out=None, **opts, **kw)
+        try:
+            return family_run(tb, xb, weight=wb, out=None, grad_out=None, **opts, **kw)
+        except v.BadValue as e:
+            raise _rebased(e, x.chunks, ax, idx, unchunked) from None
 
     loss = grad = None
     if totals or want_loss and reduction != "none":
         parts = [dask.delayed(lambda *a: call(*a, reduction="sum", want_loss=True,
-                                              want_grad=False, totals=True)[2])(*block_args(idx))
+                                              want_grad=False, totals=True)[2])(
+                                                  idx, *block_args(idx))
                  for idx in np.ndindex(blocks["x"].shape)]
         combined = dask.delayed(_combine)(parts)
         if totals:
@@ -152,24 +159,27 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
         loss = da.from_delayed(dask.delayed(_finish)(combined, reduction, zero_division),
                                shape=(), dtype=np.float64)
     elif want_loss:
-        def none_block(tb, xb, wb, pwb):
-            return call(tb, xb, wb, pwb, reduction="none", want_loss=True, want_grad=False)[0]
+        def none_block(idx, tb, xb, wb, pwb):
+            return call(idx, tb, xb, wb, pwb, reduction="none", want_loss=True,
+                        want_grad=False)[0]
         loss = _map(da, none_block, x, t, w, pw, ax, dtype, drop_class=True)
 
     if want_grad:
         denominator = None
         if reduction == "mean":
-            denominator = _denominator(dask, da, x, t, w, ax, class_axis, options, blocks)
+            denominator = _denominator(dask, da, x, t, w, ax, class_axis, options, blocks,
+                                       unchunked)
 
-        def grad_block(tb, xb, wb, pwb, denom=None):
-            return call(tb, xb, wb, pwb, reduction=reduction, want_loss=False, want_grad=True,
+        def grad_block(idx, tb, xb, wb, pwb, denom=None):
+            return call(idx, tb, xb, wb, pwb, reduction=reduction, want_loss=False,
+                        want_grad=True,
                         denominator=None if denom is None else float(denom))[1]
         grad = _map(da, grad_block, x, t, w, pw, ax, dtype, drop_class=False,
                     extra=denominator)
     return loss, grad, None
 
 
-def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
+def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks, unchunked):
     """The global denominator of "mean" as a lazy 0-d array, from a pass over the weights
     (elementwise) or the labels and row weights (class axis) only."""
     def count(n):            # a count of elements or rows, known now or chunk by chunk
@@ -193,12 +203,15 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
         labels = t is not None and t.ndim != x.ndim
         cw = options.get("class_weight")
 
-        def part(tb, wb):
+        def part(idx, tb, wb):
             lab = np.ascontiguousarray(tb, dtype=np.intp) if labels else None
             cwa = None if cw is None or not labels else v.class_weight(cw, C, x.dtype)
-            return _api.row_pass((tb if labels else wb).shape, C, wb, labels=lab,
-                                 class_weight=cwa, ignore_index=options.get("ignore_index"),
-                                 target=tb)[1]
+            try:
+                return _api.row_pass((tb if labels else wb).shape, C, wb, labels=lab,
+                                     class_weight=cwa, ignore_index=options.get("ignore_index"),
+                                     target=tb)[1]
+            except v.BadValue as e:
+                raise _rebased(e, x.chunks, ax, idx[:ax] + (0,) + idx[ax:], unchunked) from None
         if not labels and w is None:
             return count(np.prod(x.shape[:ax] + x.shape[ax + 1:]))
         grid = (blocks["t"] if labels else blocks["w"])
@@ -206,7 +219,7 @@ def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks):
         for idx in np.ndindex(grid.shape):
             tb = blocks["t"][idx] if labels else None
             wb = blocks["w"][idx] if w is not None else None
-            parts.append(dask.delayed(part)(tb, wb))
+            parts.append(dask.delayed(part)(idx, tb, wb))
     return da.from_delayed(dask.delayed(lambda ps: ExactSum.sum(ps).value())(parts), shape=(),
                            dtype=np.float64)
 
@@ -221,8 +234,26 @@ def _same_sizes(a, b):
                                     for p, q in zip(a, b))
 
 
+def _rebased(e, chunks, ax, idx, unchunked):
+    """BadValue `e` from x's chunk `idx` (`chunks`: x's chunk sizes, `ax` its class axis or
+    None), its position moved to the whole array: an operand shaped like x or like its rows
+    (the position's length says which); an option (`unchunked`) is whole in every call."""
+    if e.name in unchunked:
+        return e
+    dims = list(range(len(chunks)))
+    if ax is not None and len(e.position) == len(chunks) - 1:
+        del dims[ax]
+    if len(e.position) != len(dims):
+        return e
+    sizes, block = [chunks[d] for d in dims], tuple(idx[d] for d in dims)
+    if any(_unknown(c) for c in sizes):
+        return e.in_chunk(block)
+    return e.moved([sum(c[:i]) for c, i in zip(sizes, block)])
+
+
 def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):
-    """Blockwise `fn` over x's chunks; drop_class: the output loses the class axis."""
+    """Blockwise `fn(idx, tb, xb, wb, pwb[, extra])` over x's chunks, `idx` the chunk's index;
+    drop_class: the output loses the class axis."""
     ind = tuple(range(x.ndim))
     row_ind = ind if ax is None else ind[:ax] + ind[ax + 1:]
     out_ind = row_ind if (drop_class and ax is not None) else ind
@@ -234,4 +265,14 @@ def _map(da, fn, x, t, w, pw, ax, dtype, drop_class, extra=None):
             args += [a, ind if a.ndim == x.ndim else row_ind]
     if extra is not None:
         args += [extra, ()]
-    return da.blockwise(fn, out_ind, *args, dtype=dtype, concatenate=True)
+    # one array of chunk numbers per axis, a chunk each: block (i, j) gets [i], [j].  The
+    # operands are chunked like x already, so blockwise need not align them (and must not:
+    # it would split x's chunks into the numbers' chunks of one).
+    for d in ind:
+        args += [da.arange(x.numblocks[d], chunks=1), (d,)]
+
+    def block(*a):
+        idx = tuple(int(i[0]) for i in a[len(a) - x.ndim:])
+        return fn(idx, *a[:len(a) - x.ndim])
+    return da.blockwise(block, out_ind, *args, dtype=dtype, concatenate=True,
+                        align_arrays=False)

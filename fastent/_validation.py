@@ -162,10 +162,9 @@ def labels(t, name):
     if t.dtype.kind == "u" and t.dtype.itemsize >= np.dtype(np.intp).itemsize and t.size:
         big = t > _INDEX.max
         if big.any():
-            pos = np.unravel_index(int(np.argmax(big)), t.shape)
-            raise ValueError(f"{name}: class label {int(t[pos])} at position "
-                             f"{tuple(int(i) for i in pos)} does not fit the index type "
-                             f"(at most {_INDEX.max})")
+            pos = position(big)
+            raise BadValue(name, pos, f"{name}: class label {int(t[pos])}",
+                           f" does not fit the index type (at most {_INDEX.max})")
     return np.ascontiguousarray(t, dtype=np.intp)
 
 
@@ -314,13 +313,43 @@ def output(arr, name, shape, dtype):
     return arr
 
 
+class BadValue(ValueError):
+    """A ValueError about the value at one position of an operand.  It keeps the parts of
+    its message, so that Dask can re-base a chunk's position to the whole array's."""
+
+    def __init__(self, name, position, head, tail="", chunk=None):
+        self.name, self.position, self.head, self.tail = name, position, head, tail
+        self.chunk = chunk
+        where = "" if chunk is None else f" of chunk {chunk}"
+        super().__init__(f"{head} at position {position}{where}{tail}")
+
+    def __reduce__(self):       # pickled whole: Dask's distributed workers send it back
+        return BadValue, (self.name, self.position, self.head, self.tail, self.chunk)
+
+    def moved(self, offset):
+        """The same error, its position shifted by `offset` (the chunk's first index)."""
+        position = tuple(p + int(o) for p, o in zip(self.position, offset))
+        return BadValue(self.name, position, self.head, self.tail)
+
+    def in_chunk(self, chunk):
+        """The same error, saying the position is within chunk `chunk` (whose offset is
+        unknown: Dask arrays with unknown chunk sizes)."""
+        return BadValue(self.name, self.position, self.head, self.tail, chunk=chunk)
+
+
 def first_bad(name, values, bad, what, hint=""):
     """ValueError naming the first element (C order) of `values` where `bad(values)` holds,
     `hint` appended.
 
     Only called after a kernel reported bad input, to say where it is."""
-    mask = bad(np.asarray(values))
-    pos = np.unravel_index(int(np.argmax(mask)), mask.shape) if mask.ndim else ()
-    value = np.asarray(values)[pos].item()
-    where = f" at position {tuple(int(i) for i in pos)}" if mask.ndim else ""
-    return ValueError(f"{name}: {what}; found {value!r}{where}{hint}")
+    values = np.asarray(values)
+    mask = bad(values)
+    if not mask.ndim:
+        return ValueError(f"{name}: {what}; found {values.item()!r}{hint}")
+    pos = position(mask)
+    return BadValue(name, pos, f"{name}: {what}; found {values[pos].item()!r}", hint)
+
+
+def position(mask):
+    """The first position (C order) where `mask` holds, as a tuple of ints."""
+    return tuple(int(i) for i in np.unravel_index(int(np.argmax(mask)), mask.shape))

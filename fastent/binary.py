@@ -34,6 +34,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         if r is not None:
             return _api.fast_result(r, reduction, totals)
     if _dask.is_dask(target, pred, weight, pos_weight):
+        if pos_weight is not None and not _dask.is_dask(pos_weight):
+            _check_pos_weight(pos_weight)       # whole, before the chunks see it broadcast
         return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
                          reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, pred_name=pred_name, out=out,
@@ -73,10 +75,8 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
         lo, hi, lmin = 0.0, 1.0, v.real(log_min, "log_min")
         if not lmin <= 0:
             raise ValueError(f"log_min: must be None or a number <= 0, got {log_min!r}")
-    if pos_weight is not None:  # small (one value per class): checked here, whole
-        raw = np.asarray(pos_weight)
-        if v.bad_weight(raw).any():
-            raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
+    if pos_weight is not None:
+        _check_pos_weight(pos_weight)
 
     outs = _api.outputs(out, grad_out, want_loss=want_loss, want_grad=want_grad,
                         reduction=reduction, loss_shape=shape, pred=x,
@@ -100,6 +100,13 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
 
     return elementwise_result(outs, s, sw, x.size, w is not None, want_loss=want_loss,
                               reduction=reduction, zero_division=zero_division)
+
+
+def _check_pos_weight(pos_weight):
+    """pos_weight is small (one value per class): checked whole, its own positions named."""
+    raw = np.asarray(pos_weight)
+    if v.bad_weight(raw).any():
+        raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
 
 def elementwise_pass(mode, x, dtype, ops, nt, *, lo, hi, log_min, smooth, loss_scale,

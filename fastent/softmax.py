@@ -230,19 +230,23 @@ def _dask_stats(logits, target, *, axis, k, ignore_index, base, n_threads):
     """softmax_stats of Dask arrays: each block of rows (the class axis in one chunk) runs
     the NumPy function; its fields travel as one float64 array (every value converts
     exactly) and are split lazily."""
-    from fastent._dask import _imports
+    from fastent._dask import _imports, _rebased
     _, da = _imports()
     x = da.asarray(logits)
     dtype = v.computation_dtype(x.dtype, "logits")
     ax = v.axis(axis, x.ndim, "axis")
     x = x.rechunk({ax: -1}).astype(dtype)
+    C = x.shape[ax]
     has_t = target is not None
     row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
     t = da.asarray(target).rechunk(row_chunks) if has_t else None
 
-    def block(xb, tb=None):      # class axis last; tb with a trailing axis of length 1
-        s = softmax_stats(xb, None if tb is None else tb[..., 0], k=k,
-                          ignore_index=ignore_index, base=base, n_threads=n_threads)
+    def block(xb, tb=None, block_id=None):  # class axis last; tb with a trailing axis of 1
+        try:
+            s = softmax_stats(xb, None if tb is None else tb[..., 0], k=k,
+                              ignore_index=ignore_index, base=base, n_threads=n_threads)
+        except v.BadValue as e:     # a label's position in the whole target
+            raise _rebased(e, row_chunks + ((C,),), len(row_chunks), block_id, ()) from None
         return np.stack([np.asarray(f, np.float64) if f is not None
                          else np.zeros(s.argmax.shape) for f in s], axis=-1)
 

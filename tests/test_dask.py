@@ -93,6 +93,85 @@ def test_errors_surface_at_compute(rng):
         fe.entropy(dx, reduction="none", out=np.empty(10))
 
 
+def _error(call):
+    with pytest.raises(ValueError) as info:
+        r = call()
+        (r.log_prob if isinstance(r, fe.SoftmaxStats) else r).compute()
+    return str(info.value)
+
+
+def _bad_cases(rng, dtype):
+    """(name, NumPy call, its Dask version): one bad value in the fourth chunk of rows."""
+    p = rng.random(100).astype(dtype)
+    p[77] = 1.5
+    x = rng.normal(size=(100, 5)).astype(dtype)
+    labels = rng.integers(0, 5, 100)
+    labels[77] = 9
+    w = np.ones(100, dtype)
+    w[77] = -1
+    q = np.full((100, 5), 0.2, dtype)
+    q[77, 3] = -1
+    x3 = rng.normal(size=(4, 5, 30)).astype(dtype)
+    labels3 = np.zeros((4, 30), int)
+    labels3[2, 17] = -3
+    rows = lambda a: lazy(a, (25,) + a.shape[1:])
+    return [
+        ("binary_entropy", lambda f: fe.binary_entropy(f(p))),
+        ("bce prob", lambda f: fe.binary_cross_entropy(np.ones(100), f(p))),
+        ("bce weight", lambda f: fe.binary_cross_entropy(np.ones(100), f(p * 0), weight=w)),
+        ("bce pos_weight", lambda f: fe.binary_cross_entropy_with_logits(
+            np.ones((100, 5)), f(x), pos_weight=np.array([1, 1, 1, -1, 1.0]))),
+        ("softmax ce label", lambda f: fe.softmax_cross_entropy(f(labels), f(x))),
+        ("softmax ce label, none", lambda f: fe.softmax_cross_entropy(
+            f(labels), f(x), reduction="none")),
+        ("softmax ce grad", lambda f: fe.softmax_cross_entropy_grad(f(labels), f(x))),
+        ("softmax ce weight", lambda f: fe.softmax_cross_entropy(
+            f(labels * 0), f(x), weight=f(w))),
+        ("softmax ce class_weight", lambda f: fe.softmax_cross_entropy(
+            f(labels * 0), f(x), class_weight=[1, 1, -1, 1, 1])),
+        ("softmax ce axis 1", lambda f: fe.softmax_cross_entropy(
+            (lambda a: lazy(a, (2, 10)) if f is not np.asarray else a)(labels3),
+            (lambda a: lazy(a, (2, 5, 10)) if f is not np.asarray else a)(x3), axis=1)),
+        ("softmax_stats", lambda f: fe.softmax_stats(f(x), f(labels))),
+        ("softmax_stats axis 1", lambda f: fe.softmax_stats(
+            (lambda a: lazy(a, (2, 5, 10)) if f is not np.asarray else a)(x3),
+            (lambda a: lazy(a, (2, 10)) if f is not np.asarray else a)(labels3), axis=1)),
+        ("kl_divergence q", lambda f: fe.kl_divergence(np.full((100, 5), 0.2), f(q))),
+        ("kl_divergence grad", lambda f: fe.kl_divergence_grad(np.full((100, 5), 0.2), f(q))),
+    ], rows
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_errors_name_the_position_in_the_whole_array(rng, dtype):
+    cases, rows = _bad_cases(rng, dtype)
+    for name, case in cases:
+        want = _error(lambda: case(np.asarray))
+        assert "at position" in want, name
+        assert _error(lambda: case(rows)) == want, name
+
+
+def test_errors_in_chunks_of_unknown_size_name_the_chunk(rng):
+    p = rng.random(100)
+    p[77] = 1.5
+    dp = lazy(p, 25)
+    dp = dp[dp > -1]                      # the same values, chunk sizes now unknown
+    for reduction in ("mean", "none"):
+        with pytest.raises(ValueError, match=r"found 1\.5 at position \(2,\) of chunk \(3,\)$"):
+            fe.binary_entropy(dp, reduction=reduction).compute()
+
+
+def test_positioned_errors_survive_pickling():
+    import pickle
+    from fastent import _validation as v
+    e = v.BadValue("target", (2,), "target: class label 9", " is outside [0, 5)")
+    for err, text in ((e.moved((75,)), "at position (77,) is"),
+                      (e.in_chunk((3,)), "at position (2,) of chunk (3,) is")):
+        back = pickle.loads(pickle.dumps(err))
+        assert type(back) is v.BadValue
+        assert str(back) == str(err) == f"target: class label 9 {text} outside [0, 5)"
+        assert (back.name, back.position) == (err.name, err.position)
+
+
 def test_distributed_local_cluster(rng):
     distributed = pytest.importorskip("distributed")
     x = rng.normal(size=(2000, 50))
