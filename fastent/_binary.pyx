@@ -154,7 +154,7 @@ def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi
 # takes its general path, which makes every check and raises every error; so does a call
 # whose data the kernel found invalid (range-check bits), so that the general path raises
 # the same error it always did.  Same kernel, same bits.
-from math import fsum as _fsum
+from fastent._exact import rounded as _rounded
 from fastent import _threads
 from fastent import _validation as _v
 
@@ -233,4 +233,4 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
     prm.grad_scale = 1.0 / n if reduction == "mean" else 1.0
     _prepare(&D, &prm)
     return _driver.run_call(&D, _bce_block, n_threads, want_loss and not none, totals, o, g,
-                            n, _threads, _fsum)
+                            n, _threads, _rounded)

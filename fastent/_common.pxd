@@ -23,7 +23,7 @@ cdef extern from "fe_exact.h" nogil:
         double p[48]
         int n
         long long pinf, ninf, nan
-        int ovf
+        long long carry
     void fe_xsum_init(fe_xsum *s)
     void fe_xsum_add(fe_xsum *s, double x)
     void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
@@ -40,7 +40,7 @@ cdef enum:
 
 cdef inline tuple xsum_state(const fe_xsum *s):
     """The exact sum as fastent._exact.ExactSum's state: (partials, +inf, -inf, NaN, overflow)."""
-    return (tuple([s.p[i] for i in range(s.n)]), s.pinf, s.ninf, s.nan, s.ovf)
+    return (tuple([s.p[i] for i in range(s.n)]), s.pinf, s.ninf, s.nan, s.carry)
 
 
 # ---- the common case, recognised in O(1) (the public functions' thin call path) ----------
@@ -96,15 +96,13 @@ cdef inline int float_type(object a):
     return typ if typ == cnp.NPY_FLOAT or typ == cnp.NPY_DOUBLE else -1
 
 
-cdef inline object xsum_value(const fe_xsum *s, object fsum):
-    """fastent._exact.ExactSum.value() of an exact sum (`fsum` is math.fsum): the same
-    correctly rounded float64."""
+cdef inline object xsum_value(const fe_xsum *s, object rounded):
+    """fastent._exact.ExactSum.value() of an exact sum (`rounded` is fastent._exact.rounded):
+    the same correctly rounded float64."""
     if s.nan or (s.pinf and s.ninf):
         return float("nan")
     if s.pinf:
         return float("inf")
     if s.ninf:
         return float("-inf")
-    if s.ovf:
-        return float("inf") if s.ovf > 0 else float("-inf")
-    return fsum([s.p[i] for i in range(s.n)])
+    return rounded([s.p[i] for i in range(s.n)], s.carry)

@@ -191,7 +191,7 @@ cdef inline int run(Driver *D, BlockFn block, int n_threads, bint want_sum,
 
 cdef inline object run_call(Driver *D, BlockFn block, object n_threads, bint want_value,
                             bint totals, object out, object grad, Py_ssize_t count,
-                            object threads, object fsum):
+                            object threads, object rounded):
     """run() for a public call on the thin path: as many threads as fastent._threads
     (`threads`: that module) gives `n_threads` (None or an int), drawn from its process-wide
     budget; a call too small for threads runs on the caller's, drawing nothing.  Returns
@@ -211,5 +211,5 @@ cdef inline object run_call(Driver *D, BlockFn block, object n_threads, bint wan
             threads.release(nt, D.elements)
     if bad:
         return None
-    return (out, grad, xsum_value(&total, fsum) if want_value else None,
+    return (out, grad, xsum_value(&total, rounded) if want_value else None,
             xsum_state(&total) if totals else None, count)

@@ -2,23 +2,44 @@
 
 The kernels return the exact total of the values they wrote as an expansion (src/fe_exact.h):
 non-overlapping float64 partials whose exact sum is the total, with the infinities and NaNs
-counted apart.  `ExactSum` keeps that state, adds two of them exactly (Shewchuk's
-grow-expansion in Python floats, which are IEEE doubles), and rounds once, correctly
-(math.fsum of the partials), when a value is asked for.  Any split of the data, combined in
-any order, therefore gives the bits of the one-shot call.
+counted apart, and partial sums beyond the float64 range carried as a count of 2^1023.
+`ExactSum` keeps that state, adds two of them exactly (Shewchuk's grow-expansion in Python
+floats, which are IEEE doubles), and rounds once, correctly (`rounded`), when a value is
+asked for.  Any split of the data, combined in any order, therefore gives the bits of the
+one-shot call.
 """
 import math
+from fractions import Fraction
+
+_UNIT = 2.0 ** 1023         # the carry's unit
+_HALF = 2.0 ** 1022
+
+
+def rounded(partials, carry=0):
+    """The correctly rounded float64 of sum(partials) + carry * 2^1023 (+-inf beyond the
+    range): math.fsum, or exact rationals when a carry is left (totals near the range's end,
+    rare)."""
+    if not carry:
+        try:
+            return math.fsum(partials)
+        except OverflowError:     # fsum's own partial sums overflowed: the exact route
+            pass
+    total = sum(map(Fraction, partials), Fraction(int(carry)) * Fraction(_UNIT))
+    try:
+        return float(total)       # Fraction -> float is int / int: correctly rounded
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
 
 
 class ExactSum:
     """The exact sum of float64 values.  `value()` is its correctly rounded float64; an
     infinite term gives +-inf, +inf together with -inf or any NaN gives NaN."""
 
-    __slots__ = ("partials", "pinf", "ninf", "nan", "ovf")
+    __slots__ = ("partials", "pinf", "ninf", "nan", "carry")
 
-    def __init__(self, partials=(), pinf=0, ninf=0, nan=0, ovf=0):
+    def __init__(self, partials=(), pinf=0, ninf=0, nan=0, carry=0):
         self.partials = list(partials)
-        self.pinf, self.ninf, self.nan, self.ovf = int(pinf), int(ninf), int(nan), int(ovf)
+        self.pinf, self.ninf, self.nan, self.carry = int(pinf), int(ninf), int(nan), int(carry)
 
     @classmethod
     def of(cls, state):
@@ -32,6 +53,7 @@ class ExactSum:
         return s
 
     def _add_float(self, x):
+        x = float(x)
         if not math.isfinite(x):
             if math.isnan(x):
                 self.nan += 1
@@ -45,15 +67,21 @@ class ExactSum:
             if abs(x) < abs(y):
                 x, y = y, x
             hi = x + y
+            if not math.isfinite(hi):     # 2^1023 off x (and y) into the carry, as in C
+                unit = math.copysign(_UNIT, x)
+                both = abs(y) >= _HALF
+                x -= unit
+                if both:
+                    y -= unit
+                self.carry += (1 if unit > 0 else -1) * (2 if both else 1)
+                if abs(x) < abs(y):
+                    x, y = y, x
+                hi = x + y
             lo = y - (hi - x)
             if lo:
                 partials[i] = lo
                 i += 1
             x = hi
-        if not math.isfinite(x):          # the exact total left the float64 range
-            self.ovf = self.ovf or (1 if x > 0 else -1)
-            del partials[:]
-            return
         partials[i:] = [x]
 
     @classmethod
@@ -71,7 +99,7 @@ class ExactSum:
         self.pinf += other.pinf
         self.ninf += other.ninf
         self.nan += other.nan
-        self.ovf = self.ovf or other.ovf
+        self.carry += other.carry
         return self
 
     def value(self):
@@ -81,16 +109,14 @@ class ExactSum:
             return math.inf
         if self.ninf:
             return -math.inf
-        if self.ovf:
-            return math.copysign(math.inf, self.ovf)
-        return math.fsum(self.partials)
+        return rounded(self.partials, self.carry)
 
     def state(self):
         """Plain numbers (JSON-safe: floats round-trip exactly through repr)."""
-        return [list(self.partials), self.pinf, self.ninf, self.nan, self.ovf]
+        return [list(self.partials), self.pinf, self.ninf, self.nan, self.carry]
 
     def copy(self):
-        return ExactSum(self.partials, self.pinf, self.ninf, self.nan, self.ovf)
+        return ExactSum(self.partials, self.pinf, self.ninf, self.nan, self.carry)
 
     def __repr__(self):
         return f"ExactSum({self.value()!r})"

@@ -29,7 +29,7 @@ from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, STATS, TARGET, WEIG
 
 cnp.import_array()
 
-from math import fsum as _fsum
+from fastent._exact import rounded as _rounded
 
 cdef extern from "fe_divergence.h" nogil:
     void fe_div_block_f32(int, Py_ssize_t, Py_ssize_t, const float *, const float *, double,
@@ -173,7 +173,7 @@ def row_pass(Py_ssize_t C, cnp.ndarray labels=None, cnp.ndarray row_weight=None,
     P.ignore_index = ignore_index if ignore_index is not None else 0
     D.params = &P
     cdef int bad = _driver.run(&D, _pass_block, n_threads, True, &denom, &count)
-    return bad, xsum_state(&denom), int(xsum_value(&count, _fsum) if D.items else 0)
+    return bad, xsum_state(&denom), int(xsum_value(&count, _rounded) if D.items else 0)
 
 
 cdef inline int _row_data_flat(const Driver *D, Py_ssize_t r0, Py_ssize_t n, bint raw,
@@ -539,4 +539,4 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
         _operand(&D.op[GRAD], g, C * isz, isz)
     _prepare(&D, &P)
     return _driver.run_call(&D, _rows_block, n_threads, want_loss and not none, totals, o, g,
-                            N, _threads, _fsum)
+                            N, _threads, _rounded)

@@ -18,7 +18,9 @@ from fastent import _validation as v
 from fastent import binary, divergence, infotheory, softmax
 from fastent._exact import ExactSum
 
-STATE_VERSION = 1
+# 2: an exact sum's last number is its carry (of 2^1023); in 1 it was +-1 where the sum had
+# overflowed to +-inf (read as one +-inf term)
+STATE_VERSION = 2
 _Kind = divergence._rowwise.Kind
 
 
@@ -182,10 +184,13 @@ class _Stats:
                 "seq_ppl": self.seq_ppl.state(), "seq_count": self.seq_count}
 
     @classmethod
-    def of_state(cls, d):
+    def of_state(cls, d, version=STATE_VERSION):
         s = cls()
         for k in ("total", "weight", "units", "seq_ppl"):
-            setattr(s, k, ExactSum(*d[k]))
+            partials, pinf, ninf, nan, last = d[k]
+            if version == 1 and last:
+                pinf, ninf, last = pinf + (last > 0), ninf + (last < 0), 0
+            setattr(s, k, ExactSum(partials, pinf, ninf, nan, last))
         s.count, s.seq_count = int(d["count"]), int(d["seq_count"])
         return s
 
@@ -421,9 +426,10 @@ class RunningLoss:
         configuration; returns self."""
         if not isinstance(state, dict) or state.get("format") != "fastent.RunningLoss":
             raise ValueError("state: not a RunningLoss state_dict")
-        if state.get("version") != STATE_VERSION:
-            raise ValueError(f"state: version {state.get('version')!r} is not supported "
-                             f"(this fastent reads version {STATE_VERSION})")
+        version = state.get("version")
+        if version not in (1, STATE_VERSION):
+            raise ValueError(f"state: version {version!r} is not supported "
+                             f"(this fastent reads versions 1 to {STATE_VERSION})")
         key = (state["loss"], state["options"], state["window"], state["sequence_axis"])
         if key != self._key():
             raise ValueError(f"state: it is of {state['loss']} with options "
@@ -431,9 +437,9 @@ class RunningLoss:
                              f"sequence_axis={state['sequence_axis']}; this accumulator is "
                              f"of {self.loss} with {self._config}, window={self.window}, "
                              f"sequence_axis={self.sequence_axis}")
-        stats = _Stats.of_state(state["stats"])
-        recent = [_Stats.of_state(s) for s in state["recent"]] if self._recent is not None \
-            else None
+        stats = _Stats.of_state(state["stats"], version)
+        recent = [_Stats.of_state(s, version) for s in state["recent"]] \
+            if self._recent is not None else None
         with self._lock:
             self._stats = stats
             if recent is not None:

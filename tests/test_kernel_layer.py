@@ -442,12 +442,84 @@ def test_exact_sum_of_blocks_with_huge_values():
     assert ExactSum.of(_runtime.exact_sum(v, np.float64)).value() == math.fsum(v)
 
 
+def _exactly_rounded(values):
+    """The correctly rounded sum, from exact rationals (+-inf beyond the range)."""
+    from fractions import Fraction
+    total = sum(map(Fraction, map(float, values)), Fraction(0))
+    try:
+        return float(total)
+    except OverflowError:
+        return math.inf if total > 0 else -math.inf
+
+
 def test_exact_sum_beyond_the_float64_range_is_inf():
-    """A sum whose exact partial totals leave the float64 range rounds to +-inf (where
+    """A sum whose exact total is beyond the float64 range rounds to +-inf (where
     math.fsum raises OverflowError)."""
     from fastent._exact import ExactSum
-    assert ExactSum.of(_runtime.exact_sum(np.array([1e308, 1e308]), np.float64)).value() \
-        == np.inf
+    for v, want in (([1e308, 1e308], np.inf), ([-1e308, -1e308, 1e300], -np.inf),
+                    ([1.7976931348623157e308, 2.0 ** 970], np.inf)):   # the tie rounds up
+        assert _exactly_rounded(v) == want
+        assert ExactSum.of(_runtime.exact_sum(np.array(v), np.float64)).value() == want
+
+
+@pytest.mark.parametrize("values", [
+    [1e308, 1e308, -0.5e308],                       # 2e308 on the way, 1.5e308 at the end
+    [-1e308, -1e308, 0.5e308, 1e-300],
+    [1.7e308] * 7 + [-1.7e308] * 6 + [1e292],       # far out (7 x 1.7e308) and back
+    [1.7976931348623157e308, 1.7976931348623157e308, -1.7976931348623157e308, 2.0 ** 969],
+])
+def test_exact_sums_that_leave_the_float64_range_and_come_back(values):
+    """Partial totals beyond the float64 range are carried, not lost: the kernel's sum, the
+    Python one, in every order and any split merged, are the exactly rounded total."""
+    from itertools import islice, permutations
+    from fastent._exact import ExactSum
+    want = _exactly_rounded(values)
+    assert np.isfinite(want)
+    rng = np.random.default_rng(len(values))
+    orders = list(islice(permutations(range(len(values))), 24)) + [
+        rng.permutation(len(values)) for _ in range(50)]
+    for order in orders:
+        v = np.array(values)[list(order)]
+        assert ExactSum.of(_runtime.exact_sum(v, np.float64)).value() == want
+        py = ExactSum()
+        for x in v:
+            py.add(ExactSum.of_value(x))
+        assert py.value() == want
+        a = ExactSum.of(_runtime.exact_sum(v[:2], np.float64))
+        b = ExactSum.of(_runtime.exact_sum(v[2:], np.float64))
+        assert b.add(a).value() == want
+        # the carry survives a checkpoint as plain numbers
+        assert ExactSum(*py.state()).value() == want
+
+
+def test_running_loss_and_sum_through_an_overflowing_total():
+    """#45: kl_divergence's terms 1e308, 1e308, -5e307 (q > p: a negative term): "sum" and a
+    RunningLoss total, in every order of its updates, are 1.5e308, not inf."""
+    from itertools import permutations
+    p = np.full((3, 1), 1e308)
+    q = np.array([[1e308 / math.e], [1e308 / math.e], [1e308 * math.exp(0.5)]])
+    terms = fe.kl_divergence(p, q, reduction="none")
+    want = _exactly_rounded(terms)
+    assert want == pytest.approx(1.5e308, rel=1e-15)
+    assert fe.kl_divergence(p, q, reduction="sum") == want
+    assert fe.kl_divergence(p, q, reduction="mean") == want / 3    # the rounded sum / 3
+    for order in permutations(range(3)):
+        acc = fe.RunningLoss("kl_divergence")
+        for i in order:
+            acc.update(p[i:i + 1], q[i:i + 1])
+        assert acc.total == want
+        back = fe.RunningLoss.from_state_dict(acc.state_dict())
+        assert back.total == want
+
+
+def test_running_loss_reads_a_version_1_state_with_an_overflowed_sum():
+    """Version 1 marked an overflowed exact sum by +-1 in its last number: read as +-inf."""
+    acc = fe.RunningLoss("entropy")
+    acc.update(np.array([[0.5, 0.5]]))
+    state = acc.state_dict()
+    state["version"] = 1
+    state["stats"]["total"][4] = 1
+    assert fe.RunningLoss.from_state_dict(state).total == np.inf
 
 
 def test_running_loss_over_random_splits_equals_the_one_shot_call():

@@ -16,8 +16,10 @@
  * same step with a smaller sigma until none is left.  Each level is a plain vector loop, so
  * an exact block sum costs a few vector operations per value (one level for values within
  * 2^40 of the block's largest, which is the common case for losses).  Values at or above
- * 2^1000 (where sigma would overflow) are added one by one (Shewchuk's grow-expansion); an
- * exact total beyond the double range rounds to +-inf.
+ * 2^1000 (where sigma would overflow) are added one by one (Shewchuk's grow-expansion).
+ * Partial sums beyond the double range are carried in multiples of 2^1023 (an integer
+ * count), so a total that leaves the range and comes back is still exact; one that ends
+ * beyond it rounds to +-inf.
  * The expansion goes to Python as its partials (fastent/_exact.py), which rounds it once
  * with math.fsum (Shewchuk, "Adaptive precision floating-point arithmetic and fast robust
  * geometric predicates", 1997).
@@ -39,7 +41,7 @@ typedef struct {
     double p[FE_XSUM_MAX];
     int n;
     long long pinf, ninf, nan;  /* counts of +inf, -inf, NaN added */
-    int ovf;                    /* +1 / -1: a partial overflowed to +-inf */
+    long long carry;            /* the exact total is sum p + carry 2^1023 (see fe_xsum_add) */
 } fe_xsum;
 
 static inline void fe_xsum_init(fe_xsum *s) { memset(s, 0, sizeof(*s)); }
@@ -76,7 +78,9 @@ static void fe_xsum_compress(fe_xsum *s)
     s->n = top;
 }
 
-/* Add one double exactly (grow-expansion with zero elimination). */
+/* Add one double exactly (grow-expansion with zero elimination).  Where x + y would
+ * overflow (one sign, |y| <= |x|), 2^1023 is taken off x and, if |y| >= 2^1022, off y too,
+ * into the carry: exact (each lies within a factor of 2 of 2^1023), and the sum then fits. */
 static void fe_xsum_add(fe_xsum *s, double x)
 {
     int i, j;
@@ -92,15 +96,20 @@ static void fe_xsum_add(fe_xsum *s, double x)
         double y = s->p[j], hi, lo;
         if (fabs(x) < fabs(y)) { double t = x; x = y; y = t; }
         hi = x + y;
+        if (!isfinite(hi)) {
+            const double unit = copysign(0x1p1023, x);
+            const int both = fabs(y) >= 0x1p1022;
+            x -= unit;
+            if (both)
+                y -= unit;
+            s->carry += (unit < 0 ? -1 : 1) * (both ? 2 : 1);
+            if (fabs(x) < fabs(y)) { double t = x; x = y; y = t; }
+            hi = x + y;
+        }
         lo = y - (hi - x);
         if (lo != 0.0)
             s->p[i++] = lo;
         x = hi;
-    }
-    if (!isfinite(x)) {             /* the exact total left the double range */
-        s->ovf = x > 0 ? 1 : -1;
-        s->n = 0;
-        return;
     }
     if (x != 0.0 || i == 0)
         s->p[i++] = x;
@@ -118,8 +127,7 @@ static inline void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
     a->pinf += b->pinf;
     a->ninf += b->ninf;
     a->nan += b->nan;
-    if (b->ovf && !a->ovf)
-        a->ovf = b->ovf;
+    a->carry += b->carry;
 }
 
 /* Extraction levels over n <= FE_XBLOCK values held as doubles in r (overwritten with the
