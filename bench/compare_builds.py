@@ -41,6 +41,10 @@ W = {
      (lambda p=pr(16384, 100), q=pr(16384, 100): fe.kl_divergence(p, q, return_grad=True, n_threads=threads)),
  "kl_divergence_with_logits f32 loss+grad (65536, 100)":
      (lambda a=lg(65536, 100), b=lg(65536, 100): fe.kl_divergence_with_logits(a, b, return_grad=True, n_threads=threads)),
+ "js_divergence f64 loss+grad (16384, 100)":
+     (lambda p=pr(16384, 100), q=pr(16384, 100): fe.js_divergence(p, q, return_grad=True, n_threads=threads)),
+ "js_divergence f32 loss (16384, 100)":
+     (lambda p=pr(16384, 100, dt=np.float32), q=pr(16384, 100, dt=np.float32): fe.js_divergence(p, q, n_threads=threads)),
  "js_divergence_with_logits f32 loss (16384, 100)":
      (lambda a=lg(16384, 100), b=lg(16384, 100): fe.js_divergence_with_logits(a, b, n_threads=threads)),
  "softmax_stats f32 (16384, 1000)":

@@ -12,6 +12,17 @@
  * (t unused), 3 Jensen-Shannon (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient times gsc[r]; terms is R*C
  * scratch, work R*C doubles.  *bad gets bit 0 for a negative p, bit 1 for a negative x.
  */
+/* Jensen-Shannon's rows into their range (js_range, fe_terms_impl.h); work: scratch */
+FE_INLINE void FE_FN(js_rows_range)(Py_ssize_t R, Py_ssize_t C, const REAL *x, const REAL *t,
+                                    double beta, double *loss, double *work)
+{
+    double cp, cq;
+    Py_ssize_t r;
+    fe_js_weights(beta, &cp, &cq);
+    for (r = 0; r < R; r++)
+        loss[r] = FE_T(js_range)(loss[r], cp, cq, C, t + r * C, x + r * C, work);
+}
+
 FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                                      const REAL *FE_RESTRICT t, double lo_, double beta_,
                                      REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
@@ -52,6 +63,8 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
             }
         }
         FE_T(lanes_tree)(R, C, work, loss);
+        if (kind == 3)
+            FE_FN(js_rows_range)(R, C, x, t, beta_, loss, work);
         *bad |= badp | (badq << 1);
         return;
     }
@@ -66,6 +79,8 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
     }
 #undef FE_TERM
     FE_T(rowsums)(R, C, terms, loss, FE_WIDE);
+    if (kind == 3)
+        FE_FN(js_rows_range)(R, C, x, t, beta_, loss, work);
     for (r = 0; r < R; r++) {
         if (has_grad && !uniform) {
             const REAL gs = (REAL)gsc[r];

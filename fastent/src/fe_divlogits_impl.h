@@ -20,7 +20,8 @@
  *        l = beta sum p (log p - log m) + (1 - beta) sum q (log q - log m)
  *        dl/dx_j = (1 - beta) / T q_j ((log q_j - log m_j) - K),  K = sum q (log q - log m)
  *        (the derivative (1 - beta)(log q - log m) with respect to q, through the softmax)
- * A row that rounds below 0 is 0 (both are >= 0).  A class with p = 0 (a teacher logit of
+ * A row that rounds below 0 is 0 (both are >= 0), a JS row above H(beta) = -beta log beta -
+ * (1 - beta) log(1 - beta) (log 2 at beta 1/2) is H(beta).  A class with p = 0 (a teacher logit of
  * -inf) contributes 0; q = 0 < p (a student logit of
  * -inf) gives KL = +inf: -inf logits mask a class, never NaN, in the value or the gradient.
  * A NaN logit makes its row NaN, as does a row with no class left (all -inf).
@@ -226,12 +227,15 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         }
         FE_T(rowsums_d)(R, C, d1, La, FE_WIDE);    /* sum p (log p - log m) */
         FE_T(rowsums_d)(R, C, d3, K, FE_WIDE);     /* sum q (log q - log m) */
-        FE_PRAGMA(omp simd)
+        double cp, cq;
+        fe_js_weights(beta, &cp, &cq);
         for (r = 0; r < R; r++)
             /* beta 0 (1): the divergence is K's (La's) alone; the other sum may be +inf
-             * where one side masks a class, and 0 inf would be NaN */
-            loss[r] = FE_NONNEG((beta != 0.0 ? beta * La[r] : 0.0)
-                                + (beta != 1.0 ? (1.0 - beta) * K[r] : 0.0));
+             * where one side masks a class, and 0 inf would be NaN.  Then into [0, H(beta)]
+             * (js_range: the rows of a softmax sum to 1) */
+            loss[r] = FE_T(js_range)((beta != 0.0 ? beta * La[r] : 0.0)
+                                     + (beta != 1.0 ? (1.0 - beta) * K[r] : 0.0),
+                                     cp, cq, C, NULL, NULL, NULL);
         if (grad) {
             for (r = 0; r < R; r++) {
                 const double sb = Sb[r], k = K[r];

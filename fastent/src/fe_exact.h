@@ -118,6 +118,40 @@ static void fe_xsum_add(fe_xsum *s, double x)
         fe_xsum_compress(s);
 }
 
+/* The correctly rounded double of an exact sum (IEEE specials as in fastent._exact; NaN for
+ * a total with a carry, beyond 2^1023, which is not worked out here).  The partials are
+ * non-overlapping and of increasing magnitude: rounded as CPython's math.fsum rounds its
+ * own (from the top, halfway cases corrected by the sign of the next partial). */
+static inline double fe_xsum_round(const fe_xsum *s)
+{
+    int n = s->n;
+    double hi, lo = 0.0, x, y, yr;
+    if (s->nan || (s->pinf && s->ninf) || s->carry)
+        return NAN;
+    if (s->pinf || s->ninf)
+        return s->pinf ? INFINITY : -INFINITY;
+    if (n == 0)
+        return 0.0;
+    hi = s->p[--n];
+    while (n > 0) {
+        x = hi;
+        y = s->p[--n];
+        hi = x + y;
+        yr = hi - x;
+        lo = y - yr;
+        if (lo != 0.0)
+            break;
+    }
+    if (n > 0 && ((lo < 0.0 && s->p[n - 1] < 0.0) || (lo > 0.0 && s->p[n - 1] > 0.0))) {
+        y = lo * 2.0;
+        x = hi + y;
+        yr = x - hi;
+        if (y == yr)
+            hi = x;
+    }
+    return hi;
+}
+
 /* a += b */
 static inline void fe_xsum_merge(fe_xsum *a, const fe_xsum *b)
 {

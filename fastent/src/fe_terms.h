@@ -9,6 +9,7 @@
 #include <float.h>
 #include "fe_simd.h"
 #include "fe_math.h"
+#include "fe_exact.h"
 
 #define FE_LANES 16             /* lanes of every row sum (fe_terms_impl.h) */
 #if defined(__GNUC__) || defined(__clang__)
@@ -141,9 +142,19 @@ typedef fe_v8l fe_kvec64_f64;
 #define FE_KL_VAL(L, o)                                                                    \
     (masked ? L##_NZ(FE_KL_TERM(L, o), L##_LOAD(ea + (o))) : FE_KL_TERM(L, o))
 
+/* Jensen-Shannon's weights of the row bound (js_range, fe_terms_impl.h): cp = -beta log beta, cq = -bq log bq (0
+ * at beta 0 and 1) */
+FE_INLINE void fe_js_weights(double beta, double *cp, double *cq)
+{
+    const double bq = 1.0 - beta;
+    *cp = beta > 0.0 ? -(beta * fe_log(beta)) : 0.0;
+    *cq = bq > 0.0 ? -(bq * fe_log1p(-beta)) : 0.0;
+}
+
 #define REAL float
 #define FE_DT f32
 #define EXP fe_expf
+#define FE_XADD fe_xsum_add_f32          /* exact sums of a row: fe_exact.h */
 #define LOG fe_logf
 #define LOG1P fe_log1pf
 #define LOG_ fe_logf_                 /* the (x, may_sub) forms: fe_math.h */
@@ -156,6 +167,7 @@ typedef fe_v8l fe_kvec64_f64;
 #undef REAL
 #undef FE_DT
 #undef EXP
+#undef FE_XADD
 #undef LOG
 #undef LOG1P
 #undef LOG_
@@ -168,6 +180,7 @@ typedef fe_v8l fe_kvec64_f64;
 #define REAL double
 #define FE_DT f64
 #define EXP fe_exp
+#define FE_XADD fe_xsum_add_f64
 #define LOG fe_log
 #define LOG1P fe_log1p
 #define LOG_ fe_log_                 /* the (x, may_sub) forms: fe_math.h */
@@ -180,6 +193,7 @@ typedef fe_v8l fe_kvec64_f64;
 #undef REAL
 #undef FE_DT
 #undef EXP
+#undef FE_XADD
 #undef LOG
 #undef LOG1P
 #undef LOG_
