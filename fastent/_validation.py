@@ -20,12 +20,12 @@ def bad_weight(a):
 
 
 def computation_dtype(dt, name):
-    """float32/float64 are kept, float16 is computed in float32, integers and bools in
-    float64 (in either byte order); everything else is refused."""
+    """float32/float64 are kept, float16 and bfloat16 are computed in float32, integers and
+    bools in float64 (in either byte order); everything else is refused."""
     dt = native(np.dtype(dt))
     if dt == np.float32 or dt == np.float64:
         return dt
-    if dt == np.float16:
+    if dt == np.float16 or is_bfloat16(dt):
         return np.dtype(np.float32)
     if dt.kind in "biu":
         return np.dtype(np.float64)
@@ -52,18 +52,26 @@ KERNEL_TYPES = {np.dtype(t): code for code, t in enumerate(
     [np.float32, np.float64, np.bool_, np.int8, np.uint8, np.int16, np.uint16, np.int32,
      np.uint32, np.int64, np.uint64, np.float16])}
 SWAPPED = 32        # FE_T_SWAPPED: stored in the other byte order
+BFLOAT16 = len(KERNEL_TYPES)    # FE_T_BF16: ml_dtypes.bfloat16, known by its name (no import)
+
+
+def is_bfloat16(dt):
+    """Whether `dt` is ml_dtypes' bfloat16 (the NumPy dtype of JAX, TensorFlow, ...)."""
+    return dt.kind == "V" and dt.itemsize == 2 and dt.name == "bfloat16"
 
 
 def type_code(a):
     """The kernel's code for the element type of array `a` (a dtype of KERNEL_TYPES in
     either byte order)."""
     dt = a.dtype
+    if is_bfloat16(dt):
+        return BFLOAT16
     return KERNEL_TYPES[native(dt)] | (0 if dt.isnative else SWAPPED)
 
 
 def kernel_type(dt):
     """Whether the kernels read dtype `dt` directly."""
-    return native(dt) in KERNEL_TYPES
+    return is_bfloat16(dt) or native(dt) in KERNEL_TYPES
 
 
 def operand(x, name, dtype, shape, keep_type=False, hint="", whole_axis=None,
@@ -76,7 +84,7 @@ def operand(x, name, dtype, shape, keep_type=False, hint="", whole_axis=None,
     logits would otherwise be taken as the row [y, y, ...]; `column_hint` ends the message
     when the operand has one value along it."""
     x = _asarray(x, name)
-    if x.dtype.kind not in "biuf":
+    if x.dtype.kind not in "biuf" and not is_bfloat16(x.dtype):
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
     if keep_type and kernel_type(x.dtype):
         dtype = x.dtype
@@ -99,12 +107,33 @@ def operand(x, name, dtype, shape, keep_type=False, hint="", whole_axis=None,
 
 
 _BFLOAT16 = ("cast it first: x.astype(np.float32) for NumPy, tensor.float() for PyTorch "
-             "(bfloat16 has no NumPy type; float16, float32 and float64 are read directly)")
+             "(float16, float32, float64 and ml_dtypes.bfloat16 are read directly)")
+
+
+def _torch_bfloat16(x, name):
+    """A CPU torch.bfloat16 tensor as a NumPy array of ml_dtypes.bfloat16 sharing its memory
+    (NumPy has no bfloat16 of its own: the tensor's bits are viewed as int16, then as
+    ml_dtypes' type)."""
+    if x.requires_grad:
+        raise TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
+                        f"(return_grad=True gives fastent's gradient)")
+    if x.device.type != "cpu":
+        raise TypeError(f"{name}: a torch tensor on {x.device}; pass {name}.cpu()")
+    try:
+        import ml_dtypes
+    except ImportError:
+        raise TypeError(f"{name}: dtype bfloat16 is read with the ml_dtypes package: "
+                        f"pip install \"fastent-losses[bf16]\" (or ml_dtypes), or "
+                        f"{_BFLOAT16}") from None
+    import torch
+    return x.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
 
 
 def _asarray(x, name):
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
+    if str(getattr(x, "dtype", "")) == "torch.bfloat16" and hasattr(x, "requires_grad"):
+        return _torch_bfloat16(x, name)
     try:
         a = np.asarray(x)
     except (ValueError, TypeError, RuntimeError) as e:
@@ -115,9 +144,7 @@ def _asarray(x, name):
         if "BFloat16" in text or "bfloat16" in text:
             raise TypeError(f"{name}: dtype bfloat16 is not supported; {_BFLOAT16}") from None
         raise TypeError(f"{name}: cannot be read as an array of numbers ({e})") from None
-    if a.dtype.name == "bfloat16":
-        raise TypeError(f"{name}: dtype bfloat16 is not supported; {_BFLOAT16}")
-    if a.dtype.kind in "OUSVMm":
+    if a.dtype.kind in "OUSVMm" and not is_bfloat16(a.dtype):
         raise TypeError(f"{name}: expected an array of numbers, got dtype {a.dtype}")
     if not a.flags.aligned:
         # elements at addresses that are not multiples of their size (a buffer read at an

@@ -28,7 +28,7 @@ __all__ = [
 # ----------------------------------------------------------------------------- helpers
 def _dtype(x):
     x = np.asarray(x)
-    if x.dtype == np.float16:
+    if x.dtype == np.float16 or x.dtype.name == "bfloat16":     # (ml_dtypes' bfloat16)
         return np.dtype(np.float32)
     if x.dtype.kind in "biu":
         return np.dtype(np.float64)

@@ -83,7 +83,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     if t.dtype.kind in "biu":
         labels = _labels(t, x, ax, row_shape)
         ignore_index = v.ignore_index(ignore_index)
-    elif t.dtype.kind == "f":
+    elif t.dtype.kind == "f" or v.is_bfloat16(t.dtype):
         if t.shape == row_shape and row_shape != x.shape:
             raise ValueError(f"target: float targets are class probabilities and must have "
                              f"the logits' shape {x.shape}; got {t.shape} (pass class labels "

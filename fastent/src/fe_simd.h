@@ -157,7 +157,7 @@ FE_MAYBE_UNUSED static int fe_best_isa(int requested)
  * stored in the other byte order (big-endian data on a little-endian machine: FITS files,
  * network buffers) carries the flag FE_T_SWAPPED. */
 enum { FE_T_F32 = 0, FE_T_F64, FE_T_BOOL, FE_T_I8, FE_T_U8, FE_T_I16, FE_T_U16, FE_T_I32,
-       FE_T_U32, FE_T_I64, FE_T_U64, FE_T_F16 };
+       FE_T_U32, FE_T_I64, FE_T_U64, FE_T_F16, FE_T_BF16 };
 enum { FE_T_SWAPPED = 32 };
 
 /* IEEE binary16 -> binary32, exactly (every half is a float): NaN payloads, infinities,
@@ -178,11 +178,20 @@ static inline float fe_half_to_float(unsigned short h)
     return f;
 }
 
+/* bfloat16 -> binary32, exactly: a bfloat16 is the top half of a float's bits */
+static inline float fe_bf16_to_float(unsigned short h)
+{
+    const uint32_t bits = (uint32_t)h << 16;
+    float f;
+    memcpy(&f, &bits, 4);
+    return f;
+}
+
 static inline Py_ssize_t fe_type_size(int type)
 {
     switch (type & ~FE_T_SWAPPED) {
     case FE_T_BOOL: case FE_T_I8: case FE_T_U8: return 1;
-    case FE_T_I16: case FE_T_U16: case FE_T_F16: return 2;
+    case FE_T_I16: case FE_T_U16: case FE_T_F16: case FE_T_BF16: return 2;
     case FE_T_F32: case FE_T_I32: case FE_T_U32: return 4;
     default: return 8;
     }
@@ -232,6 +241,7 @@ static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *
     case FE_T_I64: FE_GATHER_AS(long long, FE_SAME); break;
     case FE_T_U64: FE_GATHER_AS(unsigned long long, FE_SAME); break;
     case FE_T_F16: FE_GATHER_AS(unsigned short, fe_half_to_float); break;
+    case FE_T_BF16: FE_GATHER_AS(unsigned short, fe_bf16_to_float); break;
     }
 }
 #undef FE_GATHER_AS
