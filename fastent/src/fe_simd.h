@@ -200,7 +200,16 @@ static inline Py_ssize_t fe_type_size(int type)
 #define FE_GATHER_AS(T, CONV)                                                             \
     do {                                                                                  \
         T v_;                                                                             \
-        if (dst_itemsize == 4) {                                                          \
+        if (stride == (Py_ssize_t)sizeof(T)) {  /* contiguous: loops that vectorise */    \
+            const T *FE_RESTRICT s_ = (const T *)src;                                     \
+            if (dst_itemsize == 4) {                                                      \
+                float *FE_RESTRICT d = (float *)dst;                                      \
+                for (i = 0; i < n; i++) d[i] = (float)CONV(s_[i]);                        \
+            } else {                                                                      \
+                double *FE_RESTRICT d = (double *)dst;                                    \
+                for (i = 0; i < n; i++) d[i] = (double)CONV(s_[i]);                       \
+            }                                                                             \
+        } else if (dst_itemsize == 4) {                                                   \
             float *d = (float *)dst;                                                      \
             for (i = 0; i < n; i++) {                                                     \
                 memcpy(&v_, src + i * stride, sizeof(T)); d[i] = (float)CONV(v_);         \
