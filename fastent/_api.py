@@ -79,11 +79,11 @@ def outputs(out, grad_out, *, want_loss, want_grad, reduction, loss_shape, pred,
         if not want_loss or reduction != "none":
             raise ValueError("out: only allowed with reduction='none' "
                              "(it receives the unreduced loss)")
-        v.output(out, "out", loss_shape, dtype)
+        out = v.output(out, "out", loss_shape, dtype)
     if grad_out is not None:
         if not want_grad:
             raise ValueError("grad_out: only allowed when the gradient is computed")
-        v.output(grad_out, "grad_out", pred.shape, dtype)
+        grad_out = v.output(grad_out, "grad_out", pred.shape, dtype)
         if out is not None and np.may_share_memory(out, grad_out):
             raise ValueError("out and grad_out: must not share memory (each receives its "
                              "own result)")

@@ -129,11 +129,40 @@ def _torch_bfloat16(x, name):
     return x.view(torch.int16).numpy().view(ml_dtypes.bfloat16)
 
 
+_DLPACK_CPU = 1         # DLPack's kDLCPU
+
+
+def _tensor(x, name, writable=False):
+    """A tensor (anything with __dlpack__) as a NumPy array sharing its memory: on the CPU,
+    not requiring grad (PyTorch); `writable`: an output, written in place."""
+    if getattr(x, "requires_grad", False):
+        raise TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
+                        f"(return_grad=True gives fastent's gradient)")
+    device = x.__dlpack_device__()[0] if hasattr(x, "__dlpack_device__") else _DLPACK_CPU
+    if device != _DLPACK_CPU:
+        where = getattr(x, "device", f"DLPack device type {int(device)}")
+        raise TypeError(f"{name}: a tensor on {where}, not on the CPU; pass {name}.cpu() "
+                        f"(PyTorch) or jax.device_get({name}) (JAX)")
+    if str(getattr(x, "dtype", "")) == "torch.bfloat16":
+        return _torch_bfloat16(x, name)
+    try:
+        a = np.from_dlpack(x)
+    except (BufferError, TypeError, RuntimeError, ValueError) as e:
+        if writable:
+            raise TypeError(f"{name}: cannot be written in place ({e})") from None
+        return None                 # the caller tries np.asarray
+    if writable and not a.flags.writeable:
+        raise ValueError(f"{name}: is read-only (the tensor's library exports it so)")
+    return a
+
+
 def _asarray(x, name):
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
-    if str(getattr(x, "dtype", "")) == "torch.bfloat16" and hasattr(x, "requires_grad"):
-        return _torch_bfloat16(x, name)
+    if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
+        a = _tensor(x, name)                 # in place, any strides: no copy
+        if a is not None:
+            return a if a.flags.aligned else a.copy()
     try:
         a = np.asarray(x)
     except (ValueError, TypeError, RuntimeError) as e:
@@ -328,9 +357,13 @@ def n_threads(value):
 
 
 def output(arr, name, shape, dtype):
-    """A caller-provided output array: right shape, right dtype, writeable."""
+    """A caller-provided output array: right shape, right dtype, writeable.  A CPU tensor
+    (DLPack: PyTorch, ...) is written in place, through a NumPy view of its memory."""
+    if not isinstance(arr, np.ndarray) and hasattr(arr, "__dlpack__"):
+        arr = _tensor(arr, name, writable=True)
     if not isinstance(arr, np.ndarray):
-        raise TypeError(f"{name}: must be a numpy.ndarray, got {type(arr).__name__}")
+        raise TypeError(f"{name}: must be a numpy.ndarray or a CPU tensor, got "
+                        f"{type(arr).__name__}")
     if arr.shape != tuple(shape):
         raise ValueError(f"{name}: has shape {arr.shape}, expected {tuple(shape)}")
     if arr.dtype != dtype:
