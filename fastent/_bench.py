@@ -425,6 +425,77 @@ def beyond_workloads(logit_shapes, stats_shapes, dtypes):
     return out
 
 
+def vocab_workloads(shapes):
+    """Language-model evaluation over long vocabularies: the mean softmax cross-entropy and
+    the target's log-probability (softmax_stats) of logits in bfloat16 (ml_dtypes: the bytes
+    a model gives; NumPy casts to float32 first) and float32, against PyTorch on the same
+    tensor (its own bfloat16 kernels) and the bound of reading them: copying them
+    ("copy": np.copyto, the rows split between the threads)."""
+    try:
+        import ml_dtypes
+        dtypes = [np.dtype(ml_dtypes.bfloat16), np.dtype(np.float32)]
+    except ImportError:
+        dtypes = [np.dtype(np.float32)]
+    out = []
+    for dtype in dtypes:
+        for N, C in shapes:
+            for family in ("softmax_ce[vocab]", "log_prob[vocab]"):
+                def build(found, N=N, C=C, dtype=dtype, stats=family.startswith("log_prob")):
+                    rng = np.random.default_rng(N + C)
+                    x = (2 * rng.standard_normal((N, C), dtype=np.float32)).astype(dtype)
+                    y = rng.integers(0, C, N)
+                    if stats:
+                        ours = lambda nt: lambda: (fe.softmax_stats(x, y, n_threads=nt).log_prob,)
+                        ref = lambda a: R.softmax_stats(a, y)["log_prob"]
+                    else:
+                        ours = lambda nt: lambda: (fe.softmax_cross_entropy(y, x, n_threads=nt),)
+                        ref = lambda a: np.mean(R.softmax_cross_entropy(y, a, reduction="none"),
+                                                dtype=np.float64)
+                    impls = {"fastent": (True, ours),
+                             "NumPy": (False, lambda nt: lambda: (ref(x.astype(np.float32)),)),
+                             "copy": (True, lambda nt: _copy_call(x, nt))}
+                    torch = found.get("torch")
+                    if torch is not None:
+                        impls["torch"] = (True, lambda nt: _torch_vocab(torch, x, y, nt, stats))
+                    return impls, lambda: (ref(x.astype(np.float64)),)
+                out.append(Workload(family, "loss", dtype.name, (N, C), build))
+    return out
+
+
+def _copy_call(x, threads):
+    """np.copyto of x into a buffer of its own, the rows split between `threads` threads
+    (np.copyto releases the GIL): the time of reading and writing x once."""
+    import concurrent.futures
+    dst = np.empty_like(x)
+    parts = np.array_split(np.arange(x.shape[0]), threads)
+    if threads == 1:
+        return lambda: (np.copyto(dst, x), ())[1]
+    pool = concurrent.futures.ThreadPoolExecutor(threads)
+
+    def call():
+        list(pool.map(lambda r: np.copyto(dst[r[0]:r[-1] + 1], x[r[0]:r[-1] + 1]), parts))
+        return ()
+    return call
+
+
+def _torch_vocab(torch, x, y, threads, stats):
+    """PyTorch on the same logits: F.cross_entropy (mean) or log_softmax and gather, in the
+    tensor's own dtype (bfloat16 viewed from ml_dtypes' bits)."""
+    xt = (torch.from_numpy(x.view(np.int16)).view(torch.bfloat16) if x.dtype.name == "bfloat16"
+          else torch.from_numpy(x))
+    yt = torch.from_numpy(y)
+    F = torch.nn.functional
+
+    def call():
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
+        with torch.no_grad():
+            if stats:
+                return (F.log_softmax(xt, 1).gather(1, yt[:, None])[:, 0].float().numpy(),)
+            return (F.cross_entropy(xt, yt).item(),)
+    return call
+
+
 def _distill_peers(found, t, s, T, grad):
     out = {}
     torch = found.get("torch")
@@ -487,16 +558,18 @@ def all_workloads(quick=False):
         shapes = [(64, 10), (8192, 10), (2048, 1000), (256, 32000), (131072, 2)]
         dist_shapes = [(8192, 10), (8192, 100), (512, 32000)]
         logit_shapes, stats_shapes = [(8192, 100), (512, 32000)], [(4096, 1000)]
+        vocab = [(256, 128256)]
         streams = (8, 1024, 1000)
     else:
         sizes = [10**3, 10**4, 10**5, 10**6, 10**7]
         shapes = [(64, 10), (65536, 10), (16384, 1000), (2048, 32000), (1_000_000, 2)]
         dist_shapes = [(1_000_000, 2), (65536, 10), (65536, 100), (256, 4096), (4096, 32000)]
         logit_shapes, stats_shapes = [(65536, 100), (4096, 32000)], [(16384, 1000)]
+        vocab = [(2048, 128256), (512, 256000)]
         streams = (16, 4096, 1000)
     return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
             + divergence_workloads(dist_shapes, dtypes)
-            + beyond_workloads(logit_shapes, stats_shapes, dtypes)
+            + beyond_workloads(logit_shapes, stats_shapes, dtypes) + vocab_workloads(vocab)
             + streaming_workloads(*streams, dtypes))
 
 

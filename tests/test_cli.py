@@ -106,6 +106,33 @@ def test_streaming_workload_times_the_same_result_two_ways(dtype):
     assert _bench.normwise_error([stream], exact()) < 10 * np.finfo(dtype).eps
 
 
+def test_vocab_workloads_compare_with_the_copy_bound_and_torch():
+    """The language-model rows: bfloat16 (when ml_dtypes is there) and float32 logits, the
+    mean cross-entropy and the target's log-probability; every implementation near the
+    float64 reference, the copy bound at each thread count."""
+    pytest.importorskip("ml_dtypes")
+    ws = _bench.vocab_workloads([(6, 50)])
+    assert [w.label for w in ws] == [
+        f"{f} loss {d} (6, 50)" for d in ("bfloat16", "float32")
+        for f in ("softmax_ce[vocab]", "log_prob[vocab]")]
+    try:
+        import torch
+        found = {"torch": torch}
+    except ImportError:
+        found = {}
+    for w in ws:
+        impls, exact = w.build(found)
+        assert {"fastent", "NumPy", "copy"} <= set(impls)
+        for name, (threaded, make) in impls.items():
+            for nt in (1, 2) if threaded else (1,):
+                got = make(nt)()
+                if name == "copy":
+                    assert got == ()
+                else:    # PyTorch computes bfloat16 in bfloat16 (its result too)
+                    bound = 1e-2 if name == "torch" and w.dtype == "bfloat16" else 1e-6
+                    assert _bench.normwise_error(got, exact()) < bound, (w.label, name)
+
+
 def test_other_processes_are_measured_not_our_own_threads(monkeypatch):
     """Busy = the machine's CPU time minus this process's (a load average would count the
     benchmark's own threads)."""
