@@ -16,6 +16,7 @@ cdef extern from "fe_simd.h" nogil:
                       Py_ssize_t stride, int src_type)
     void fe_scatter(char *dst, const void *src, Py_ssize_t n, Py_ssize_t stride,
                     Py_ssize_t itemsize)
+    Py_ssize_t fe_type_size(int type)
 
 cdef extern from "fe_exact.h" nogil:
     enum: FE_XBLOCK

@@ -22,7 +22,8 @@ from libc.math cimport isfinite
 from libc.string cimport memset
 from fastent cimport _driver
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK,
-                              common_keywords, disjoint, fe_gather_as, fe_scatter, fe_xsum,
+                              common_keywords, disjoint, fe_gather_as, fe_scatter,
+                              fe_type_size, fe_xsum,
                               fe_xsum_add_f64, float_type, plain_array,
                               xsum_state, xsum_value)
 from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, STATS, TARGET, WEIGHT, Driver)
@@ -54,6 +55,7 @@ cdef extern from "fe_rows.h" nogil:
     fe_rows_finish_fn fe_rows_finish_f32, fe_rows_finish_f64
     int (*fe_rows_labels)(Py_ssize_t, const char *, Py_ssize_t, const char *, Py_ssize_t,
                           Py_ssize_t, int, Py_ssize_t, double, Py_ssize_t *, double *, double *)
+    void (*fe_rows_gather)(void *, Py_ssize_t, const char *, Py_ssize_t, Py_ssize_t, int)
     Py_ssize_t fe_label_flags(Py_ssize_t label, Py_ssize_t C, int has_ignore,
                               Py_ssize_t ignore_index)
     int fe_rows_select(int requested)
@@ -61,10 +63,12 @@ cdef extern from "fe_rows.h" nogil:
 cdef extern from "fe_softmax.h" nogil:
     void fe_smx_block_f32(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                           const float *, const float *, double, double, float *,
-                          const double *, double *, float *, double *, double *, int *)
+                          const double *, double *, float *, double *, double *, int *,
+                          const char *, Py_ssize_t)
     void fe_smx_block_f64(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
                           const double *, const double *, double, double, double *,
-                          const double *, double *, double *, double *, double *, int *)
+                          const double *, double *, double *, double *, double *, int *,
+                          const char *, Py_ssize_t)
     void fe_smx_pairs_raw_f32(Py_ssize_t, const float *, const Py_ssize_t *, float *,
                               const double *, double *, int *)
     void fe_smx_pairs_raw_f64(Py_ssize_t, const double *, const Py_ssize_t *, double *,
@@ -247,6 +251,8 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef Py_ssize_t *stats_off = <Py_ssize_t *>(stats + 5 * rpb)
     cdef double rw
     cdef int bad = 0, flags
+    cdef const char *next_row = NULL         # the next block's first row, when gathered
+    cdef Py_ssize_t next_size = 0
     cdef bint ign
 
     _driver.odo_start(D, D.ndim, r0, idx, off)
@@ -290,11 +296,19 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
             grad_off[j] = off[GRAD]
             stats_off[j] = off[STATS]
             if not x_in_place:
-                fe_gather_as(xb + j * C * isz, isz, X.data + off[PRED], C, X.cstride, X.type)
+                fe_rows_gather(xb + j * C * isz, isz, X.data + off[PRED], C, X.cstride,
+                               X.type)
             if T.data != NULL and not t_in_place:
-                fe_gather_as(tb + j * C * isz, isz, T.data + off[TARGET], C, T.cstride,
-                             T.type)
+                fe_rows_gather(tb + j * C * isz, isz, T.data + off[TARGET], C, T.cstride,
+                               T.type)
             _driver.odo_next(D, D.ndim, idx, off)
+        # a gathered prediction: the next block's first row (where `off` now points) is
+        # for the kernel to fetch as it works on this block's (softmax: long rows), so the
+        # next gather reads it from the cache
+        if (not x_in_place and r0 + n < D.items
+                and X.cstride == fe_type_size(X.type)):
+            next_row = X.data + off[PRED]
+            next_size = fe_type_size(X.type)
     cdef char *g = gb if G.data != NULL else NULL
     cdef const Py_ssize_t *labp = lab if D.op[LABELS].data != NULL else NULL
     cdef const char *tp = tb if T.data != NULL else NULL
@@ -311,7 +325,7 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
         if P.kind == SOFTMAX:
             fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>P.cw,
                              P.cw_sum, P.smooth, <float *>g, gsc, loss, <float *>zb, work, st,
-                             &bad)
+                             &bad, next_row, next_size)
         elif P.kind == KL_LOGITS or P.kind == JS_LOGITS:
             fe_divlogits_block_f32(lkind, n, C, <float *>xb, <const float *>tp, P.temperature,
                                    P.beta, <float *>g, gsc, loss, <float *>zb, work)
@@ -322,7 +336,7 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
         if P.kind == SOFTMAX:
             fe_smx_block_f64(n, C, <double *>xb, labp, <const double *>tp,
                              <const double *>P.cw, P.cw_sum, P.smooth, <double *>g, gsc, loss,
-                             <double *>zb, work, st, &bad)
+                             <double *>zb, work, st, &bad, next_row, next_size)
         elif P.kind == KL_LOGITS or P.kind == JS_LOGITS:
             fe_divlogits_block_f64(lkind, n, C, <double *>xb, <const double *>tp,
                                    P.temperature, P.beta, <double *>g, gsc, loss,

@@ -33,11 +33,15 @@ typedef int (*fe_rows_labels_fn)(Py_ssize_t, const char *, Py_ssize_t, const cha
                                  Py_ssize_t, Py_ssize_t, int, Py_ssize_t, double, Py_ssize_t *,
                                  double *, double *);
 static fe_rows_labels_fn fe_rows_labels;
+typedef void (*fe_rows_gather_fn)(void *, Py_ssize_t, const char *, Py_ssize_t, Py_ssize_t,
+                                  int);
+static fe_rows_gather_fn fe_rows_gather;
 
 #define FE_ROWS_TABLE(X, ISA)                                                           \
     X(fe_rows_finish_f32, fe_rows_finish_f32, ISA)                                      \
     X(fe_rows_finish_f64, fe_rows_finish_f64, ISA)                                      \
-    X(fe_rows_labels, fe_rows_labels_f64, ISA)   /* (no dtype: fe_rows_impl.h) */
+    X(fe_rows_labels, fe_rows_labels_f64, ISA)   /* (no dtype: fe_rows_impl.h) */    \
+    X(fe_rows_gather, fe_rows_gather_f64, ISA)
 FE_TABLE_DECLARE(FE_ROWS_TABLE)
 
 static int fe_rows_select(int requested) { FE_SELECT(requested, FE_ROWS_TABLE); }

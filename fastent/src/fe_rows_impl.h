@@ -54,6 +54,17 @@ FE_KERNEL int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, co
 #undef FE_LABEL_ROWS
     return (int)bad;
 }
+
+/* fe_gather_as (fe_simd.h) built for this instruction set: its conversion loops (bfloat16,
+ * float16, integers) in this set's vectors, not in the driver's (SSE2). */
+FE_KERNEL void FE_FN(rows_gather)(void *dst, Py_ssize_t dst_itemsize, const char *src,
+                               Py_ssize_t n, Py_ssize_t stride, int src_type)
+{
+    if (src_type & FE_T_SWAPPED)
+        fe_gather_as(dst, dst_itemsize, src, n, stride, src_type);
+    else
+        fe_gather_native(dst, dst_itemsize, src, n, stride, src_type);
+}
 #endif
 
 FE_KERNEL void FE_FN(rows_finish)(Py_ssize_t n, const double *FE_RESTRICT w,

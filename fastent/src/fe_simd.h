@@ -223,21 +223,15 @@ static inline Py_ssize_t fe_type_size(int type)
     } while (0)
 #define FE_SAME(v) (v)
 
-/* Copy n strided elements of type src_type into a contiguous float/double buffer. */
-static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src,
-                                Py_ssize_t n, Py_ssize_t stride, int src_type)
+/* n strided elements of type src_type, in this machine's byte order, into a contiguous
+ * float/double buffer (always inlined: a kernel unit's copy converts in its own vectors). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
+static inline void fe_gather_native(void *dst, Py_ssize_t dst_itemsize, const char *src,
+                                    Py_ssize_t n, Py_ssize_t stride, int src_type)
 {
-    Py_ssize_t i, b;
-    if (src_type & FE_T_SWAPPED) {      /* other byte order: one element at a time */
-        const Py_ssize_t sz = fe_type_size(src_type);
-        char e[8];
-        for (i = 0; i < n; i++) {
-            for (b = 0; b < sz; b++) e[b] = src[i * stride + sz - 1 - b];
-            fe_gather_as((char *)dst + i * dst_itemsize, dst_itemsize, e, 1, sz,
-                         src_type & ~FE_T_SWAPPED);
-        }
-        return;
-    }
+    Py_ssize_t i;
     switch (src_type) {
     case FE_T_F32: FE_GATHER_AS(float, FE_SAME); break;
     case FE_T_F64: FE_GATHER_AS(double, FE_SAME); break;
@@ -252,6 +246,25 @@ static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *
     case FE_T_F16: FE_GATHER_AS(unsigned short, fe_half_to_float); break;
     case FE_T_BF16: FE_GATHER_AS(unsigned short, fe_bf16_to_float); break;
     }
+}
+
+/* Copy n strided elements of type src_type (either byte order) into a contiguous
+ * float/double buffer. */
+static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src,
+                                Py_ssize_t n, Py_ssize_t stride, int src_type)
+{
+    Py_ssize_t i, b;
+    if (src_type & FE_T_SWAPPED) {      /* other byte order: one element at a time */
+        const Py_ssize_t sz = fe_type_size(src_type);
+        char e[8];
+        for (i = 0; i < n; i++) {
+            for (b = 0; b < sz; b++) e[b] = src[i * stride + sz - 1 - b];
+            fe_gather_native((char *)dst + i * dst_itemsize, dst_itemsize, e, 1, sz,
+                             src_type & ~FE_T_SWAPPED);
+        }
+        return;
+    }
+    fe_gather_native(dst, dst_itemsize, src, n, stride, src_type);
 }
 #undef FE_GATHER_AS
 #undef FE_SAME

@@ -23,11 +23,11 @@ static inline int fe_softmax_in_pairs(Py_ssize_t C, const void *cw, double smoot
 typedef void (*fe_smx_block_f32_fn)(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                                     const float *, const float *, double, double, float *,
                                     const double *, double *, float *, double *, double *,
-                                    int *);
+                                    int *, const char *, Py_ssize_t);
 typedef void (*fe_smx_block_f64_fn)(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
                                     const double *, const double *, double, double, double *,
                                     const double *, double *, double *, double *, double *,
-                                    int *);
+                                    int *, const char *, Py_ssize_t);
 static fe_smx_block_f32_fn fe_smx_block_f32;
 static fe_smx_block_f64_fn fe_smx_block_f64;
 typedef void (*fe_smx_pairs_raw_f32_fn)(Py_ssize_t, const float *, const Py_ssize_t *, float *,

@@ -167,7 +167,8 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
                                  const REAL *FE_RESTRICT cw, double cw_sum, double smooth,
                                  REAL *FE_RESTRICT grad, const double *FE_RESTRICT gsc,
                                  double *FE_RESTRICT loss, REAL *FE_RESTRICT z,
-                                 double *FE_RESTRICT work, double *FE_RESTRICT stats, int *bad)
+                                 double *FE_RESTRICT work, double *FE_RESTRICT stats, int *bad,
+                                 const char *next, Py_ssize_t next_size)
 {
     const Py_ssize_t n = R * C;
     double *FE_RESTRICT S = work, *FE_RESTRICT A = work + R, *FE_RESTRICT B = work + 2 * R;
@@ -325,9 +326,14 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
                 /* a long row: the next row fetched segment by segment as this row's exps
                  * run (asked all at once, most requests came late: see the gradient) */
                 Py_ssize_t s0, len;
+                /* the next row: this block's next, else the next block's where the driver
+                 * gathers it (`next`, values of next_size bytes: float16, bfloat16, ...) */
+                const int far = r + 1 == R && next != NULL;
+                const char *nx = far ? next : (const char *)(xr + C);
+                const Py_ssize_t nsz = far ? next_size : (Py_ssize_t)sizeof(REAL);
                 FE_SEGMENTS(s0, len, C) {
-                    for (c = s0; c < s0 + len; c += FE_LINE)
-                        FE_PREFETCH(xr + C + c);
+                    for (c = s0 * nsz; c < (s0 + len) * nsz; c += 64)
+                        FE_PREFETCH(nx + c);
                     if (nr) {
                         FE_PRAGMA(omp simd)
                         for (c = s0; c < s0 + len; c++)

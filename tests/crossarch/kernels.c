@@ -86,7 +86,7 @@ static double edge(int k)
             for (int form = 0; form < 2; form++) {  /* labels, probabilities */            \
                 KERNEL(softmax_block, DT)(R, C, x, form ? NULL : lab, form ? t : NULL,     \
                                           NULL, (double)C, 0.0, g, gsc, loss, z, work,     \
-                                          NULL, &bad);                                     \
+                                          NULL, &bad, NULL, 0);                            \
                 MIX_ROWS(T, DT, R, n)                                                      \
             }                                                                              \
             for (int kind = 0; kind < 4; kind++) {  /* xent, KL, entropy, JS */            \
