@@ -22,7 +22,7 @@ from libc.math cimport isfinite
 from libc.string cimport memset
 from fastent cimport _driver
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK,
-                              common_keywords, disjoint, fe_gather_as, fe_scatter,
+                              common_keywords, disjoint, fe_scatter,
                               fe_type_size, fe_xsum,
                               fe_xsum_add_f64, float_type, plain_array,
                               xsum_state, xsum_value)

@@ -110,15 +110,15 @@ _BFLOAT16 = ("cast it first: x.astype(np.float32) for NumPy, tensor.float() for 
              "(float16, float32, float64 and ml_dtypes.bfloat16 are read directly)")
 
 
+def _requires_grad(name):
+    return TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
+                     f"(return_grad=True gives fastent's gradient)")
+
+
 def _torch_bfloat16(x, name):
-    """A CPU torch.bfloat16 tensor as a NumPy array of ml_dtypes.bfloat16 sharing its memory
-    (NumPy has no bfloat16 of its own: the tensor's bits are viewed as int16, then as
-    ml_dtypes' type)."""
-    if x.requires_grad:
-        raise TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
-                        f"(return_grad=True gives fastent's gradient)")
-    if x.device.type != "cpu":
-        raise TypeError(f"{name}: a torch tensor on {x.device}; pass {name}.cpu()")
+    """A CPU torch.bfloat16 tensor (checked by _tensor) as a NumPy array of ml_dtypes.bfloat16
+    sharing its memory (NumPy has no bfloat16 of its own: the tensor's bits are viewed as
+    int16, then as ml_dtypes' type)."""
     try:
         import ml_dtypes
     except ImportError:
@@ -136,8 +136,7 @@ def _tensor(x, name, writable=False):
     """A tensor (anything with __dlpack__) as a NumPy array sharing its memory: on the CPU,
     not requiring grad (PyTorch); `writable`: an output, written in place."""
     if getattr(x, "requires_grad", False):
-        raise TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
-                        f"(return_grad=True gives fastent's gradient)")
+        raise _requires_grad(name)
     device = x.__dlpack_device__()[0] if hasattr(x, "__dlpack_device__") else _DLPACK_CPU
     if device != _DLPACK_CPU:
         where = getattr(x, "device", f"DLPack device type {int(device)}")
@@ -168,8 +167,7 @@ def _asarray(x, name):
     except (ValueError, TypeError, RuntimeError) as e:
         text = str(e)
         if "requires grad" in text:
-            raise TypeError(f"{name}: a torch tensor that requires grad; pass {name}.detach() "
-                            f"(return_grad=True gives fastent's gradient)") from None
+            raise _requires_grad(name) from None
         if "BFloat16" in text or "bfloat16" in text:
             raise TypeError(f"{name}: dtype bfloat16 is not supported; {_BFLOAT16}") from None
         raise TypeError(f"{name}: cannot be read as an array of numbers ({e})") from None

@@ -60,10 +60,7 @@ FE_KERNEL int FE_FN(rows_labels)(Py_ssize_t n, const char *lp, Py_ssize_t ls, co
 FE_KERNEL void FE_FN(rows_gather)(void *dst, Py_ssize_t dst_itemsize, const char *src,
                                Py_ssize_t n, Py_ssize_t stride, int src_type)
 {
-    if (src_type & FE_T_SWAPPED)
-        fe_gather_as(dst, dst_itemsize, src, n, stride, src_type);
-    else
-        fe_gather_native(dst, dst_itemsize, src, n, stride, src_type);
+    fe_gather_as(dst, dst_itemsize, src, n, stride, src_type);
 }
 #endif
 

@@ -249,7 +249,10 @@ static inline void fe_gather_native(void *dst, Py_ssize_t dst_itemsize, const ch
 }
 
 /* Copy n strided elements of type src_type (either byte order) into a contiguous
- * float/double buffer. */
+ * float/double buffer (always inlined too, for the same reason). */
+#if defined(__GNUC__)
+__attribute__((always_inline))
+#endif
 static inline void fe_gather_as(void *dst, Py_ssize_t dst_itemsize, const char *src,
                                 Py_ssize_t n, Py_ssize_t stride, int src_type)
 {
