@@ -49,6 +49,10 @@ W = {
      (lambda a=lg(16384, 100), b=lg(16384, 100): fe.js_divergence_with_logits(a, b, n_threads=threads)),
  "softmax_stats f32 (16384, 1000)":
      (lambda y=lab(16384, 1000), x=lg(16384, 1000): fe.softmax_stats(x, y, n_threads=threads)),
+ "softmax_stats f32 (128, 128256)":
+     (lambda y=lab(128, 128256), x=lg(128, 128256): fe.softmax_stats(x, y, n_threads=threads)),
+ "softmax_ce labels f32 loss (128, 128256)":
+     (lambda y=lab(128, 128256), x=lg(128, 128256): fe.softmax_cross_entropy(y, x, n_threads=threads)),
 }
 out = {}
 for name, f in W.items():

@@ -212,17 +212,19 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
             const REAL *FE_RESTRICT ear = ea + r * C, *FE_RESTRICT ebr = eb + r * C;
             double *FE_RESTRICT d1r = d1 + r * C, *FE_RESTRICT d2r = d2 + r * C;
             double *FE_RESTRICT d3r = d3 + r * C;
+            FE_PIECES(lo, hi, C, W) {
             FE_PRAGMA(omp simd)
-            for (c = 0; c < C; c++) {
+            for (c = lo; c < hi; c++) {
                 const double lp = FE_ZAD(c) - la, lq = FE_ZBD(c) - lq0;
                 const double u = lb + lp, v = lb1 + lq;
-                const double hi = u > v ? u : v, lo = u > v ? v : u;
-                const double lm = hi + fe_log1p(fe_exp_nonpos(hi == lo ? 0.0 : lo - hi));
+                const double big = u > v ? u : v, small = u > v ? v : u;
+                const double lm = big + fe_log1p(fe_exp_nonpos(big == small ? 0.0 : small - big));
                 const double p = (double)ear[c] / sa, q = (double)ebr[c] / sb;
                 const double h = q != 0.0 ? lq - lm : 0.0;
                 d1r[c] = p != 0.0 ? p * (lp - lm) : 0.0;
                 d2r[c] = h;
                 d3r[c] = q != 0.0 ? q * h : 0.0;
+            }
             }
         }
         FE_T(rowsums_d)(R, C, d1, La, FE_WIDE);    /* sum p (log p - log m) */
@@ -247,11 +249,13 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                     for (c = 0; c < C; c++) gr[c] = 0;
                     continue;
                 }
+                FE_PIECES(lo, hi, C, W) {
                 FE_PRAGMA(omp simd)
-                for (c = 0; c < C; c++) {
+                for (c = lo; c < hi; c++) {
                     const double q = (double)ebr[c] / sb;
                     const REAL g = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
                     gr[c] = FE_T(one_nan)(g);
+                }
                 }
             }
         }

@@ -183,6 +183,9 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
     /* the lanes lanes_tree starts from: up to FE_LANES classes the loops that fill them take
      * its first level (FE_LANES / 2 lanes left); C otherwise (lanes_tree takes the rest) */
     const Py_ssize_t tree_lanes = C <= FE_LANES && C > FE_LANES / 2 ? FE_LANES / 2 : C;
+    /* softmax_stats on rows out of lanes: sum e z is made with S (EZ: the terms' place) */
+    const int stats_rows = stats && lab && C > FE_LANES && !lanes;
+    double *FE_RESTRICT EZ = work + 5 * R + 2 * n;
     Py_ssize_t r, c, i;
     int badt = 0;
 
@@ -374,7 +377,12 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
             for (i = 0; i < n; i++)
                 z[i] = EXP_NONPOS(z[i]);
         }
-        FE_T(rowsums)(R, C, z, S, FE_WIDE);                   /* 4. S */
+        if (stats_rows) {                                     /* 4. S (and sum e z) */
+            for (r = 0; r < R; r++)
+                FE_T(rowsum_sez)(C, z + r * C, x + r * C, M[r], S + r, EZ + r, FE_WIDE);
+        } else {
+            FE_T(rowsums)(R, C, z, S, FE_WIDE);               /* 4. S */
+        }
     }
     if (!lab) {                                        /* 3. probability terms */
         if (!lanes) {                                  /* (rows in lanes: above) */
@@ -443,13 +451,16 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
             loss[r] = lab[r] < 0 ? 0.0 : loss[r];
     }
     if (stats && lab) {                                /* softmax_stats */
-        double *FE_RESTRICT ez = work + 5 * R + 2 * n;     /* e z, row by row */
-        double *FE_RESTRICT H = work + 4 * R;               /* XL's place: done */
+        double *FE_RESTRICT ez = EZ;                        /* e z, row by row */
+        /* sum e z per row: in XL's place once XL is read (after the rows), or made with S */
+        double *FE_RESTRICT H = stats_rows ? EZ : work + 4 * R;
         for (r = 0; r < R; r++) {
             const REAL *FE_RESTRICT xr = x + r * C, *FE_RESTRICT zr = lanes ? z + r : z + r * C;
             const REAL m = M[r], xl = XL[r];    /* (a row without a label: not used) */
             double *FE_RESTRICT er = ez + r * C;
-            if (lanes) {
+            if (stats_rows) {
+                /* (summed with S) */
+            } else if (lanes) {
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const REAL e = zr[c * R];
@@ -480,7 +491,8 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
             if (C <= 0x2aaaaaaa) FE_SCAN(int32_t) else FE_SCAN(Py_ssize_t)
 #undef FE_SCAN
         }
-        FE_T(rowsums_d)(R, C, ez, H, FE_WIDE);
+        if (!stats_rows)
+            FE_T(rowsums_d)(R, C, ez, H, FE_WIDE);
         for (r = 0; r < R; r++) {
             /* a NaN row's statistics are the one NaN (fe_terms.h) */
             const double L = fe_log_rowsum(S[r]), lse = (double)M[r] + L;

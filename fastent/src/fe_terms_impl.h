@@ -649,6 +649,47 @@ FE_ROWSUM(FE_T(rowsum_d), double)
 #undef FE_ROWSUM
 #undef FE_ROWSUM_BODY
 
+/* softmax_stats' row sums of a row of C > FE_LANES (fe_softmax_impl.h): *se that of e, *sez
+ * that of e z, the term e (x - m) in double (x - m in the dtype, +0 where e = 0) made as it
+ * is added, in one loop over the row (stored first, a long row's terms were twice its size
+ * in doubles, out of the cache); the same bits as rowsum of e and rowsum_d of the terms */
+#define FE_L1_DIFF(v, m) ((double)((v)[0] - (m)))
+#define FE_L4_DIFF(v, m)                                                                   \
+    ((fe_v4d){(double)((v)[0] - (m)), (double)((v)[1] - (m)), (double)((v)[2] - (m)),      \
+              (double)((v)[3] - (m))})
+#define FE_L8_DIFF(v, m)                                                                   \
+    ((fe_v8d){(double)((v)[0] - (m)), (double)((v)[1] - (m)), (double)((v)[2] - (m)),      \
+              (double)((v)[3] - (m)), (double)((v)[4] - (m)), (double)((v)[5] - (m)),      \
+              (double)((v)[6] - (m)), (double)((v)[7] - (m))})
+#define FE_VAL_E(L, o) L##_LOAD(e + (o))
+#define FE_EZ_VAL(L, o) L##_NZ(L##_LOAD(e + (o)) * L##_DIFF(x + (o), m), L##_LOAD(e + (o)))
+#define FE_ROWSUM_SEZ_BODY(L)                                                              \
+    L##_START(a);                                                                          \
+    L##_START(d);                                                                          \
+    for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
+        L##_ADD(a, FE_VAL_E, c0);                                                          \
+        L##_ADD(d, FE_EZ_VAL, c0);                                                         \
+    }                                                                                      \
+    if (c0 < C) {                                                                          \
+        L##_TAIL(a, FE_VAL_E, c0, C - c0);                                                 \
+        L##_TAIL(d, FE_EZ_VAL, c0, C - c0);                                                \
+    }                                                                                      \
+    L##_FOLD(a, *se);                                                                      \
+    L##_FOLD(d, *sez);
+FE_INLINE void FE_T(rowsum_sez)(Py_ssize_t C, const REAL *FE_RESTRICT e,
+                                const REAL *FE_RESTRICT x, const REAL m, double *se,
+                                double *sez, const int wide)
+{
+    Py_ssize_t c0;
+    FE_LANES_PICK(FE_ROWSUM_SEZ_BODY);
+}
+#undef FE_ROWSUM_SEZ_BODY
+#undef FE_EZ_VAL
+#undef FE_VAL_E
+#undef FE_L1_DIFF
+#undef FE_L4_DIFF
+#undef FE_L8_DIFF
+
 #define FE_VAL_EA(L, o) L##_LOAD(ea + (o))
 #define FE_VAL_EB(L, o) L##_LOAD(eb + (o))
 #define FE_ROWSUM_KL_STEP(L, c0)                                                           \
