@@ -11,15 +11,12 @@
  * log p - log q = za - zb + (Lb - La), za - zb = ((t - x) + (max x - max t)) / T, where for
  * float logits t - x and max x - max t are exact, and so is their sum when the class is
  * the maximum of both rows (0: the log ratio of close rows is not limited by the rounding
- * of za, zb to float, nor of t/T):
- *   KL   l = sum p (log p - log q) = (sum ea ((t - x) + (max x - max t))) / (T Sa) + (Lb - La)
- *        dl/dx = (q - p) / T
- *        (the terms in double, FE_KL_TERM in fe_terms.h, made as rowsums_kl adds them)
- *   JS   log m = logaddexp(log beta + log p, log(1 - beta) + log q)   (in log space: the
- *        mixture never underflows)
- *        l = beta sum p (log p - log m) + (1 - beta) sum q (log q - log m)
- *        dl/dx_j = (1 - beta) / T q_j ((log q_j - log m_j) - K),  K = sum q (log q - log m)
- *        (the derivative (1 - beta)(log q - log m) with respect to q, through the softmax)
+ * of za, zb to float, nor of t/T).
+ * The terms are fe_terms_impl.h's: KL's row from sum ea ((t - x) + (max x - max t))
+ * (FE_KL_TERM, made as rowsums_kl adds them), kl_logits_loss and kl_logits_grad; JS's
+ * per-class terms in log space, js_logits_term and js_logits_grad.  This file orders the
+ * passes: the keys (max and min of both rows), the exps, the row sums, the terms, the
+ * gradient.
  * A row that rounds below 0 is 0 (both are >= 0), a JS row above H(beta) = -beta log beta -
  * (1 - beta) log(1 - beta) (log 2 at beta 1/2) is H(beta).  A class with p = 0 (a teacher logit of
  * -inf) contributes 0; q = 0 < p (a student logit of
@@ -64,9 +61,6 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
      * 7.3 -> 5.1 ms).  Short rows keep one form with no segments: the segmented one
      * measured 3-5% slower there. */
     const int spread = C * (Py_ssize_t)sizeof(REAL) > FE_SPREAD;
-/* both divergences are >= 0: a row that rounds below 0 (identical rows: -1e-17) is 0 (a
- * NaN row stays NaN: rows_finish writes the one NaN, fe_terms.h) */
-#define FE_NONNEG(v) ((v) < 0.0 ? 0.0 : (v))
 /* z in the dtype (exp's argument) and in double (the log ratios), the row's max hoisted:
  * the per-row arrays share `work` with the element buffers, so the compiler cannot assume
  * they do not alias */
@@ -172,7 +166,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     if (kind == 0) {                           /* KL: the row from sum ea (za - zb) */
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
-            loss[r] = FE_NONNEG(K[r] * inv_t / Sa[r] + (Lb[r] - La[r]));
+            loss[r] = FE_T(kl_logits_loss)(K[r], inv_t, Sa[r], La[r], Lb[r]);
         if (grad) {
             /* values [s0, s0 + len) of row r's gradient */
 #define FE_KL_GRAD(s0_)                                                                    \
@@ -183,8 +177,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         FE_PIECES(lo, hi, len, W) {                                                        \
             FE_PRAGMA(omp simd)                                                            \
             for (c = lo; c < hi; c++) {                                                    \
-                const REAL g = (ebr[c] * fb - ear[c] * fa) * gs;                           \
-                gr[c] = FE_T(one_nan)(g);                                                  \
+                gr[c] = FE_T(one_nan)(FE_T(kl_logits_grad)(ear[c], ebr[c], fa, fb, gs));   \
             }                                                                              \
         }                                                                                  \
     } while (0)
@@ -216,14 +209,11 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
             FE_PRAGMA(omp simd)
             for (c = lo; c < hi; c++) {
                 const double lp = FE_ZAD(c) - la, lq = FE_ZBD(c) - lq0;
-                const double u = lb + lp, v = lb1 + lq;
-                const double big = u > v ? u : v, small = u > v ? v : u;
-                const double lm = big + fe_log1p(fe_exp_nonpos(big == small ? 0.0 : small - big));
                 const double p = (double)ear[c] / sa, q = (double)ebr[c] / sb;
-                const double h = q != 0.0 ? lq - lm : 0.0;
-                d1r[c] = p != 0.0 ? p * (lp - lm) : 0.0;
-                d2r[c] = h;
-                d3r[c] = q != 0.0 ? q * h : 0.0;
+                double tp, tq;
+                d2r[c] = FE_T(js_logits_term)(lp, lq, lb, lb1, p, q, &tp, &tq);
+                d1r[c] = tp;
+                d3r[c] = tq;
             }
             }
         }
@@ -253,8 +243,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
                 FE_PRAGMA(omp simd)
                 for (c = lo; c < hi; c++) {
                     const double q = (double)ebr[c] / sb;
-                    const REAL g = (REAL)(q != 0.0 ? q * (hr[c] - k) : 0.0) * gs;
-                    gr[c] = FE_T(one_nan)(g);
+                    gr[c] = FE_T(one_nan)(FE_T(js_logits_grad)(q, hr[c], k, gs));
                 }
                 }
             }
@@ -265,7 +254,6 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
 #undef FE_ZAD
 #undef FE_ZBD
 #undef FE_ROW
-#undef FE_NONNEG
 }
 
 FE_KERNEL void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,

@@ -494,11 +494,7 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
         if (!stats_rows)
             FE_T(rowsums_d)(R, C, ez, H, FE_WIDE);
         for (r = 0; r < R; r++) {
-            /* a NaN row's statistics are the one NaN (fe_terms.h) */
-            const double L = fe_log_rowsum(S[r]), lse = (double)M[r] + L;
-            stats[5 * r] = fe_one_nan_f64(lse);
-            stats[5 * r + 1] = fe_one_nan_f64(L - H[r] / S[r]);
-            stats[5 * r + 2] = fe_one_nan_f64(1.0 / S[r]);
+            FE_T(softmax_row_stats)(M[r], S[r], H[r], stats + 5 * r);
         }
     }
     if (!grad)

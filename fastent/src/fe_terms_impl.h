@@ -289,6 +289,61 @@ FE_INLINE double FE_T(js_range)(double v, double cp, double cq, Py_ssize_t C,
     return v;
 }
 
+/* softmax_stats of one row (fe_softmax_impl.h), from its max m, S = sum e (e = exp(x - m))
+ * and H = sum e (x - m) (+0 where e = 0): st[0] the log-sum-exp m + log S; st[1] the
+ * entropy log S - H / S (both terms >= 0: no cancellation); st[2] the largest probability
+ * 1 / S (the maximum's e is exactly 1).  A NaN row's statistics are the one NaN. */
+FE_INLINE void FE_T(softmax_row_stats)(REAL m, double S, double H, double *st)
+{
+    const double L = fe_log_rowsum(S);
+    st[0] = fe_one_nan_f64((double)m + L);
+    st[1] = fe_one_nan_f64(L - H / S);
+    st[2] = fe_one_nan_f64(1.0 / S);
+}
+
+/* ---- divergences between the softmaxes of two rows of logits (fe_divlogits_impl.h) --- *
+ * p = softmax(t / T), the teacher's; q = softmax(x / T), the student's; per row Sa, Sb the
+ * fixed-order sums of ea = exp(za), eb = exp(zb) and La = log Sa, Lb = log Sb.
+ * KL, one row from K = sum ea ((t - x) + (max x - max t)) (FE_KL_TERM, fe_terms.h):
+ *   l = K / (T Sa) + (Lb - La), a row that rounds below 0 being 0 (identical rows: -1e-17);
+ *   dl/dx = (q - p) / T = (eb / Sb - ea / Sa) / T, fa = 1 / Sa, fb = 1 / Sb, gs the row's
+ *   gradient scale times 1 / T.                                                         */
+FE_INLINE double FE_T(kl_logits_loss)(double K, double inv_t, double Sa, double La, double Lb)
+{
+    const double v = K * inv_t / Sa + (Lb - La);
+    return v < 0.0 ? 0.0 : v;
+}
+
+FE_INLINE REAL FE_T(kl_logits_grad)(REAL ea, REAL eb, REAL fa, REAL fb, REAL gs)
+{
+    return (eb * fb - ea * fa) * gs;
+}
+
+/* JS, one class, in double: lp = log p, lq = log q (the shifted logits minus the row's
+ * log-sum-exp), lb = log beta, lb1 = log(1 - beta), p = ea / Sa, q = eb / Sb;
+ *   log m = logaddexp(lb + lp, lb1 + lq)  (in log space: the mixture never underflows),
+ *   *tp = p (log p - log m), *tq = q (log q - log m), each 0 where its probability is 0
+ *   (a masked class: never 0 inf);
+ * returns h = log q - log m (0 where q = 0), the gradient's per-class factor.
+ * The row: l = beta sum tp + (1 - beta) sum tq (into [0, H(beta)]: js_range), and
+ *   dl/dx_j = (1 - beta) / T q_j (h_j - K), K = sum tq (js_logits_grad). */
+FE_INLINE double FE_T(js_logits_term)(double lp, double lq, double lb, double lb1, double p,
+                                      double q, double *tp, double *tq)
+{
+    const double u = lb + lp, v = lb1 + lq;
+    const double big = u > v ? u : v, small = u > v ? v : u;
+    const double lm = big + fe_log1p(fe_exp_nonpos(big == small ? 0.0 : small - big));
+    const double h = q != 0.0 ? lq - lm : 0.0;
+    *tp = p != 0.0 ? p * (lp - lm) : 0.0;
+    *tq = q != 0.0 ? q * h : 0.0;
+    return h;
+}
+
+FE_INLINE REAL FE_T(js_logits_grad)(double q, double h, double K, REAL gs)
+{
+    return (REAL)(q != 0.0 ? q * (h - K) : 0.0) * gs;
+}
+
 /* The largest and the smallest keys (rowmax's, below) of row a and, with two, of row b, C
  * values each (*ka, *na; *kb, *nb).  wide (FE_WIDE) and C >= a vector: a vector of each
  * row at a time (FE_KEYS_WALK), the vector after the last whole one being the row's last
