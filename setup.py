@@ -129,16 +129,16 @@ class BuildExt(build_ext):
                              "the debug build checks memoryviews only")
         # GCC only: jump threading and partial redundancy elimination copy the code after
         # each clamp into both arms (one with the bound folded in), which if-conversion then
-        # joins with blends: the KL loop takes 136 instructions a vector instead of 101
-        # (clang: 79), 22-25% of its time; the same bits either way
+        # joins with blends: a third more instructions in the KL loop (docs/design-notes.md,
+        # N14); the same bits either way
         if gcc_like and _compiles(cc, "#if defined(__clang__) || !defined(__GNUC__)\n"
                                       "#error not GCC\n#endif\nint main(void){return 0;}\n",
                                   [], []):
             compile_args += ["-fno-thread-jumps", "-fno-tree-pre"]
         # clang only: LLVM's vectoriser versions a loop whose stride is a run-time value
         # (value c of every row, x[r*C + c], in the short-row loops) on "the stride is 1" and
-        # runs the scalar loop otherwise: the rows-in-lanes softmax 2.0-2.3x slower than GCC's
-        # at C = 10 (AVX2, clang 14); without that versioning it vectorises them as GCC does
+        # runs the scalar loop otherwise (the rows-in-lanes softmax, docs/design-notes.md,
+        # N15); without that versioning it vectorises them as GCC does
         # (strided loads).  The same bits either way.
         clang_flag = ["-mllvm", "-enable-mem-access-versioning=0"]
         if gcc_like and _compiles(cc, "#ifndef __clang__\n#error not clang\n#endif\n"

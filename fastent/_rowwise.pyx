@@ -390,13 +390,10 @@ cdef void _prepare(Driver *D, Params *P) noexcept:
     # a block of short rows (C <= 128) of the softmax and of the divergences from logits
     # holds up to 4 FE_BLOCK elements (FE_XBLOCK rows at most: one exact block sum): a
     # quarter of the per-block steps (the rows' exact sum, the driver's bookkeeping, the
-    # kernels' per-block setup); gcc 12, Zen 5, avx512: softmax CE (65536, 10) 5-9%
-    # faster at 1 and 2 threads, KL from logits (65536, 100) 7% at 1 thread, 21% at 2.
-    # Longer rows, and the divergences of distributions, keep FE_BLOCK (measured with 4:
-    # KL from logits (4096, 1000) 9-12% slower, kl_divergence (65536, 100) 5-14%).  No
-    # block has more rows than the call (the scratch is sized by the block: a (64, 10)
-    # call was 10-15% slower without that).  The rows' values and their exact sum do not
-    # depend on the blocks.
+    # kernels' per-block setup).  Longer rows, and the divergences of distributions, keep
+    # FE_BLOCK; no block has more rows than the call (the scratch is sized by the block).
+    # Measurements: docs/design-notes.md, N13.  The rows' values and their exact sum do
+    # not depend on the blocks.
     cdef Py_ssize_t elements = FE_BLOCK
     if C <= 128 and (P.kind == SOFTMAX or P.kind == KL_LOGITS or P.kind == JS_LOGITS):
         elements = 4 * FE_BLOCK

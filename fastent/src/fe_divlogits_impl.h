@@ -45,21 +45,16 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     REAL *FE_RESTRICT ea = z, *FE_RESTRICT eb = (REAL *)(work + 11 * R);
     double *FE_RESTRICT d1 = work + 11 * R + n, *FE_RESTRICT d2 = d1 + n, *FE_RESTRICT d3 = d2 + n;
     /* elementwise passes in pieces of half a vector (FE_PIECES): GCC's loops end in one
-     * half vector, then scalar steps (whole vectors: f64 with AVX-512 measured 3-18%
-     * slower, an extra vector where the half one took the rest) */
+     * half vector, then scalar steps; whole vectors were slower (docs/design-notes.md, N1) */
     enum { W = FE_VBYTES / 2 / sizeof(REAL) };
     Py_ssize_t r, c, lo, hi, s0, len;
     /* The next block's rows (the driver's blocks are back to back in the common,
      * contiguous case) are fetched while this block's are worked on.  Short rows: all of
-     * a row as its exps start (8% at (65536, 100)).  Long rows (over FE_SPREAD bytes):
-     * spread over the passes, a segment of FE_SEG values before each segment of this
-     * row's -- t in the exps' pass, x in the row sums', the gradient in its own (JS: all
-     * three in the exps' pass).  Asked all at once, most of a long row's requests met a
-     * busy memory system and came late: the keys' pass of the next row then waited on
-     * memory while the other passes had not used it (gcc 12, Zen 5, avx512, 1 thread,
-     * the float32 loss+grad kernel: (4096, 32000) 123-126 -> 83-90 ms, (2048, 4000)
-     * 7.3 -> 5.1 ms).  Short rows keep one form with no segments: the segmented one
-     * measured 3-5% slower there. */
+     * a row as its exps start.  Long rows (over FE_SPREAD bytes): spread over the passes,
+     * a segment of FE_SEG values before each segment of this row's -- t in the exps' pass,
+     * x in the row sums', the gradient in its own (JS: all three in the exps' pass); asked
+     * all at once, most requests came late and the next row's keys waited on memory.
+     * Short rows keep one form with no segments (docs/design-notes.md, N2). */
     const int spread = C * (Py_ssize_t)sizeof(REAL) > FE_SPREAD;
 /* z in the dtype (exp's argument) and in double (the log ratios), the row's max hoisted:
  * the per-row arrays share `work` with the element buffers, so the compiler cannot assume
@@ -74,14 +69,13 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     const double mad = Mad[r], mbd = Mbd[r];                                               \
     (void)ma; (void)mb; (void)mad; (void)mbd;
 
-    /* max a, max b (t / T is monotone in t): rowmax's keys, both rows in one loop (two
-     * rowmax calls measured 4-6% slower at C = 1000, float32, gcc, AVX2); the minima too:
+    /* max a, max b (t / T is monotone in t): rowmax's keys, both rows in one loop (faster
+     * than two rowmax calls: docs/design-notes.md, N3); the minima too:
      * a row whose smallest za and zb are >= EXP_NORMAL_MIN (so no NaN, no infinity) takes
      * the exp of that range (the same bits, half the work: fe_math.h) */
     {   /* the keys of every row first, their values then in one vector loop over the
-         * rows (row by row, scalar: this step took 13.9 ns a row of 100 floats, now 12.5,
-         * gcc 12, Zen 5, avx512, in cache); the keys live in Sa, Sb, K, La until the row
-         * sums */
+         * rows (row by row it was scalar: N3); the keys live in Sa, Sb, K, La until the
+         * row sums */
         FE_KEY *FE_RESTRICT ka = (FE_KEY *)Sa, *FE_RESTRICT na = (FE_KEY *)Sb;
         FE_KEY *FE_RESTRICT kb = (FE_KEY *)K, *FE_RESTRICT nb = (FE_KEY *)La;
         for (r = 0; r < R; r++)

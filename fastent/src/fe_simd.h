@@ -71,14 +71,13 @@
     for ((s0) = 0, (len) = (n) < FE_SEG ? (n) : FE_SEG; (s0) < (n);                        \
          (s0) += FE_SEG, (len) = (n) - (s0) < FE_SEG ? (n) - (s0) : FE_SEG)
 /* Values of the dtype in a 64-byte cache line: the step of a loop of prefetches (several
- * arrays' lines fetched in one loop, line by line: one array after the other measured up
- * to 15% slower for softmax CE's gradient and target) */
+ * arrays' lines fetched in one loop, line by line, not one array after the other: N2 of
+ * docs/design-notes.md) */
 #define FE_LINE ((Py_ssize_t)(64 / sizeof(REAL)))
 
 /* An elementwise loop over n values in pieces [lo, hi): the first n - n % W values, then,
  * where n % W != 0 and n >= W, the last W values, overlapping them, where the loop the
- * compiler makes would end in up to W - 1 scalar steps (with AVX-512, 4 of a row of 100
- * floats took ~19% of the KL from logits' kernel).  Only for an elementwise body that
+ * compiler makes would end in up to W - 1 scalar steps (docs/design-notes.md, N1).  Only for an elementwise body that
  * reads no value it writes: a value computed twice gives the same bits, stored twice.
  * FE_VBYTES (fe_template.h): the instruction set's vector. */
 #define FE_PIECES(lo, hi, n, W)                                                            \

@@ -38,19 +38,17 @@
 /* Class weights: a loop over the classes takes w_c as its argument WC, cw[c] or 1, in two
  * copies of the loop (if (cw) ... else ...), never `cw ? cw[c] : 1` inside it: clang then
  * vectorises the NULL case with a masked load from address 0 + 4c (mask all off), which
- * AMD's Zen cores run as a fault assist, ~100 cycles a vector (softmax CE with labels,
- * (2048, 1000) float32 loss+grad: 25 ms against GCC's 3.5 ms). */
+ * AMD's Zen cores run as a fault assist, ~100 cycles a vector (docs/design-notes.md, N4). */
 /* rows in lanes: up to 32 float or 16 double classes, except multiples of an AVX2 vector
- * (8 floats, 4 doubles), whose row loops are whole vectors (measured with gcc on AVX2: those
- * are as fast or faster by rows, every other C up to there faster in lanes, up to 3.7x) */
+ * (8 floats, 4 doubles), whose row loops are whole vectors (docs/design-notes.md, N5) */
 #define FE_IN_LANES(C) ((C) <= 128 / (Py_ssize_t)sizeof(REAL) \
                         && (C) % (32 / (Py_ssize_t)sizeof(REAL)) != 0)
 #ifndef FE_SHORT_ROW
 #define FE_SHORT_ROW 32     /* rows shorter than this: exp over the whole block */
 #endif
-/* exp in the row loop (float rows of FE_SHORT_ROW classes or more: 11-14% faster with gcc);
- * double keeps the separate pass, whose 11 coefficients stay in registers (clang reloads
- * them every iteration of the fused loop: 17% slower than gcc there) */
+/* exp in the row loop for float rows of FE_SHORT_ROW classes or more; double keeps the
+ * separate pass, whose 11 coefficients stay in registers (clang reloads them every
+ * iteration of the fused loop): docs/design-notes.md, N6 */
 #define FE_EXP_IN_ROW (sizeof(REAL) == 4 && C >= FE_SHORT_ROW)
 /* Long rows (fe_simd.h: FE_SPREAD): the next row (the next block's, back to back in the
  * common, contiguous case) is fetched segment by segment, FE_SEG values before each segment
@@ -85,12 +83,10 @@ FE_INLINE void FE_FN(softmax_pairs)(Py_ssize_t R, const REAL *FE_RESTRICT x,
      * a probability outside [0, 1].  Both flags are half as wide as a row's pair of values
      * (16 bits for float rows, 32 for double): that makes GCC vectorise two vectors of rows
      * at once, two chains interleaved, which hides the latency of the exp -> sum -> log
-     * chain (gcc 12, AVX2: float and double labels loss 8% / 16-19% faster).  clang takes
-     * its width from simdlen(16) instead (sixteen rows: 1.3-1.5x faster with clang 14, the
-     * same bits); GCC's object code is the same with it and without.  Float rows with
-     * AVX-512: simdlen(32) (FE_PAIR_SIMDLEN), which GCC runs in 512-bit vectors; with 16 it
-     * kept 256-bit ones there (gcc 12, Xeon: labels and probabilities, loss and loss+grad,
-     * 1.38-1.43x faster); double rows keep 16 (32 measured 8-10% slower). */
+     * chain (GCC).  clang takes its width from simdlen(16) instead (sixteen rows, the same
+     * bits); GCC's object code is the same with it and without.  Float rows with AVX-512:
+     * simdlen(32) (FE_PAIR_SIMDLEN), which GCC runs in 512-bit vectors (with 16 it kept
+     * 256-bit ones); double rows keep 16.  Measurements: docs/design-notes.md, N7. */
     FE_PAIR_FLAG badt = 0, badl = 0;
 #define FE_PAIR_HEAD                                                                       \
         const REAL x0 = x[2 * r], x1 = x[2 * r + 1];                                       \
@@ -200,8 +196,7 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
     REAL *FE_RESTRICT XL = (REAL *)(work + 4 * R);     /* labels: the label's logit */
     if (lanes) {                                       /* 1.-2. max, e = exp(x - max) */
         /* (B's place and tb: the keys' scratch, free until steps 3-4; with labels, each
-         * row's logit at its label to XL, picked up on the way: in the kernel harness 5%
-         * faster than the gather below at C = 2, 5% slower at C = 10) */
+         * row's logit at its label to XL, picked up on the way instead of gathered) */
         normal = FE_T(lanes_max)(R, C, x, B, tb, (REAL)EXP_NORMAL_MIN, M, z, lab, XL,
                                    lab ? NULL : t + n, FE_WIDE);
         /* 3. the target's terms (before the exp overwrites z: the logits read from there,

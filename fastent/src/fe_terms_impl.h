@@ -376,8 +376,8 @@ FE_INLINE REAL FE_T(js_logits_grad)(double q, double h, double K, REAL gs)
         FE_KEYS_WALK((Py_ssize_t)(sizeof(KV) / sizeof(REAL)), FE_KEYS_VSTEP)               \
         FE_KEYS_FOLD(ha, la, hb, lb, TO32, xa, ya, xb, yb);                                \
     }
-/* the four sets of lanes folded together (each vector folded alone took ~10% of the KL
- * from logits): to 32 bytes, then FE_KEYS_FOLD4 (fe_terms.h) on the maxima and the
+/* the four sets of lanes folded together (folding each vector alone cost more: N8 of
+ * docs/design-notes.md): to 32 bytes, then FE_KEYS_FOLD4 (fe_terms.h) on the maxima and the
  * complemented minima (~k reverses the order of the keys); into xa_, ya_, xb_, yb_ */
 #define FE_KEYS_FOLD(ha, la, hb, lb, TO32, xa_, ya_, xb_, yb_)                             \
     do {                                                                                   \
@@ -400,8 +400,7 @@ FE_INLINE REAL FE_T(js_logits_grad)(double q, double h, double K, REAL gs)
  * it makes that max of a loop over an array of lanes.  So with GCC the keys are taken
  * FE_KEYS_LANES (64 bytes of values) at a time into arrays of lanes, each step a loop
  * over them (clang makes memory of those arrays, and the max of the vectors: it keeps the
- * vectors), walked and folded as the vectors are.  gcc 12, Zen 5, avx512: both rows'
- * keys, 100 floats each, 18 -> 11 ns a row; 1000 floats, 137 -> 73 ns. */
+ * vectors), walked and folded as the vectors are (docs/design-notes.md, N9). */
 #define FE_KEYS_LANES ((Py_ssize_t)(64 / sizeof(REAL)))
 #define FE_KEYS_LANE_STEP(x, h, l)                                                         \
     do {                                                                                   \
@@ -449,7 +448,7 @@ FE_INLINE void FE_T(row_keys)(Py_ssize_t C, const int two, const REAL *FE_RESTRI
     Py_ssize_t c;
 #if FE_VECTOR_EXT
     /* (the scalar loop is an else: after the vectors, its reductions' epilogue folded the
-     * lanes of an empty loop all over again, 8% of the KL from logits at C = 100) */
+     * lanes of an empty loop all over again: N8) */
 #if defined(__clang__)
     if (wide == 2 && C >= (Py_ssize_t)(sizeof(FE_KVEC64) / sizeof(REAL)))
         FE_ROW_KEYS_WIDE(FE_KVEC64, FE_KEYS_TO32_64)
@@ -540,7 +539,7 @@ FE_INLINE REAL FE_T(pair_exp)(REAL d, REAL eo)
  * the lanes are added in one fixed tree (lanes j and j + w for w = 8, 4, 2, 1).  The same
  * bits for any vector width, for a row alone or inside a block, for any C.
  * GCC and clang: the 16 lanes are vectors held in registers (the array form below kept
- * them in memory and folded them in a loop: ~40% of the divergences' time at C = 100),
+ * them in memory and folded them in a loop: N10),
  * four of 4 doubles (FE_L4) or, wide 2 (AVX-512: FE_WIDE), two of 8 (FE_L8: half the
  * conversions and additions there; GCC keeps 8-double vectors on the stack without
  * AVX-512).  A lane past the row's end adds +0, which changes no lane (a lane starts at
@@ -892,7 +891,7 @@ FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,         
             out[r] = ONE_ROW(C, v + r * C, wide);                                          \
         return;                                                                            \
     }                                                                                      \
-    if (C == 2) {          /* lanes_tree's one level, the pair together: (1e6, 2) 9-28% */ \
+    if (C == 2) {          /* lanes_tree's one level, the pair together (N11)      */ \
         FE_PRAGMA(omp simd)                                                                \
         for (r = 0; r < R; r++)                                                            \
             out[r] = (0.0 + (double)v[2 * r]) + (0.0 + (double)v[2 * r + 1]);              \
@@ -964,13 +963,11 @@ FE_INLINE void FE_T(rowsums_kl)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTR
  * maximum, minimum and label's logit in registers while c runs along the rows (the loop
  * over r below loads and stores them for every element); the same comparisons of the same
  * keys, so the same bits.  Without AVX2 the compilers lower these vectors through the
- * stack (1.6x slower), so the loop over r stays there.  As it goes, the wide loop fetches
+ * stack, so the loop over r stays there.  As it goes, the wide loop fetches
  * the same rows of the next block (the driver's blocks are back to back in the common,
  * contiguous case; elsewhere a hint that costs little), x's and, tn not NULL, those of
- * the target that starts there.  Softmax CE (65536, 10), 1 thread, timed between PyTorch's
- * calls (the data comes from L3): 12-45% faster (gcc 12, Zen 5, avx512; float64 with
- * probabilities, loss, 2.06 -> 1.30 ms), the inputs of one call being read at ~7 GB/s
- * without it: the strided loads wait on the cache, not on the memory's bandwidth. */
+ * the target that starts there: the strided loads wait on the cache, not on the memory's
+ * bandwidth (docs/design-notes.md, N12). */
 FE_INLINE int FE_T(lanes_max)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_RESTRICT x,
                               void *kbuf, void *kmin, REAL lowest, REAL *FE_RESTRICT m,
                               REAL *FE_RESTRICT xt, const Py_ssize_t *FE_RESTRICT lab,
