@@ -77,8 +77,9 @@
 
 /* An elementwise loop over n values in pieces [lo, hi): the first n - n % W values, then,
  * where n % W != 0 and n >= W, the last W values, overlapping them, where the loop the
- * compiler makes would end in up to W - 1 scalar steps (docs/design-notes.md, N1).  Only for an elementwise body that
- * reads no value it writes: a value computed twice gives the same bits, stored twice.
+ * compiler makes would end in up to W - 1 scalar steps (docs/design-notes.md, N1).  Only
+ * for an elementwise body that reads no value it writes: a value computed twice gives the
+ * same bits, stored twice.
  * FE_VBYTES (fe_template.h): the instruction set's vector. */
 #define FE_PIECES(lo, hi, n, W)                                                            \
     for ((lo) = 0, (hi) = (n) >= (W) ? (n) - (n) % (W) : (n); (lo) < (hi);                 \

@@ -446,22 +446,20 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
             loss[r] = lab[r] < 0 ? 0.0 : loss[r];
     }
     if (stats && lab) {                                /* softmax_stats */
-        double *FE_RESTRICT ez = EZ;                        /* e z, row by row */
-        /* sum e z per row: in XL's place once XL is read (after the rows), or made with S */
+        /* sum e z per row: made with S (stats_rows), else from the terms e z written to EZ
+         * row by row, into XL's place once XL is read (after the rows) */
         double *FE_RESTRICT H = stats_rows ? EZ : work + 4 * R;
         for (r = 0; r < R; r++) {
             const REAL *FE_RESTRICT xr = x + r * C, *FE_RESTRICT zr = lanes ? z + r : z + r * C;
             const REAL m = M[r], xl = XL[r];    /* (a row without a label: not used) */
-            double *FE_RESTRICT er = ez + r * C;
-            if (stats_rows) {
-                /* (summed with S) */
-            } else if (lanes) {
+            double *FE_RESTRICT er = EZ + r * C;
+            if (!stats_rows && lanes) {
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const REAL e = zr[c * R];
                     er[c] = e != zero ? (double)e * (double)(xr[c] - m) : 0.0;
                 }
-            } else {
+            } else if (!stats_rows) {
                 FE_PRAGMA(omp simd)
                 for (c = 0; c < C; c++) {
                     const REAL e = zr[c];
@@ -487,7 +485,7 @@ FE_KERNEL void FE_FN(softmax_block)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_R
 #undef FE_SCAN
         }
         if (!stats_rows)
-            FE_T(rowsums_d)(R, C, ez, H, FE_WIDE);
+            FE_T(rowsums_d)(R, C, EZ, H, FE_WIDE);
         for (r = 0; r < R; r++) {
             FE_T(softmax_row_stats)(M[r], S[r], H[r], stats + 5 * r);
         }

@@ -715,22 +715,22 @@ FE_ROWSUM(FE_T(rowsum_d), double)
     ((fe_v8d){(double)((v)[0] - (m)), (double)((v)[1] - (m)), (double)((v)[2] - (m)),      \
               (double)((v)[3] - (m)), (double)((v)[4] - (m)), (double)((v)[5] - (m)),      \
               (double)((v)[6] - (m)), (double)((v)[7] - (m))})
-#define FE_VAL_E(L, o) L##_LOAD(e + (o))
-#define FE_EZ_VAL(L, o) L##_NZ(L##_LOAD(e + (o)) * L##_DIFF(x + (o), m), L##_LOAD(e + (o)))
+#define FE_EZ_VAL(L, o) L##_NZ(FE_VAL_ROW(L, o) * L##_DIFF(x + (o), m), FE_VAL_ROW(L, o))
 #define FE_ROWSUM_SEZ_BODY(L)                                                              \
     L##_START(a);                                                                          \
     L##_START(d);                                                                          \
     for (c0 = 0; c0 + FE_LANES <= C; c0 += FE_LANES) {                                     \
-        L##_ADD(a, FE_VAL_E, c0);                                                          \
+        L##_ADD(a, FE_VAL_ROW, c0);                                                        \
         L##_ADD(d, FE_EZ_VAL, c0);                                                         \
     }                                                                                      \
     if (c0 < C) {                                                                          \
-        L##_TAIL(a, FE_VAL_E, c0, C - c0);                                                 \
+        L##_TAIL(a, FE_VAL_ROW, c0, C - c0);                                               \
         L##_TAIL(d, FE_EZ_VAL, c0, C - c0);                                                \
     }                                                                                      \
     L##_FOLD(a, *se);                                                                      \
     L##_FOLD(d, *sez);
-FE_INLINE void FE_T(rowsum_sez)(Py_ssize_t C, const REAL *FE_RESTRICT e,
+/* (v: the row's e, as rowsum's values) */
+FE_INLINE void FE_T(rowsum_sez)(Py_ssize_t C, const REAL *FE_RESTRICT v,
                                 const REAL *FE_RESTRICT x, const REAL m, double *se,
                                 double *sez, const int wide)
 {
@@ -739,7 +739,6 @@ FE_INLINE void FE_T(rowsum_sez)(Py_ssize_t C, const REAL *FE_RESTRICT e,
 }
 #undef FE_ROWSUM_SEZ_BODY
 #undef FE_EZ_VAL
-#undef FE_VAL_E
 #undef FE_L1_DIFF
 #undef FE_L4_DIFF
 #undef FE_L8_DIFF
@@ -891,7 +890,7 @@ FE_INLINE void NAME(Py_ssize_t R, Py_ssize_t C, const T *FE_RESTRICT v,         
             out[r] = ONE_ROW(C, v + r * C, wide);                                          \
         return;                                                                            \
     }                                                                                      \
-    if (C == 2) {          /* lanes_tree's one level, the pair together (N11)      */ \
+    if (C == 2) {          /* lanes_tree's one level, the pair together (N11) */      \
         FE_PRAGMA(omp simd)                                                                \
         for (r = 0; r < R; r++)                                                            \
             out[r] = (0.0 + (double)v[2 * r]) + (0.0 + (double)v[2 * r + 1]);              \
