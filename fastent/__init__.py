@@ -29,52 +29,15 @@ def _warn_of_namesake():
 
 
 _warn_of_namesake()
+from fastent import binary, divergence, infotheory, softmax
 from fastent._config import show_config
-from fastent.binary import (
-    binary_cross_entropy,
-    binary_cross_entropy_grad,
-    binary_cross_entropy_with_logits,
-    binary_cross_entropy_with_logits_grad,
-)
-from fastent.divergence import (
-    cross_entropy,
-    cross_entropy_grad,
-    entropy,
-    entropy_grad,
-    js_divergence,
-    js_divergence_grad,
-    js_divergence_with_logits,
-    js_divergence_with_logits_grad,
-    kl_divergence,
-    kl_divergence_grad,
-    kl_divergence_with_logits,
-    kl_divergence_with_logits_grad,
-)
-from fastent.infotheory import (
-    binary_entropy,
-    binary_entropy_grad,
-    information,
-    information_grad,
-)
-from fastent.softmax import (
-    SoftmaxStats,
-    softmax_cross_entropy,
-    softmax_cross_entropy_grad,
-    softmax_stats,
-)
 from fastent._streaming import RunningLoss
+from fastent.binary import *        # noqa: F401,F403 -- each family's __all__
+from fastent.divergence import *    # noqa: F401,F403
+from fastent.infotheory import *    # noqa: F401,F403
+from fastent.softmax import *       # noqa: F401,F403
+from fastent.softmax import SoftmaxStats
 
-__all__ = [
-    "binary_cross_entropy", "binary_cross_entropy_grad",
-    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
-    "softmax_cross_entropy", "softmax_cross_entropy_grad",
-    "cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergence_grad",
-    "entropy", "entropy_grad",
-    "kl_divergence_with_logits", "kl_divergence_with_logits_grad",
-    "js_divergence", "js_divergence_grad",
-    "js_divergence_with_logits", "js_divergence_with_logits_grad",
-    "information", "information_grad", "binary_entropy", "binary_entropy_grad",
-    "softmax_stats", "RunningLoss",
-    "show_config", "__version__",
-]
+__all__ = [*binary.__all__, *softmax.__all__, *divergence.__all__, *infotheory.__all__,
+           "RunningLoss", "show_config", "__version__"]
 del _warn_of_namesake

@@ -23,7 +23,8 @@ from fastent._driver cimport (GRAD, NOPS, OUT, POS_WEIGHT, PRED, TARGET, WEIGHT,
 cnp.import_array()
 
 cdef extern from "fe_binary.h" nogil:
-    enum: FE_BCE_CLIP, FE_BCE_LOGMIN, FE_BCE_LOGITS
+    enum: FE_BCE_CLIP, FE_NMODES
+    const char *const fe_elementwise_names[]
     ctypedef struct fe_bparams:
         int mode
         double lo, hi
@@ -31,6 +32,7 @@ cdef extern from "fe_binary.h" nogil:
         double smooth
         double loss_scale
         double grad_scale
+        double a, b
     ctypedef void (*fe_bce_f32_fn)(Py_ssize_t, const float *, const float *, const float *,
                                    const float *, float *, float *, const fe_bparams *, int *,
                                    fe_xsum *, fe_xsum *, double *)
@@ -40,6 +42,9 @@ cdef extern from "fe_binary.h" nogil:
     fe_bce_f32_fn fe_bce_f32
     fe_bce_f64_fn fe_bce_f64
     int fe_binary_select(int requested)
+
+# the kernel's modes by the stem of their term (src/fe_terms_impl.h: FE_ELEMENTWISE)
+MODES = {fe_elementwise_names[i].decode(): i for i in range(FE_NMODES)}
 
 
 def select_isa(int requested=-1):
@@ -117,15 +122,14 @@ cdef void _prepare(Driver *D, fe_bparams *prm) noexcept:
 
 def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi,
         double log_min, double smooth, double loss_scale, double grad_scale, bint want_sum,
-        int n_threads):
+        int n_threads, double a=0.0, double b=0.0):
     """Run the binary cross-entropy kernel over an iteration layout.
 
     operands: {"target", "pred", "weight", "pos_weight", "out", "grad": (array, byte strides
     for `shape`, 0, element type code) or None}; the outputs have the computation type
     `ctype` (float32 or float64), the inputs any type the kernels read (converted while a
-    block is gathered).  mode: 0 clipped probabilities (lo, hi), 1 PyTorch's log_min, 2
-    logits, 3 information (no target; lo), 4 binary entropy (no target; the gradient at p
-    clipped to [lo, hi]).  Returns (exact sum of the written losses, exact sum of the weights or None,
+    block is gathered).  mode: a value of MODES (the term; lo, hi: clip bounds, log_min:
+    PyTorch's clamp, a, b: the term's own parameters).  Returns (exact sum of the written losses, exact sum of the weights or None,
     range-check bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
     """
     cdef Driver D
@@ -139,6 +143,7 @@ def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi
     prm.smooth = smooth
     prm.loss_scale = loss_scale
     prm.grad_scale = grad_scale
+    prm.a, prm.b = a, b
     cdef fe_xsum total, wtotal
     _prepare(&D, &prm)
     cdef int bad = _driver.run(&D, _bce_block, n_threads, want_sum, &total, &wtotal)
@@ -166,8 +171,8 @@ cdef double _LO64 = _AUTO_BOUNDS[np.float64][0], _HI64 = _AUTO_BOUNDS[np.float64
 cdef dict _CODES = {np.dtype(t).num: c for t, c in _v.KERNEL_TYPES.items()}
 
 
-def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_weight,
-         label_smoothing, zero_division, out, grad_out, n_threads, bint want_loss,
+def fast(int mode, double a, double b, target, pred, reduction, weight, base, eps, log_min,
+         pos_weight, label_smoothing, zero_division, out, grad_out, n_threads, bint want_loss,
          bint want_grad, bint totals=False):
     """(out or None, grad or None, the correctly rounded sum of the element values or None,
     the exact sum as an ExactSum state or None, elements counted) of the common case
@@ -225,7 +230,8 @@ def fast(bint logits, target, pred, reduction, weight, base, eps, log_min, pos_w
         D.op[OUT].data, D.op[OUT].strides[0] = <char *>cnp.PyArray_DATA(o), isz
     if g is not None:
         D.op[GRAD].data, D.op[GRAD].strides[0] = <char *>cnp.PyArray_DATA(g), isz
-    prm.mode = FE_BCE_LOGITS if logits else FE_BCE_CLIP
+    prm.mode = mode
+    prm.a, prm.b = a, b
     prm.lo, prm.hi = (_LO32, _HI32) if isz == 4 else (_LO64, _HI64)
     prm.log_min = 0.0
     prm.smooth = 0.0

@@ -9,91 +9,30 @@ restores it to the bit too.
 import collections
 import math
 import numbers
+import textwrap
 import threading
 
 import numpy as np
 
-from fastent import _api
+from fastent import _api, _registry
 from fastent import _validation as v
-from fastent import binary, divergence, infotheory, softmax
+from fastent import binary, divergence, infotheory, softmax   # noqa: F401 (registering)
 from fastent._exact import ExactSum
 
 # 2: an exact sum's last number is its carry (of 2^1023); in 1 it was +-1 where the sum had
 # overflowed to +-inf (read as one +-inf term)
 STATE_VERSION = 2
-_Kind = divergence._rowwise.Kind
+_LOSSES = _registry.LOSSES      # every loss of the families imported above
 
 
-def _rows(kind, name):
-    """The adapter of a two-distribution row function (fastent.divergence._run)."""
-    return lambda p, q, **kw: divergence._run(kind, p, q, **_options(name, kw))
-
-
-# name -> (family module's _run adapter).  Every adapter takes (target, prediction,
-# weight=..., reduction=..., **loss options) and returns (loss, grad, Totals).
-_LOSSES = {
-    "binary_cross_entropy": lambda t, x, **kw: binary._run(
-        False, t, x, "prob", **_binary_kw(kw)),
-    "binary_cross_entropy_with_logits": lambda t, x, **kw: binary._run(
-        True, t, x, "logits", **_binary_kw(kw, logits=True)),
-    "softmax_cross_entropy": lambda t, x, **kw: softmax._run(
-        t, x, **_options("softmax_cross_entropy", kw)),
-    "cross_entropy": _rows(_Kind.CROSS_ENTROPY, "cross_entropy"),
-    "kl_divergence": _rows(_Kind.KL, "kl_divergence"),
-    "js_divergence": _rows(_Kind.JS, "js_divergence"),
-    "kl_divergence_with_logits": _rows(_Kind.KL_LOGITS, "kl_divergence_with_logits"),
-    "js_divergence_with_logits": _rows(_Kind.JS_LOGITS, "js_divergence_with_logits"),
-    "entropy": lambda _unused, p, **kw: divergence._run(
-        _Kind.ENTROPY, None, p, **_options("entropy", kw)),
-    "information": lambda _unused, p, **kw: infotheory._run(
-        infotheory.INFORMATION, p, **_options("information", kw)),
-    "binary_entropy": lambda _unused, p, **kw: infotheory._run(
-        infotheory.BINARY_ENTROPY, p, **_options("binary_entropy", kw)),
-}
-_ONE_ARGUMENT = {"entropy", "information", "binary_entropy"}
-_OPTIONS = {
-    "binary_cross_entropy": ("base", "eps", "log_min", "label_smoothing", "zero_division",
-                             "n_threads"),
-    "binary_cross_entropy_with_logits": ("base", "pos_weight", "label_smoothing",
-                                         "zero_division", "n_threads"),
-    "softmax_cross_entropy": ("axis", "class_weight", "ignore_index", "label_smoothing", "base",
-                              "zero_division", "n_threads"),
-    "cross_entropy": ("axis", "base", "eps", "zero_division", "n_threads"),
-    "kl_divergence": ("axis", "base", "eps", "zero_division", "n_threads"),
-    "entropy": ("axis", "base", "eps", "zero_division", "n_threads"),
-    "js_divergence": ("axis", "beta", "base", "zero_division", "n_threads"),
-    "kl_divergence_with_logits": ("axis", "temperature", "base", "zero_division",
-                                  "n_threads"),
-    "js_divergence_with_logits": ("axis", "beta", "temperature", "base", "zero_division",
-                                  "n_threads"),
-    "information": ("base", "eps", "zero_division", "n_threads"),
-    "binary_entropy": ("base", "eps", "zero_division", "n_threads"),
-}
-_DEFAULTS = dict(base="e", eps="auto", log_min=None, label_smoothing=0.0, pos_weight=None,
-                 zero_division=np.nan, n_threads=None, axis=-1, class_weight=None,
-                 ignore_index=None, beta=0.5, temperature=1.0)
-
-
-def _kw(kw, names):
-    return {k: kw.get(k, _DEFAULTS[k]) for k in names}
-
-
-def _common(kw):
-    return dict(weight=kw.get("weight"), reduction=kw.get("reduction", "sum"), out=None,
-                grad_out=None, want_loss=True, want_grad=False, totals=True)
-
-
-def _binary_kw(kw, logits=False):
-    d = _kw(kw, ("base", "eps", "log_min", "label_smoothing", "pos_weight", "zero_division",
-                 "n_threads"))
-    if logits:
-        d["eps"], d["log_min"] = "auto", None
-    return dict(d, **_common(kw))
-
-
-def _options(name, kw):
-    """The keywords of loss `name`'s _run: its options (_OPTIONS), defaults filled in."""
-    return dict(_kw(kw, _OPTIONS[name]), **_common(kw))
+def _run(name, target, prediction, options, **call):
+    """Loss `name` on one batch with its options (defaults filled in); returns (loss,
+    grad, Totals) with the exact sums whatever the reduction."""
+    kw = dict(_LOSSES[name].options, **options)
+    kw.update(reduction="sum", out=None, grad_out=None, want_loss=True, want_grad=False,
+              totals=True)
+    kw.update(call)
+    return _LOSSES[name].run(target, prediction, **kw)
 
 
 # -- the configuration as plain, canonical numbers ------------------------------------------
@@ -103,49 +42,55 @@ def _number(x):
     return x if math.isfinite(x) else repr(x)
 
 
+def _axis(x):
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"axis: must be an int, got {type(x).__name__}")
+    return int(x)
+
+
+def _eps(x):
+    e = v.clip_eps(x, np.float64)           # checks "auto" too
+    return "auto" if isinstance(x, str) else e
+
+
+def _weights(name):
+    def canonical(x):
+        if x is None:
+            return None
+        a = v._asarray(x, name)
+        if a.dtype.kind not in "biuf":
+            raise TypeError(f"{name}: dtype {a.dtype} is not supported; pass real numbers")
+        if v.bad_weight(a).any():
+            raise v.first_bad(name, a, v.bad_weight, v.WEIGHT_RANGE)
+        return a.astype(np.float64).tolist()
+    return canonical
+
+
+# each shared option: its check and canonical spelling (a loss's own: fastent._registry)
+_CANONICAL = {
+    "base": lambda x: "e" if v.log_base(x) == 1.0 else float(x),
+    "eps": _eps,
+    "log_min": lambda x: None if x is None else v.real(x, "log_min"),
+    "label_smoothing": lambda x: v.fraction(x, "label_smoothing"),
+    "beta": v.beta,
+    "temperature": v.temperature,
+    "zero_division": lambda x: _number(v.real(x, "zero_division")),
+    "axis": _axis,
+    "ignore_index": v.ignore_index,
+    "class_weight": _weights("class_weight"),
+    "pos_weight": _weights("pos_weight"),
+}
+
+
 def _canonical(name, options):
     """The options that change the value, validated, with defaults filled in and spelt one
     way (base "e" or its number, floats as floats, arrays as lists of floats); n_threads
     is left out: it never changes a bit."""
-    o = dict(_DEFAULTS, **options)
-    c = {}
-    for k in _OPTIONS[name]:
-        x = o[k]
-        if k == "n_threads":
-            v.n_threads(x)
-            continue
-        if k == "base":
-            c[k] = "e" if v.log_base(x) == 1.0 else float(x)
-        elif k == "eps":
-            e = v.clip_eps(x, np.float64)
-            c[k] = "auto" if isinstance(x, str) else e
-        elif k == "log_min":
-            c[k] = None if x is None else v.real(x, "log_min")
-        elif k == "label_smoothing":
-            c[k] = v.fraction(x, k)
-        elif k == "beta":
-            c[k] = v.beta(x)
-        elif k == "temperature":
-            c[k] = v.temperature(x)
-        elif k == "zero_division":
-            c[k] = _number(v.real(x, k))
-        elif k == "axis":
-            if isinstance(x, bool) or not isinstance(x, numbers.Integral):
-                raise TypeError(f"axis: must be an int, got {type(x).__name__}")
-            c[k] = int(x)
-        elif k == "ignore_index":
-            c[k] = v.ignore_index(x)
-        elif k in ("class_weight", "pos_weight"):
-            if x is None:
-                c[k] = None
-            else:
-                a = v._asarray(x, k)
-                if a.dtype.kind not in "biuf":
-                    raise TypeError(f"{k}: dtype {a.dtype} is not supported; pass real numbers")
-                if v.bad_weight(a).any():
-                    raise v.first_bad(k, a, v.bad_weight, v.WEIGHT_RANGE)
-                c[k] = a.astype(np.float64).tolist()
-    return c
+    entry = _LOSSES[name]
+    o = dict(entry.options, **options)
+    v.n_threads(o.get("n_threads"))
+    return {k: entry.canonical.get(k, _CANONICAL.get(k))(o[k])
+            for k in entry.options if k != "n_threads"}
 
 
 def _call_options(canonical):
@@ -199,17 +144,12 @@ _MISSING = object()
 
 
 class RunningLoss:
-    """Streaming mean of one of fastent's losses, exact in any split and merge order: the six
-    losses, js_divergence, kl_divergence_with_logits, js_divergence_with_logits,
-    information and binary_entropy.
+    """Streaming mean of one of fastent's losses, exact in any split and merge order.
 
     Parameters
     ----------
     loss : str or function
-        The loss function or its name: binary_cross_entropy(_with_logits),
-        softmax_cross_entropy, cross_entropy, kl_divergence, entropy, js_divergence,
-        kl_divergence_with_logits, js_divergence_with_logits, information or
-        binary_entropy.
+        The loss function or its name: LOSSES.
     window : int, optional
         Also keep the last `window` updates apart: `windowed()` is an accumulator of those
         only (a moving figure beside the lifetime one).
@@ -260,7 +200,8 @@ class RunningLoss:
         if not isinstance(name, str) or name not in _LOSSES:
             raise ValueError(f"loss: must be one of {sorted(_LOSSES)} or the function, "
                              f"got {loss!r}")
-        unknown = sorted(set(options) - set(_OPTIONS[name]))
+        known = _LOSSES[name].options
+        unknown = sorted(set(options) - set(known))
         if unknown:
             why = {"reduction": "reduction: RunningLoss always keeps the running mean",
                    "out": "out: RunningLoss keeps sums, not the per-row values",
@@ -268,7 +209,7 @@ class RunningLoss:
                    "return_grad": "return_grad: RunningLoss computes no gradient"}
             said = [why.get(k, f"{k}: {name} has no option {k!r}") for k in unknown]
             raise TypeError(f"RunningLoss({name!r}): " + "; ".join(said)
-                            + f" (its options: {', '.join(_OPTIONS[name])})")
+                            + f" (its options: {', '.join(known)})")
         if window is not None and (isinstance(window, bool)
                                    or not isinstance(window, numbers.Integral) or window < 1):
             raise ValueError(f"window: must be None or a positive int, got {window!r}")
@@ -310,7 +251,7 @@ class RunningLoss:
         For `entropy`, `information` and `binary_entropy` (one array), `update(p)`.
         `units`: how many units (bytes, words, ...) this batch's text holds, for
         `bits_per_unit()` and `perplexity(per="unit")`."""
-        if self.loss in _ONE_ARGUMENT:
+        if _LOSSES[self.loss].one_argument:
             if prediction is _MISSING:
                 target, prediction = None, target
             elif target is not None:
@@ -324,11 +265,10 @@ class RunningLoss:
             u = v.real(units, "units")
             if not (u >= 0 and math.isfinite(u)):
                 raise ValueError(f"units: must be a finite number >= 0, got {units!r}")
-        run = _LOSSES[self.loss]
         opts = dict(self.options, weight=weight)
         stats = _Stats()
         if self.sequence_axis is None:
-            totals = run(target, prediction, **opts)[2]
+            totals = _run(self.loss, target, prediction, opts)[2]
             if hasattr(totals, "compute"):      # Dask: the chunks' exact sums, computed now
                 totals = totals.compute()
         else:
@@ -350,7 +290,7 @@ class RunningLoss:
         if _dask.is_dask(target, logits, opts.get("weight")):
             raise TypeError("sequence_axis: Dask arrays are not supported; update with "
                             "NumPy batches")
-        loss, _, totals = _LOSSES[self.loss](target, logits, reduction="none", **opts)
+        loss, _, totals = _run(self.loss, target, logits, opts, reduction="none")
         ax = v.axis(self.sequence_axis, loss.ndim, "sequence_axis")
         # each sequence's denominator from the one row pass the loss itself uses (weights,
         # class weights of labels in the computation dtype, ignore_index)
@@ -537,17 +477,22 @@ class RunningLoss:
 
     def __repr__(self):
         # the options given, not the defaults a state_dict round trip spells out
+        defaults = _LOSSES[self.loss].options
         opts = "".join(f", {k}={v!r}" for k, v in self.options.items()
-                       if not _is_default(k, v))
+                       if not _is_default(defaults[k], v))
         extra = "".join(f", {k}={getattr(self, k)!r}" for k in ("window", "sequence_axis")
                         if getattr(self, k) is not None)
         return (f"RunningLoss({self.loss}{opts}{extra}; mean={self.result():.6g}, "
                 f"count={self.count}, weight={float(self.weight):.6g})")
 
 
-def _is_default(name, value):
-    """Whether option `name` has its default value (NaN equals NaN here)."""
-    default = _DEFAULTS[name]
+RunningLoss.__doc__ = RunningLoss.__doc__.replace("LOSSES", textwrap.fill(
+    ", ".join(_LOSSES) + ".", 80, initial_indent=" " * 38,
+    subsequent_indent=" " * 8).lstrip())
+
+
+def _is_default(default, value):
+    """Whether an option's value is its default (NaN equals NaN here)."""
     if value is None or default is None:
         return value is default
     if isinstance(value, numbers.Real) and isinstance(default, numbers.Real):

@@ -8,7 +8,9 @@ import warnings
 
 import numpy as np
 
-from fastent import _api, _binary, _dask, _docs, _layout, _runtime, _threads
+import functools
+
+from fastent import _api, _binary, _dask, _docs, _layout, _registry, _runtime, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -21,14 +23,20 @@ _PROB_RANGE = "probabilities must lie in [0, 1]"
 _TARGET_RANGE = "targets must lie in [0, 1] (NaN refused)"
 
 
-def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_min,
-         pos_weight, label_smoothing, zero_division, out, grad_out, n_threads,
-         want_loss, want_grad, denominator=None, totals=False):
-    """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
-    `denominator` replaces the mean's denominator of the gradient (Dask: the global one);
-    `totals`: the exact sums are wanted whatever the reduction (RunningLoss, Dask)."""
+def _run(term, fn, pred_name, target, pred, *, reduction, weight, base, zero_division, out,
+         grad_out, n_threads, want_loss, want_grad, eps="auto", log_min=None,
+         pos_weight=None, label_smoothing=0.0, a=0.0, b=0.0, denominator=None,
+         totals=False):
+    """Validate, allocate, run the kernel once on the term named `term` (its stem in
+    src/fe_terms_impl.h; a, b: its own parameters) for the public function `fn`; returns
+    (loss or None, grad or None, Totals).  `denominator` replaces the mean's denominator
+    of the gradient (Dask: the global one); `totals`: the exact sums are wanted whatever
+    the reduction (RunningLoss, Dask)."""
+    if term == "bce_prob" and log_min is not None:
+        term = "bce_prob_logmin"
+    mode = _binary.MODES[term]
     if denominator is None:                         # the common case, in O(1) (_binary.fast)
-        r = _binary.fast(logits, target, pred, reduction, weight, base, eps, log_min,
+        r = _binary.fast(mode, a, b, target, pred, reduction, weight, base, eps, log_min,
                          pos_weight, label_smoothing, zero_division, out, grad_out,
                          n_threads, want_loss, want_grad, totals)
         if r is not None:
@@ -36,16 +44,15 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
     if _dask.is_dask(target, pred, weight, pos_weight):
         if pos_weight is not None and not _dask.is_dask(pos_weight):
             _check_pos_weight(pos_weight)       # whole, before the chunks see it broadcast
-        return _dask.run(lambda t, p, **kw: _run(logits, t, p, pred_name, **kw), target, pred,
-                         reduction=reduction, weight=weight, want_loss=want_loss,
+        return _dask.run(lambda t, p, **kw: _run(term, fn, pred_name, t, p, **kw), target,
+                         pred, reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, pred_name=pred_name, out=out,
-                         grad_out=grad_out, denominator=denominator, totals=totals, base=base, eps=eps,
-                         log_min=log_min, pos_weight=pos_weight,
+                         grad_out=grad_out, denominator=denominator, totals=totals,
+                         base=base, eps=eps, log_min=log_min, pos_weight=pos_weight,
                          label_smoothing=label_smoothing, zero_division=zero_division,
-                         n_threads=n_threads)
+                         n_threads=n_threads, a=a, b=b)
     x, dtype = v.prediction(pred, pred_name)
     shape = x.shape
-    fn = "binary_cross_entropy_with_logits" if logits else "binary_cross_entropy"
     # targets and weights stay in their own type: the kernel converts block by block
     # the order hint where the swapped call would be valid (the prediction broadcasts to the
     # target's shape), else the reshape one
@@ -83,12 +90,12 @@ def _run(logits, target, pred, pred_name, *, reduction, weight, base, eps, log_m
                         dtype=dtype, inputs=(t, w, pw))
     loss_arr, grad = outs.loss, outs.grad
 
-    mode = 2 if logits else (0 if log_min is None else 1)
     s, sw, bad = elementwise_pass(
-        mode, x, dtype, dict(pred=x, target=t, weight=w, pos_weight=pw, out=loss_arr,
+        term, x, dtype, dict(pred=x, target=t, weight=w, pos_weight=pw, out=loss_arr,
                              grad=grad), nt, lo=lo, hi=hi, log_min=lmin, smooth=smooth,
         loss_scale=loss_scale, reduction=reduction, denominator=denominator,
-        want_grad=want_grad, want_sum=want_loss and reduction != "none" or totals)
+        want_grad=want_grad, want_sum=want_loss and reduction != "none" or totals,
+        a=a, b=b)
     if bad:
         hint = v.order_hint(fn, "target", pred_name)
         if bad & 1:
@@ -109,9 +116,10 @@ def _check_pos_weight(pos_weight):
         raise v.first_bad("pos_weight", raw, v.bad_weight, v.WEIGHT_RANGE)
 
 
-def elementwise_pass(mode, x, dtype, ops, nt, *, lo, hi, log_min, smooth, loss_scale,
-                     reduction, denominator, want_grad, want_sum):
-    """The elementwise kernel's one pass (mode: src/fe_binary.h) over operands `ops`
+def elementwise_pass(term, x, dtype, ops, nt, *, lo, hi, log_min, smooth, loss_scale,
+                     reduction, denominator, want_grad, want_sum, a=0.0, b=0.0):
+    """The elementwise kernel's one pass (term: the stem of a term of
+    src/fe_terms_impl.h's FE_ELEMENTWISE; a, b: its own parameters) over operands `ops`
     ({name: array or None}, "pred" being x): the gradient's factor first (for "mean" the
     sum of the weights, or `denominator`), then the layout and the call.  Returns the
     kernel's (exact sum of the values, of the weights, range-check bits)."""
@@ -128,9 +136,9 @@ def elementwise_pass(mode, x, dtype, ops, nt, *, lo, hi, log_min, smooth, loss_s
         x.shape, {name: None if a is None else a.strides for name, a in ops.items()},
         lead="pred")
     return _threads.run(
-        _binary.bce, nt, x.size, mode, it_shape, _api.driver_operands(ops, strides),
+        _binary.bce, nt, x.size, _binary.MODES[term], it_shape, _api.driver_operands(ops, strides),
         ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi, log_min=log_min, smooth=smooth,
-        loss_scale=loss_scale, grad_scale=grad_scale, want_sum=want_sum)
+        loss_scale=loss_scale, grad_scale=grad_scale, want_sum=want_sum, a=a, b=b)
 
 
 def elementwise_result(outs, s, sw, size, weighted, *, want_loss, reduction, zero_division):
@@ -145,6 +153,10 @@ def elementwise_result(outs, s, sw, size, weighted, *, want_loss, reduction, zer
                             zero_division=zero_division)
     return loss, grad, _api.Totals(total, wtotal, int(size))
 
+
+_bce = functools.partial(_run, "bce_prob", "binary_cross_entropy", "prob")
+_bce_logits = functools.partial(_run, "bce_logit", "binary_cross_entropy_with_logits",
+                                "logits")
 
 _TARGET = ("array_like", "Labels in [0, 1] (soft labels allowed), broadcastable to the "
            "prediction's shape; any real or bool dtype, read as it is.")
@@ -188,15 +200,15 @@ _BCE_LOGITS_EXAMPLES = """
                 per="per-element", examples=_BCE_EXAMPLES, notes="""
     fastent takes the target first (PyTorch takes the prediction first); an integer or bool
     `prob` with a float `target` warns that the arguments may be swapped.""")
+@_registry.loss(_bce)
 def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e",
                          eps="auto", log_min=None, label_smoothing=0.0,
                          zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                          return_grad=False):
-    loss, grad = _run(False, target, prob, "prob", reduction=reduction, weight=weight,
-                      base=base, eps=eps, log_min=log_min, pos_weight=None,
-                      label_smoothing=label_smoothing, zero_division=zero_division,
-                      out=out, grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)[:2]
+    loss, grad = _bce(target, prob, reduction=reduction, weight=weight, base=base, eps=eps,
+                      log_min=log_min, label_smoothing=label_smoothing,
+                      zero_division=zero_division, out=out, grad_out=grad_out,
+                      n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 
@@ -210,9 +222,8 @@ def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e
 def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, base="e",
                               eps="auto", log_min=None, label_smoothing=0.0,
                               zero_division=np.nan, grad_out=None, n_threads=None):
-    return _run(False, target, prob, "prob", reduction=reduction, weight=weight, base=base,
-                eps=eps, log_min=log_min, pos_weight=None, label_smoothing=label_smoothing,
-                zero_division=zero_division, out=None, grad_out=grad_out,
+    return _bce(target, prob, reduction=reduction, weight=weight, base=base, eps=eps,
+                log_min=log_min, label_smoothing=label_smoothing, zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
@@ -224,15 +235,15 @@ def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, ba
     x = +-1e4 gives the exact loss and a gradient of -+1 or 0; the target comes first
     (PyTorch takes the logits first); an integer or bool `logits` array with a float target
     warns that the arguments may be swapped.""")
+@_registry.loss(_bce_logits)
 def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight=None,
                                      base="e", pos_weight=None, label_smoothing=0.0,
                                      zero_division=np.nan, out=None, grad_out=None,
                                      n_threads=None, return_grad=False):
-    loss, grad = _run(True, target, logits, "logits", reduction=reduction, weight=weight,
-                      base=base, eps="auto", log_min=None, pos_weight=pos_weight,
-                      label_smoothing=label_smoothing, zero_division=zero_division,
-                      out=out, grad_out=grad_out, n_threads=n_threads, want_loss=True,
-                      want_grad=return_grad)[:2]
+    loss, grad = _bce_logits(target, logits, reduction=reduction, weight=weight, base=base,
+                             pos_weight=pos_weight, label_smoothing=label_smoothing,
+                             zero_division=zero_division, out=out, grad_out=grad_out,
+                             n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
 
@@ -245,7 +256,7 @@ def binary_cross_entropy_with_logits_grad(target, logits, *, reduction="mean", w
                                           base="e", pos_weight=None, label_smoothing=0.0,
                                           zero_division=np.nan, grad_out=None,
                                           n_threads=None):
-    return _run(True, target, logits, "logits", reduction=reduction, weight=weight,
-                base=base, eps="auto", log_min=None, pos_weight=pos_weight,
-                label_smoothing=label_smoothing, zero_division=zero_division, out=None,
-                grad_out=grad_out, n_threads=n_threads, want_loss=False, want_grad=True)[1]
+    return _bce_logits(target, logits, reduction=reduction, weight=weight, base=base,
+                       pos_weight=pos_weight, label_smoothing=label_smoothing,
+                       zero_division=zero_division, out=None, grad_out=grad_out,
+                       n_threads=n_threads, want_loss=False, want_grad=True)[1]

@@ -7,7 +7,10 @@ src/fe_divlogits_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _dask, _docs, _layout, _rowwise, _threads
+import functools
+
+from fastent import (_api, _dask, _docs, _layout, _registry, _rowwise,
+                     _threads)
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -135,6 +138,7 @@ _EXAMPLES = """
     Cross-entropy H(p, q) = -sum p log q of each row along `axis`.""",
                 params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
+@_registry.loss(functools.partial(_run, _Kind.CROSS_ENTROPY))
 def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
                   zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                   return_grad=False):
@@ -161,6 +165,7 @@ def cross_entropy_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e"
     KL divergence D(p || q) = sum p log(p / q) of each row along `axis`.""",
                 params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
+@_registry.loss(functools.partial(_run, _Kind.KL))
 def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
                   zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                   return_grad=False):
@@ -187,6 +192,7 @@ def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e"
     Shannon entropy H(p) = -sum p log p of each row along `axis`.""",
                 params=dict(p=_P_ONLY), pred="p", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
+@_registry.loss(lambda _unused, p, **kw: _run(_Kind.ENTROPY, None, p, **kw))
 def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
             zero_division=np.nan, out=None, grad_out=None, n_threads=None,
             return_grad=False):
@@ -235,6 +241,7 @@ _JS_EXAMPLES = """
     Jensen-Shannon divergence beta KL(p || m) + (1 - beta) KL(q || m) of each row.""",
                 params=dict(p=_P, q=_Q, beta=_BETA), pred="q", per="per-row",
                 examples=_JS_EXAMPLES, notes=_JS_NOTES)
+@_registry.loss(functools.partial(_run, _Kind.JS))
 def js_divergence(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, base="e",
                   zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                   return_grad=False):
@@ -295,6 +302,7 @@ _LOGIT_EXAMPLES = """
                 params=dict(target_logits=_T_LOGITS, logits=_S_LOGITS,
                             temperature=_TEMPERATURE), pred="logits", per="per-row",
                 examples=_LOGIT_EXAMPLES, notes=_LOGIT_NOTES)
+@_registry.loss(functools.partial(_run, _Kind.KL_LOGITS))
 def kl_divergence_with_logits(target_logits, logits, *, temperature=1.0, axis=-1,
                               reduction="mean", weight=None, base="e", zero_division=np.nan,
                               out=None, grad_out=None, n_threads=None, return_grad=False):
@@ -345,6 +353,7 @@ _JS_LOGIT_EXAMPLES = """
                 params=dict(target_logits=_T_LOGITS, logits=_S_LOGITS, beta=_BETA,
                             temperature=_TEMPERATURE), pred="logits", per="per-row",
                 examples=_JS_LOGIT_EXAMPLES, notes=_JS_LOGIT_NOTES)
+@_registry.loss(functools.partial(_run, _Kind.JS_LOGITS))
 def js_divergence_with_logits(target_logits, logits, *, beta=0.5, temperature=1.0, axis=-1,
                               reduction="mean", weight=None, base="e", zero_division=np.nan,
                               out=None, grad_out=None, n_threads=None, return_grad=False):

@@ -7,21 +7,20 @@ src/fe_terms_impl.h).
 """
 import numpy as np
 
-from fastent import _api, _dask, _docs, binary
+from fastent import _api, _dask, _docs, _registry, binary
 from fastent import _validation as v
 
 __all__ = ["information", "information_grad", "binary_entropy", "binary_entropy_grad"]
 
-INFORMATION, BINARY_ENTROPY = 3, 4      # the kernel's modes (src/fe_binary.h)
 _PROB_RANGE = "probabilities must lie in [0, 1]"
 
 
-def _run(mode, p, *, reduction, weight, base, eps, zero_division, out, grad_out, n_threads,
+def _run(term, p, *, reduction, weight, base, eps, zero_division, out, grad_out, n_threads,
          want_loss, want_grad, denominator=None, totals=False):
     """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
     `denominator` replaces the mean's denominator of the gradient (Dask)."""
     if _dask.is_dask(p, weight):
-        return _dask.run(lambda _t, x, **kw: _run(mode, x, **kw), None, p,
+        return _dask.run(lambda _t, x, **kw: _run(term, x, **kw), None, p,
                          reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, pred_name="p", out=out, grad_out=grad_out,
                          denominator=denominator, totals=totals, base=base, eps=eps,
@@ -39,7 +38,7 @@ def _run(mode, p, *, reduction, weight, base, eps, zero_division, out, grad_out,
                         reduction=reduction, loss_shape=shape, pred=x, dtype=dtype,
                         inputs=(w,))
     s, sw, bad = binary.elementwise_pass(
-        mode, x, dtype, dict(pred=x, weight=w, out=outs.loss, grad=outs.grad), nt, lo=lo,
+        term, x, dtype, dict(pred=x, weight=w, out=outs.loss, grad=outs.grad), nt, lo=lo,
         hi=hi, log_min=0.0, smooth=0.0, loss_scale=loss_scale, reduction=reduction,
         denominator=denominator, want_grad=want_grad,
         want_sum=want_loss and reduction != "none" or totals)
@@ -49,6 +48,11 @@ def _run(mode, p, *, reduction, weight, base, eps, zero_division, out, grad_out,
         raise v.first_bad("weight", w, v.bad_weight, v.WEIGHT_RANGE)
     return binary.elementwise_result(outs, s, sw, x.size, w is not None, want_loss=want_loss,
                                      reduction=reduction, zero_division=zero_division)
+
+
+def _of_p(term):
+    """The registry's run of a one-distribution term: run(None, p, ...)."""
+    return lambda _unused, p, **kw: _run(term, p, **kw)
 
 
 _P = ("array_like", "Probabilities in [0, 1], any shape.")
@@ -77,11 +81,12 @@ _EXAMPLES = """
     Self-information -log p of each element (the surprisal; 1 bit at p = 1/2 in base 2).""",
                 params=dict(p=_P, eps=_EPS_INFO), pred="p", per="per-element",
                 examples=_EXAMPLES, notes=_NOTES)
+@_registry.loss(_of_p("information"))
 def information(p, *, reduction="mean", weight=None, base="e", eps="auto",
                 zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                 return_grad=False):
-    loss, grad = _run(INFORMATION, p, reduction=reduction, weight=weight, base=base, eps=eps,
-                      zero_division=zero_division, out=out, grad_out=grad_out,
+    loss, grad = _run("information", p, reduction=reduction, weight=weight, base=base,
+                      eps=eps, zero_division=zero_division, out=out, grad_out=grad_out,
                       n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
 
@@ -93,7 +98,7 @@ def information(p, *, reduction="mean", weight=None, base="e", eps="auto",
                 examples=_EXAMPLES, notes=_NOTES, grad_fn=True)
 def information_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
                      zero_division=np.nan, grad_out=None, n_threads=None):
-    return _run(INFORMATION, p, reduction=reduction, weight=weight, base=base, eps=eps,
+    return _run("information", p, reduction=reduction, weight=weight, base=base, eps=eps,
                 zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
@@ -103,10 +108,11 @@ def information_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
     in base 2, 0 at p = 0 and 1).""",
                 params=dict(p=_P, eps=_EPS_BENT), pred="p", per="per-element",
                 examples=_EXAMPLES, notes=_NOTES)
+@_registry.loss(_of_p("binary_entropy"))
 def binary_entropy(p, *, reduction="mean", weight=None, base="e", eps="auto",
                    zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                    return_grad=False):
-    loss, grad = _run(BINARY_ENTROPY, p, reduction=reduction, weight=weight, base=base,
+    loss, grad = _run("binary_entropy", p, reduction=reduction, weight=weight, base=base,
                       eps=eps, zero_division=zero_division, out=out, grad_out=grad_out,
                       n_threads=n_threads, want_loss=True, want_grad=return_grad)[:2]
     return (loss, grad) if return_grad else loss
@@ -119,6 +125,6 @@ def binary_entropy(p, *, reduction="mean", weight=None, base="e", eps="auto",
                 examples=_EXAMPLES, notes=_NOTES, grad_fn=True)
 def binary_entropy_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
                         zero_division=np.nan, grad_out=None, n_threads=None):
-    return _run(BINARY_ENTROPY, p, reduction=reduction, weight=weight, base=base, eps=eps,
+    return _run("binary_entropy", p, reduction=reduction, weight=weight, base=base, eps=eps,
                 zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]

@@ -9,12 +9,11 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from fastent import _api, _dask, _docs, _layout, _rowwise, _threads
+from fastent import _api, _dask, _docs, _layout, _registry, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
-__all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad", "softmax_stats",
-           "SoftmaxStats"]
+__all__ = ["softmax_cross_entropy", "softmax_cross_entropy_grad", "softmax_stats"]
 
 _TARGET_RANGE = "probabilities must lie in [0, 1] (NaN refused)"
 _ORDER = v.order_hint("softmax_cross_entropy", "target", "logits")
@@ -168,6 +167,7 @@ _EXAMPLES = """
 @_docs.document(_docs._ROWS, """
     Softmax cross-entropy of logits along `axis`: per row -sum_c a_c log_softmax(x)_c.""",
                 params=_PARAMS, pred="logits", per="per-row", examples=_EXAMPLES)
+@_registry.loss(_run)
 def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=None,
                           class_weight=None, ignore_index=None, label_smoothing=0.0,
                           base="e", zero_division=np.nan, out=None, grad_out=None,

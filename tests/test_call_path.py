@@ -73,8 +73,9 @@ def test_thin_path_is_taken_for_the_common_case(dtype):
                        (K.CROSS_ENTROPY, p, q), (K.ENTROPY, None, q)]:
         assert _rowwise.fast(kind, a, b, -1, *common.values()) is not None
     for logits, pred in [(False, p), (True, x)]:
-        assert _binary.fast(logits, t, pred, "mean", None, "e", "auto", None, None, 0.0,
-                            np.nan, None, None, None, True, True) is not None
+        mode = _binary.MODES["bce_logit" if logits else "bce_prob"]
+        assert _binary.fast(mode, 0.0, 0.0, t, pred, "mean", None, "e", "auto", None, None,
+                            0.0, np.nan, None, None, None, True, True) is not None
 
 
 @pytest.mark.parametrize("change", [
@@ -103,8 +104,8 @@ def test_other_layouts_go_to_the_general_path(make):
     x, p, q, t, lab = _data(np.float32)
     assert _rowwise.fast(K.ENTROPY, None, make(q), -1, "mean", "e", "auto", np.nan, None,
                          None, None, True, False) is None
-    assert _binary.fast(True, t, make(x), "mean", None, "e", "auto", None, None, 0.0, np.nan,
-                        None, None, None, True, False) is None
+    assert _binary.fast(_binary.MODES["bce_logit"], 0.0, 0.0, t, make(x), "mean", None, "e",
+                        "auto", None, None, 0.0, np.nan, None, None, None, True, False) is None
 
 
 def test_overlapping_outputs_go_to_the_general_path():
@@ -113,8 +114,8 @@ def test_overlapping_outputs_go_to_the_general_path():
                          True, True) is None
     assert _rowwise.fast(K.KL, p, q, -1, "none", "e", "auto", np.nan, p[:, 0].copy(), p,
                          None, True, True) is None
-    assert _binary.fast(True, t, x, "mean", None, "e", "auto", None, None, 0.0, np.nan, None,
-                        t, None, True, True) is None
+    assert _binary.fast(_binary.MODES["bce_logit"], 0.0, 0.0, t, x, "mean", None, "e", "auto",
+                        None, None, 0.0, np.nan, None, t, None, True, True) is None
     # and the general path computes them as if the inputs had been copied
     want = fe.softmax_cross_entropy(lab, x.copy(), return_grad=True)
     xg = x.copy()

@@ -23,31 +23,21 @@ FE_INLINE void FE_FN(bce_body)(
     const REAL lo = (REAL)prm->lo, hi = (REAL)prm->hi, lmin = (REAL)prm->log_min;
     const REAL keep = (REAL)(1.0 - prm->smooth), shift = (REAL)(0.5 * prm->smooth);
     const REAL ls = (REAL)prm->loss_scale, gs = (REAL)prm->grad_scale;
+    const double a = prm->a, b = prm->b;
     int badp = 0, badt = 0, badw = 0;
     Py_ssize_t i;
     FE_PRAGMA(omp simd reduction(|:badp, badt, badw))
     for (i = 0; i < n; i++) {
-        const int no_target = mode == FE_INFO || mode == FE_BENT;
-        const REAL xi = x[i], t0 = no_target ? zero : t[i];
+        const int has_t = fe_el_target(mode);
+        const REAL xi = x[i], t0 = has_t ? t[i] : zero;
         REAL l, g;
-        if (!hard && !no_target)   /* hard: every t is 0 or 1 (the caller's scan), unsmoothed */
+        if (!hard && has_t)     /* hard: every t is 0 or 1 (the caller's scan), unsmoothed */
             badt |= FE_T(outside_unit)(t0);
         const REAL ti = hard ? t0 : t0 * keep + shift;
-        if (mode == FE_INFO) {
+        if (fe_el_unit(mode))
             badp |= (xi < zero) | (xi > one);
-            l = FE_T(information)(xi, lo, &g, normal);
-        } else if (mode == FE_BENT) {
-            badp |= (xi < zero) | (xi > one);
-            l = FE_T(binary_entropy)(xi, lo, hi, &g, has_grad);
-        } else if (mode == FE_BCE_LOGITS) {
-            l = FE_T(bce_logit)(ti, xi, has_pw ? pw[i] : one, &g, hard);
-        } else {
-            badp |= (xi < zero) | (xi > one);
-            if (mode == FE_BCE_LOGMIN)
-                l = FE_T(bce_prob_logmin)(ti, xi, lmin, &g);
-            else
-                l = FE_T(bce_prob)(ti, xi, lo, hi, &g, hard, normal);
-        }
+        l = FE_T(elementwise)(mode, ti, xi, has_pw ? pw[i] : one, lo, hi, lmin, a, b, &g, hard,
+                              normal, has_grad);
         if (has_w) {
             const REAL wi = w[i];
             badw |= !((wi >= zero) & (wi < (REAL)INFINITY));
@@ -60,27 +50,34 @@ FE_INLINE void FE_FN(bce_body)(
     *bad = badp | (badt << 1) | (badw << 2);
 }
 
-/* Entry point: one specialised loop per (mode, weights?, gradient?, pos_weight?); then,
- * when `total` is given, the written losses (and the weights, to `wtotal`) are added to the
- * exact sums, in this instruction set (xs: FE_XBLOCK doubles of scratch). */
+/* Entry point: one specialised loop per (mode, weights?, gradient?) and per variant the
+ * mode lists (fe_terms_impl.h: FE_ELEMENTWISE); then, when `total` is given, the written
+ * losses (and the weights, to `wtotal`) are added to the exact sums, in this instruction set
+ * (xs: FE_XBLOCK doubles of scratch). */
 FE_KERNEL void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
                        const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
                        fe_xsum *total, fe_xsum *wtotal, double *xs)
 {
 #define FE_CALL(M, HW, HG, PW, H, N)                                                      \
     FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H, N)
-#define FE_MODE_N(M, PW, H, N)                                                             \
+#define FE_MODE(M, PW, H, N)                                                               \
     if (w) { if (grad) FE_CALL(M, 1, 1, PW, H, N); else FE_CALL(M, 1, 0, PW, H, N); }    \
     else   { if (grad) FE_CALL(M, 0, 1, PW, H, N); else FE_CALL(M, 0, 0, PW, H, N); }
-#define FE_MODE(M, PW, H) FE_MODE_N(M, PW, H, 0)
+#define FE_NORMAL(M, V, H)                                                                 \
+    if (((V) & FE_VAR_NORMAL) && normal) { FE_MODE(M, 0, H, 1) } else { FE_MODE(M, 0, H, 0) }
+#define FE_VARIANTS(M, stem, target, unit, V)                                              \
+    if (prm->mode == M) {                                                                  \
+        if (((V) & FE_VAR_PW) && pw) { FE_MODE(M, 1, 0, 0) }                               \
+        else if (((V) & FE_VAR_HARD) && hard) { FE_NORMAL(M, V, 1) }                       \
+        else { FE_NORMAL(M, V, 0) }                                                        \
+    } else
     /* clip bounds that are normal numbers (any eps > 0 that is not below the dtype's
      * smallest normal): no log argument is subnormal, the logs skip that case */
     const int normal = FE_T(normal_bound)(prm->lo) && prm->hi < 1.0;
     /* hard labels (every target of the segment 0 or 1, no smoothing, no pos_weight): terms
      * that give the same bits with less work (one log, one float softplus) */
-    int hard = prm->smooth == 0.0 && !(prm->mode == FE_BCE_LOGITS && pw)
-               && prm->mode <= FE_BCE_LOGITS;
-    if (hard && prm->mode != FE_BCE_LOGMIN) {
+    int hard = (fe_el_variants(prm->mode) & FE_VAR_HARD) && prm->smooth == 0.0 && !pw;
+    if (hard) {
         Py_ssize_t i;
         int soft = 0;
         FE_PRAGMA(omp simd reduction(|:soft))
@@ -88,22 +85,9 @@ FE_KERNEL void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL
             soft |= (t[i] != (REAL)0) & (t[i] != (REAL)1);
         hard = !soft;
     }
-    if (prm->mode == FE_INFO) {
-        if (normal) { FE_MODE_N(FE_INFO, 0, 0, 1) } else { FE_MODE(FE_INFO, 0, 0) }
-    } else if (prm->mode == FE_BENT) {
-        FE_MODE(FE_BENT, 0, 0)
-    } else if (prm->mode == FE_BCE_LOGITS) {
-        if (pw) { FE_MODE(FE_BCE_LOGITS, 1, 0) }
-        else if (hard) { FE_MODE(FE_BCE_LOGITS, 0, 1) }
-        else { FE_MODE(FE_BCE_LOGITS, 0, 0) }
-    } else if (prm->mode == FE_BCE_LOGMIN) {
-        FE_MODE(FE_BCE_LOGMIN, 0, 0)
-    } else if (normal) {
-        if (hard) { FE_MODE_N(FE_BCE_CLIP, 0, 1, 1) } else { FE_MODE_N(FE_BCE_CLIP, 0, 0, 1) }
-    } else {
-        if (hard) { FE_MODE(FE_BCE_CLIP, 0, 1) } else { FE_MODE(FE_BCE_CLIP, 0, 0) }
-    }
-#undef FE_MODE_N
+    FE_ELEMENTWISE(FE_VARIANTS) {}
+#undef FE_VARIANTS
+#undef FE_NORMAL
 #undef FE_MODE
 #undef FE_CALL
     if (total) {

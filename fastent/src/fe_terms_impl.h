@@ -124,6 +124,54 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
     return p != p ? p : zero - (a + b);         /* a NaN p propagates (the selects drop it) */
 }
 
+/* ---- the elementwise terms by mode (the loop of fe_binary_impl.h) -------------------- *
+ * FE_ELEMENTWISE(X): X(MODE, stem, target, unit, variants) for each term, in mode order:
+ * the mode numbers, the names fastent._binary.MODES looks them up by, and the loop's
+ * specialisations all come from this list.  target: the term reads a target (checked in
+ * [0, 1], smoothed); unit: the prediction is a probability (checked in [0, 1]); variants:
+ * the loops worth compiling apart (FE_VAR_PW with pos_weight, FE_VAR_HARD every target 0
+ * or 1, FE_VAR_NORMAL normal clip bounds).  A new term: one line here, one in
+ * FE_T(elementwise) below.  (Defined alike for each dtype, which C allows.)              */
+#define FE_VAR_PW 1
+#define FE_VAR_HARD 2
+#define FE_VAR_NORMAL 4
+#define FE_ELEMENTWISE(X)                                                                  \
+    X(FE_BCE_CLIP, bce_prob, 1, 1, FE_VAR_HARD | FE_VAR_NORMAL)                            \
+    X(FE_BCE_LOGMIN, bce_prob_logmin, 1, 1, 0)                                             \
+    X(FE_BCE_LOGITS, bce_logit, 1, 0, FE_VAR_PW | FE_VAR_HARD)                             \
+    X(FE_INFO, information, 0, 1, FE_VAR_NORMAL)                                           \
+    X(FE_BENT, binary_entropy, 0, 1, 0)
+#ifndef FE_ELEMENTWISE_MODES
+#define FE_ELEMENTWISE_MODES
+#define FE_EL_ENUM(M, stem, target, unit, var) M,
+#define FE_EL_TARGET(M, stem, target, unit, var) mode == M ? target :
+#define FE_EL_UNIT(M, stem, target, unit, var) mode == M ? unit :
+#define FE_EL_VARIANTS(M, stem, target, unit, var) mode == M ? (var) :
+enum { FE_ELEMENTWISE(FE_EL_ENUM) FE_NMODES };
+FE_INLINE int fe_el_target(const int mode) { return FE_ELEMENTWISE(FE_EL_TARGET) 0; }
+FE_INLINE int fe_el_unit(const int mode) { return FE_ELEMENTWISE(FE_EL_UNIT) 0; }
+FE_INLINE int fe_el_variants(const int mode) { return FE_ELEMENTWISE(FE_EL_VARIANTS) 0; }
+#undef FE_EL_ENUM
+#undef FE_EL_TARGET
+#undef FE_EL_UNIT
+#undef FE_EL_VARIANTS
+#endif
+
+/* The term of `mode` (a constant in each specialised loop) at target t (0 where the term
+ * has none, already smoothed), prediction x, pos_weight c; lo, hi, lmin, a, b: the
+ * parameters of fe_bparams */
+FE_INLINE REAL FE_T(elementwise)(const int mode, REAL t, REAL x, REAL c, REAL lo, REAL hi,
+                                 REAL lmin, double a, double b, REAL *g, const int hard,
+                                 const int normal, const int has_grad)
+{
+    (void)a; (void)b;
+    if (mode == FE_INFO) return FE_T(information)(x, lo, g, normal);
+    if (mode == FE_BENT) return FE_T(binary_entropy)(x, lo, hi, g, has_grad);
+    if (mode == FE_BCE_LOGITS) return FE_T(bce_logit)(t, x, c, g, hard);
+    if (mode == FE_BCE_LOGMIN) return FE_T(bce_prob_logmin)(t, x, lmin, g);
+    return FE_T(bce_prob)(t, x, lo, hi, g, hard, normal);
+}
+
 /* ---- softmax cross-entropy ----------------------------------------------------------- *
  * Per row with m = max x (NaN skipped; a NaN reaches S through exp), z_c = x_c - m <= 0,
  * e_c = exp(z_c), S = sum e_c, class coefficients a_c (class-weighted, smoothed target) and
