@@ -95,6 +95,49 @@ def binary_cross_entropy_with_logits_grad(
 ) -> FloatArray: ...
 
 @overload
+def sigmoid_focal_loss(
+    target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
+    reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ...,
+    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[False] = ...
+) -> np.float64: ...
+
+@overload
+def sigmoid_focal_loss(
+    target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
+    reduction: Literal["none"], weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ...,
+    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[False] = ...
+) -> FloatArray: ...
+
+@overload
+def sigmoid_focal_loss(
+    target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
+    reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ...,
+    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[True]
+) -> tuple[np.float64, FloatArray]: ...
+
+@overload
+def sigmoid_focal_loss(
+    target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
+    reduction: Literal["none"], weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ...,
+    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
+    return_grad: Literal[True]
+) -> tuple[FloatArray, FloatArray]: ...
+
+def sigmoid_focal_loss_grad(
+    target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
+    reduction: Literal["mean", "sum", "none"] = ..., weight: ArrayLike | None = ...,
+    base: Literal["e"] | float = ..., zero_division: float = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ...
+) -> FloatArray: ...
+
+@overload
 def softmax_cross_entropy(
     target: ArrayLike, logits: ArrayLike, *, axis: int = ..., reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ..., class_weight: ArrayLike | None =
     ..., ignore_index: int | None = ..., label_smoothing: float = ..., base: Literal["e"] |

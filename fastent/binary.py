@@ -17,6 +17,7 @@ from fastent._exact import ExactSum
 __all__ = [
     "binary_cross_entropy", "binary_cross_entropy_grad",
     "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_grad",
+    "sigmoid_focal_loss", "sigmoid_focal_loss_grad",
 ]
 
 _PROB_RANGE = "probabilities must lie in [0, 1]"
@@ -260,3 +261,72 @@ def binary_cross_entropy_with_logits_grad(target, logits, *, reduction="mean", w
                        pos_weight=pos_weight, label_smoothing=label_smoothing,
                        zero_division=zero_division, out=None, grad_out=grad_out,
                        n_threads=n_threads, want_loss=False, want_grad=True)[1]
+
+
+def _alpha(alpha):
+    a = v.real(alpha, "alpha")
+    if not a <= 1:
+        raise ValueError(f"alpha: must be in [0, 1], or < 0 to weigh both classes alike; "
+                         f"got {alpha!r}")
+    return a
+
+
+def _gamma(gamma):
+    g = v.real(gamma, "gamma")
+    if not 0 <= g < np.inf:
+        raise ValueError(f"gamma: must be a finite number >= 0, got {gamma!r}")
+    return g
+
+
+def _focal(target, logits, *, alpha, gamma, **kw):
+    return _run("sigmoid_focal", "sigmoid_focal_loss", "logits", target, logits,
+                a=_alpha(alpha), b=_gamma(gamma), **kw)
+
+
+_FOCAL_PARAMS = dict(
+    target=_TARGET, logits=_LOGITS,
+    alpha=("float, default 0.25", "Weight of the positive class, 1 - alpha that of the "
+           "negative one; a negative alpha weighs both by 1 (torchvision's convention)."),
+    gamma=("float >= 0, default 2.0", "Focusing exponent: (1 - p_t)^gamma scales each "
+           "element's cross-entropy; 0 gives binary_cross_entropy_with_logits."))
+_FOCAL_EXAMPLES = """
+    >>> import numpy as np, fastent as fe
+    >>> y = np.array([1, 0, 1, 0])
+    >>> x = np.array([2.0, -1.0, -0.5, 3.0])
+    >>> fe.sigmoid_focal_loss(y, x, reduction="none").round(5)
+    array([4.50000e-04, 1.69900e-02, 9.43500e-02, 2.07471e+00])
+    >>> fe.sigmoid_focal_loss_grad(y, x, reduction="none").round(5)
+    array([-0.00122,  0.03944, -0.13154,  0.84506])
+    """
+
+
+@_docs.document(_docs._ELEM, """
+    Sigmoid focal loss of logits (Lin et al., 2017), torchvision's sigmoid_focal_loss:
+    l = a_t (1 - p_t)^gamma BCE(t, x), p = sigmoid(x), p_t = p t + (1 - p)(1 - t),
+    a_t = alpha t + (1 - alpha)(1 - t).""",
+                params=_FOCAL_PARAMS, pred="logits", per="per-element",
+                examples=_FOCAL_EXAMPLES, notes="""
+    Computed in double from the stable softplus and sigmoid of
+    `binary_cross_entropy_with_logits`: +-inf and +-1e4 logits give the exact limits.""")
+@_registry.loss(_focal, alpha=_alpha, gamma=_gamma)
+def sigmoid_focal_loss(target, logits, *, alpha=0.25, gamma=2.0, reduction="mean",
+                       weight=None, base="e", zero_division=np.nan, out=None,
+                       grad_out=None, n_threads=None, return_grad=False):
+    loss, grad = _focal(target, logits, alpha=alpha, gamma=gamma, reduction=reduction,
+                        weight=weight, base=base, zero_division=zero_division, out=out,
+                        grad_out=grad_out, n_threads=n_threads, want_loss=True,
+                        want_grad=return_grad)[:2]
+    return (loss, grad) if return_grad else loss
+
+
+@_docs.document(_docs._ELEM, """
+    Gradient of `sigmoid_focal_loss` (same arguments) with respect to `logits`.""",
+                params=_FOCAL_PARAMS, pred="logits", per="per-element",
+                examples=_FOCAL_EXAMPLES, grad_fn=True)
+def sigmoid_focal_loss_grad(target, logits, *, alpha=0.25, gamma=2.0, reduction="mean",
+                            weight=None, base="e", zero_division=np.nan, grad_out=None,
+                            n_threads=None):
+    return _focal(target, logits, alpha=alpha, gamma=gamma, reduction=reduction,
+                  weight=weight, base=base, zero_division=zero_division, out=None,
+                  grad_out=grad_out, n_threads=n_threads, want_loss=False,
+                  want_grad=True)[1]

@@ -124,6 +124,33 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
     return p != p ? p : zero - (a + b);         /* a NaN p propagates (the selects drop it) */
 }
 
+/* ---- sigmoid focal loss on logits (Lin et al. 2017; torchvision's sigmoid_focal_loss) - *
+ * With s = sigma(x), u = 1 - t, ce = bce_logit's t softplus(-x) + u softplus(x):
+ *   m = 1 - p_t = u s + t (1 - s)         (two terms >= 0: no cancellation)
+ *   l = a_t ce m^gamma,  a_t = alpha t + (1 - alpha) u  (alpha < 0: a_t = 1)
+ *   dl/dx = a_t [(u s - t (1 - s)) m^gamma + gamma ce m^gamma (s (1 - s) / m) (u - t)]
+ * in double; m^gamma = exp(gamma log m), 1 at gamma = 0 (torch's 0^0), 0 at m = 0.  The
+ * second term is 0 where gamma, m or s (1 - s) is 0 (its limit: ce -> 0 or s (1 - s) ->
+ * 0 faster).  gamma = 0 and alpha < 0 give bce_logit's bits.                              */
+FE_INLINE REAL FE_T(sigmoid_focal)(REAL t, REAL x, double alpha, double gamma, REAL *g)
+{
+    const REAL zero = 0, one = 1, u = one - t;
+    REAL gce;
+    const double ce = (double)FE_T(bce_logit)(t, x, one, &gce, 0);
+    const REAL ax = x < zero ? -x : x;
+    const REAL e = EXP_NONPOS(-ax);
+    const REAL r = one / (one + e);
+    const double s = x >= zero ? r : e * r, sn = x >= zero ? e * r : r;
+    const double m = (double)u * s + (double)t * sn, ssn = s * sn;
+    const double mg = gamma == 0.0 ? 1.0 : (m > 0.0 ? fe_exp(gamma * fe_log(m)) : 0.0);
+    const double at = alpha < 0.0 ? 1.0 : alpha * (double)t + (1.0 - alpha) * (double)u;
+    const double d2 = gamma != 0.0 && m > 0.0 && ssn > 0.0
+                      ? gamma * ce * mg * (ssn / m) * ((double)u - (double)t) : 0.0;
+    *g = (REAL)(at * ((double)gce * mg + d2));
+    *g = x != x ? x : *g;
+    return (REAL)(at * (ce * mg));
+}
+
 /* ---- the elementwise terms by mode (the loop of fe_binary_impl.h) -------------------- *
  * FE_ELEMENTWISE(X): X(MODE, stem, target, unit, variants) for each term, in mode order:
  * the mode numbers, the names fastent._binary.MODES looks them up by, and the loop's
@@ -140,7 +167,8 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
     X(FE_BCE_LOGMIN, bce_prob_logmin, 1, 1, 0)                                             \
     X(FE_BCE_LOGITS, bce_logit, 1, 0, FE_VAR_PW | FE_VAR_HARD)                             \
     X(FE_INFO, information, 0, 1, FE_VAR_NORMAL)                                           \
-    X(FE_BENT, binary_entropy, 0, 1, 0)
+    X(FE_BENT, binary_entropy, 0, 1, 0)                                                    \
+    X(FE_FOCAL, sigmoid_focal, 1, 0, 0)
 #ifndef FE_ELEMENTWISE_MODES
 #define FE_ELEMENTWISE_MODES
 #define FE_EL_ENUM(M, stem, target, unit, var) M,
@@ -164,11 +192,11 @@ FE_INLINE REAL FE_T(elementwise)(const int mode, REAL t, REAL x, REAL c, REAL lo
                                  REAL lmin, double a, double b, REAL *g, const int hard,
                                  const int normal, const int has_grad)
 {
-    (void)a; (void)b;
     if (mode == FE_INFO) return FE_T(information)(x, lo, g, normal);
     if (mode == FE_BENT) return FE_T(binary_entropy)(x, lo, hi, g, has_grad);
     if (mode == FE_BCE_LOGITS) return FE_T(bce_logit)(t, x, c, g, hard);
     if (mode == FE_BCE_LOGMIN) return FE_T(bce_prob_logmin)(t, x, lmin, g);
+    if (mode == FE_FOCAL) return FE_T(sigmoid_focal)(t, x, a, b, g);
     return FE_T(bce_prob)(t, x, lo, hi, g, hard, normal);
 }
 
