@@ -98,36 +98,32 @@ def binary_cross_entropy_with_logits_grad(
 def sigmoid_focal_loss(
     target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
     reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ...,
-    base: Literal["e"] | float = ..., zero_division: float = ...,
-    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
-    return_grad: Literal[False] = ...
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
 ) -> np.float64: ...
 
 @overload
 def sigmoid_focal_loss(
     target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
     reduction: Literal["none"], weight: ArrayLike | None = ...,
-    base: Literal["e"] | float = ..., zero_division: float = ...,
-    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
-    return_grad: Literal[False] = ...
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[False] = ...
 ) -> FloatArray: ...
 
 @overload
 def sigmoid_focal_loss(
     target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
     reduction: Literal["mean", "sum"] = ..., weight: ArrayLike | None = ...,
-    base: Literal["e"] | float = ..., zero_division: float = ...,
-    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
-    return_grad: Literal[True]
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
 ) -> tuple[np.float64, FloatArray]: ...
 
 @overload
 def sigmoid_focal_loss(
     target: ArrayLike, logits: ArrayLike, *, alpha: float = ..., gamma: float = ...,
     reduction: Literal["none"], weight: ArrayLike | None = ...,
-    base: Literal["e"] | float = ..., zero_division: float = ...,
-    out: FloatArray | None = ..., grad_out: FloatArray | None = ..., n_threads: int | None = ...,
-    return_grad: Literal[True]
+    base: Literal["e"] | float = ..., zero_division: float = ..., out: FloatArray | None = ...,
+    grad_out: FloatArray | None = ..., n_threads: int | None = ..., return_grad: Literal[True]
 ) -> tuple[FloatArray, FloatArray]: ...
 
 def sigmoid_focal_loss_grad(

@@ -23,7 +23,7 @@ from fastent._driver cimport (GRAD, NOPS, OUT, POS_WEIGHT, PRED, TARGET, WEIGHT,
 cnp.import_array()
 
 cdef extern from "fe_binary.h" nogil:
-    enum: FE_BCE_CLIP, FE_NMODES
+    enum: FE_NMODES
     const char *const fe_elementwise_names[]
     ctypedef struct fe_bparams:
         int mode
@@ -129,8 +129,9 @@ def bce(int mode, tuple shape, dict operands, *, int ctype, double lo, double hi
     for `shape`, 0, element type code) or None}; the outputs have the computation type
     `ctype` (float32 or float64), the inputs any type the kernels read (converted while a
     block is gathered).  mode: a value of MODES (the term; lo, hi: clip bounds, log_min:
-    PyTorch's clamp, a, b: the term's own parameters).  Returns (exact sum of the written losses, exact sum of the weights or None,
-    range-check bits), the sums as fastent._exact.ExactSum states (None unless `want_sum`).
+    PyTorch's clamp, a, b: the term's own parameters).  Returns (exact sum of the written
+    losses, exact sum of the weights or None, range-check bits), the sums as
+    fastent._exact.ExactSum states (None unless `want_sum`).
     """
     cdef Driver D
     cdef fe_bparams prm
@@ -172,8 +173,8 @@ cdef dict _CODES = {np.dtype(t).num: c for t, c in _v.KERNEL_TYPES.items()}
 
 
 def fast(int mode, double a, double b, target, pred, reduction, weight, base, eps, log_min,
-         pos_weight, label_smoothing, zero_division, out, grad_out, n_threads, bint want_loss,
-         bint want_grad, bint totals=False):
+         pos_weight, label_smoothing, zero_division, out, grad_out, n_threads,
+         bint want_loss, bint want_grad, bint totals=False):
     """(out or None, grad or None, the correctly rounded sum of the element values or None,
     the exact sum as an ExactSum state or None, elements counted) of the common case
     (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum

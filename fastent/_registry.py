@@ -4,7 +4,8 @@ consumer of "a loss by name") derives its losses, options and defaults from.
 A family module registers each public loss with `@loss(run)` where it defines it.  `run`
 is the family's `_run` with the loss's leading arguments bound:
 run(target, prediction, *, reduction, weight, out, grad_out, want_loss, want_grad,
-totals, **options) -> (loss or None, grad or None, Totals), for NumPy and Dask input alike.
+totals, **options) -> (loss or None, grad or None, Totals), for NumPy and Dask input alike;
+run(p, ...) for a loss of one distribution (entropy).
 The options and their defaults are read from the public function's signature, so they
 cannot drift from it.
 """
@@ -19,7 +20,7 @@ class Loss(NamedTuple):
     name: str
     run: Callable
     options: dict           # option -> default, in the signature's order
-    one_argument: bool      # one distribution (entropy): run(None, p, ...)
+    one_argument: bool      # one distribution (entropy): run(p, ...)
     canonical: dict         # option -> its own check and canonical spelling (see loss())
 
 

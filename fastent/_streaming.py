@@ -32,7 +32,10 @@ def _run(name, target, prediction, options, **call):
     kw.update(reduction="sum", out=None, grad_out=None, want_loss=True, want_grad=False,
               totals=True)
     kw.update(call)
-    return _LOSSES[name].run(target, prediction, **kw)
+    entry = _LOSSES[name]
+    if entry.one_argument:
+        return entry.run(prediction, **kw)
+    return entry.run(target, prediction, **kw)
 
 
 # -- the configuration as plain, canonical numbers ------------------------------------------
@@ -89,7 +92,7 @@ def _canonical(name, options):
     entry = _LOSSES[name]
     o = dict(entry.options, **options)
     v.n_threads(o.get("n_threads"))
-    return {k: entry.canonical.get(k, _CANONICAL.get(k))(o[k])
+    return {k: (entry.canonical.get(k) or _CANONICAL[k])(o[k])
             for k in entry.options if k != "n_threads"}
 
 
@@ -149,7 +152,8 @@ class RunningLoss:
     Parameters
     ----------
     loss : str or function
-        The loss function or its name: LOSSES.
+        The loss function or its name, one of
+        LOSSES
     window : int, optional
         Also keep the last `window` updates apart: `windowed()` is an accumulator of those
         only (a moving figure beside the lifetime one).
@@ -486,9 +490,8 @@ class RunningLoss:
                 f"count={self.count}, weight={float(self.weight):.6g})")
 
 
-RunningLoss.__doc__ = RunningLoss.__doc__.replace("LOSSES", textwrap.fill(
-    ", ".join(_LOSSES) + ".", 80, initial_indent=" " * 38,
-    subsequent_indent=" " * 8).lstrip())
+RunningLoss.__doc__ = RunningLoss.__doc__.replace("        LOSSES", textwrap.fill(
+    ", ".join(_LOSSES) + ".", 92, initial_indent=" " * 8, subsequent_indent=" " * 8))
 
 
 def _is_default(default, value):

@@ -4,11 +4,10 @@ Validation and output allocation happen here; all arithmetic happens in one pass
 kernel (fastent/_binary.pyx on the driver of fastent/_driver.pxd, inner loops in
 src/fe_binary_impl.h).
 """
+import functools
 import warnings
 
 import numpy as np
-
-import functools
 
 from fastent import _api, _binary, _dask, _docs, _layout, _registry, _runtime, _threads
 from fastent import _validation as v
@@ -137,7 +136,8 @@ def elementwise_pass(term, x, dtype, ops, nt, *, lo, hi, log_min, smooth, loss_s
         x.shape, {name: None if a is None else a.strides for name, a in ops.items()},
         lead="pred")
     return _threads.run(
-        _binary.bce, nt, x.size, _binary.MODES[term], it_shape, _api.driver_operands(ops, strides),
+        _binary.bce, nt, x.size, _binary.MODES[term], it_shape,
+        _api.driver_operands(ops, strides),
         ctype=v.KERNEL_TYPES[dtype], lo=lo, hi=hi, log_min=log_min, smooth=smooth,
         loss_scale=loss_scale, grad_scale=grad_scale, want_sum=want_sum, a=a, b=b)
 
@@ -224,7 +224,8 @@ def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, ba
                               eps="auto", log_min=None, label_smoothing=0.0,
                               zero_division=np.nan, grad_out=None, n_threads=None):
     return _bce(target, prob, reduction=reduction, weight=weight, base=base, eps=eps,
-                log_min=log_min, label_smoothing=label_smoothing, zero_division=zero_division, out=None, grad_out=grad_out,
+                log_min=log_min, label_smoothing=label_smoothing,
+                zero_division=zero_division, out=None, grad_out=grad_out,
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 

@@ -5,12 +5,11 @@ the arithmetic happens in one pass per row in the kernel (fastent/_rowwise.pyx o
 of fastent/_driver.pxd, row kernels in src/fe_divergence_impl.h and, from logits,
 src/fe_divlogits_impl.h).
 """
-import numpy as np
-
 import functools
 
-from fastent import (_api, _dask, _docs, _layout, _registry, _rowwise,
-                     _threads)
+import numpy as np
+
+from fastent import _api, _dask, _docs, _layout, _registry, _rowwise, _threads
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -192,7 +191,7 @@ def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e"
     Shannon entropy H(p) = -sum p log p of each row along `axis`.""",
                 params=dict(p=_P_ONLY), pred="p", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
-@_registry.loss(lambda _unused, p, **kw: _run(_Kind.ENTROPY, None, p, **kw))
+@_registry.loss(functools.partial(_run, _Kind.ENTROPY, None))
 def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
             zero_division=np.nan, out=None, grad_out=None, n_threads=None,
             return_grad=False):

@@ -7,6 +7,8 @@ src/fe_terms_impl.h).
 """
 import numpy as np
 
+import functools
+
 from fastent import _api, _dask, _docs, _registry, binary
 from fastent import _validation as v
 
@@ -50,11 +52,6 @@ def _run(term, p, *, reduction, weight, base, eps, zero_division, out, grad_out,
                                      reduction=reduction, zero_division=zero_division)
 
 
-def _of_p(term):
-    """The registry's run of a one-distribution term: run(None, p, ...)."""
-    return lambda _unused, p, **kw: _run(term, p, **kw)
-
-
 _P = ("array_like", "Probabilities in [0, 1], any shape.")
 _EPS_INFO = ('"auto" or float in [0, 0.5), default "auto"',
              'p is raised to at least eps before the log ("auto": the machine epsilon of the '
@@ -81,7 +78,7 @@ _EXAMPLES = """
     Self-information -log p of each element (the surprisal; 1 bit at p = 1/2 in base 2).""",
                 params=dict(p=_P, eps=_EPS_INFO), pred="p", per="per-element",
                 examples=_EXAMPLES, notes=_NOTES)
-@_registry.loss(_of_p("information"))
+@_registry.loss(functools.partial(_run, "information"))
 def information(p, *, reduction="mean", weight=None, base="e", eps="auto",
                 zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                 return_grad=False):
@@ -108,7 +105,7 @@ def information_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
     in base 2, 0 at p = 0 and 1).""",
                 params=dict(p=_P, eps=_EPS_BENT), pred="p", per="per-element",
                 examples=_EXAMPLES, notes=_NOTES)
-@_registry.loss(_of_p("binary_entropy"))
+@_registry.loss(functools.partial(_run, "binary_entropy"))
 def binary_entropy(p, *, reduction="mean", weight=None, base="e", eps="auto",
                    zero_division=np.nan, out=None, grad_out=None, n_threads=None,
                    return_grad=False):

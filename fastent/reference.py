@@ -207,12 +207,11 @@ def binary_cross_entropy_with_logits_grad(target, logits, *, reduction="mean", w
     return _apply_grad(g, w, _grad_scale(w, x.shape, reduction, _inv_ln(base)))
 
 
-def _focal_parts(target, logits, alpha, gamma):
+def _focal_parts(target, logits, alpha):
     """t, x, sigmoid(x), sigmoid(-x), the cross-entropy, 1 - p_t, a_t (in the dtype)."""
     t, x, _c, dt = _bce_logit_terms(target, logits, None, 0.0)
     s, sn = _sigmoid(x), _sigmoid(-x)
-    zero = dt.type(0)
-    ce = _mul0(t, np.logaddexp(zero, -x)) + _mul0(1 - t, np.logaddexp(zero, x))
+    ce = binary_cross_entropy_with_logits(target, logits, reduction="none")
     m = (1 - t) * s + t * sn
     at = np.ones_like(x) if alpha < 0 else alpha * t + (1 - alpha) * (1 - t)
     return t, x, s, sn, ce, m, at, dt
@@ -221,7 +220,7 @@ def _focal_parts(target, logits, alpha, gamma):
 def sigmoid_focal_loss(target, logits, *, alpha=0.25, gamma=2.0, reduction="mean",
                        weight=None, base="e", zero_division=np.nan):
     """a_t (1 - p_t)^gamma BCE(t, x), p_t = p t + (1 - p)(1 - t) (torchvision's)."""
-    t, x, s, sn, ce, m, at, dt = _focal_parts(target, logits, alpha, gamma)
+    t, x, s, sn, ce, m, at, dt = _focal_parts(target, logits, alpha)
     loss = at * ce * m ** dt.type(gamma)
     return _reduce(loss, _weights(weight, x.shape, dt), reduction, _inv_ln(base), zero_division)
 
@@ -230,11 +229,11 @@ def sigmoid_focal_loss_grad(target, logits, *, alpha=0.25, gamma=2.0, reduction=
                             weight=None, base="e", zero_division=np.nan):
     """d/dx: a_t [(s - t) m^gamma + gamma ce m^(gamma-1) s (1 - s) (1 - 2t)], m = 1 - p_t
     (the second term 0 where s (1 - s) is)."""
-    t, x, s, sn, ce, m, at, dt = _focal_parts(target, logits, alpha, gamma)
+    t, x, s, sn, ce, m, at, dt = _focal_parts(target, logits, alpha)
     g = dt.type(gamma)
     with np.errstate(divide="ignore", invalid="ignore"):
-        second = np.where((s * sn > 0) & (g != 0), g * ce * m ** (g - 1) * s * sn * (1 - 2 * t),
-                          0)
+        second = np.where((s * sn > 0) & (g != 0),
+                          g * ce * m ** (g - 1) * s * sn * (1 - 2 * t), 0)
     grad = at * ((s - t) * m ** g + second)
     w = _weights(weight, x.shape, dt)
     return _apply_grad(grad, w, _grad_scale(w, x.shape, reduction, _inv_ln(base)))

@@ -56,15 +56,22 @@ FE_INLINE REAL FE_T(bce_prob_logmin)(REAL t, REAL p, REAL lmin, REAL *g)
  *   dl/dx = (1-t) sigma(x) - c t sigma(-x)
  * not sigma(x) - t, which cancels for hard labels: the two-term form is accurate at every x.
  * x = +-inf gives the exact limits, NaN propagates.                                        */
-FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
-{
-    const REAL zero = 0, one = 1, u = one - t;
+FE_INLINE REAL FE_T(sigmoid_parts)(REAL x, REAL *sig_pos, REAL *sig_neg)
+{   /* L = log1p(e), sigma(x) and sigma(-x) from one exp and one division; returns L */
+    const REAL zero = 0, one = 1;
     const REAL ax = x < zero ? -x : x;
     const REAL e = EXP_NONPOS(-ax);
     const REAL r = one / (one + e);
-    const REAL L = LOG1P_UNIT_UR(e, one + e, r);        /* log1p(e), sharing 1/(1+e) */
-    const REAL sig_pos = x >= zero ? r : e * r;         /* sigma(x)     */
-    const REAL sig_neg = x >= zero ? e * r : r;         /* sigma(-x)    */
+    *sig_pos = x >= zero ? r : e * r;
+    *sig_neg = x >= zero ? e * r : r;
+    return LOG1P_UNIT_UR(e, one + e, r);                /* log1p(e), sharing 1/(1+e) */
+}
+
+/* the loss and gradient from sigmoid_parts' L, sigma(x), sigma(-x) */
+FE_INLINE REAL FE_T(bce_logit_of)(REAL t, REAL x, REAL c, REAL L, REAL sig_pos, REAL sig_neg,
+                                  REAL *g, const int hard)
+{
+    const REAL zero = 0, one = 1, u = one - t;
     const REAL tc = t * c;
     REAL l;
     if (hard) {     /* t c and 1 - t are 0 or 1: one softplus, one rounding, the same bits
@@ -85,6 +92,13 @@ FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
     l = x != x ? x : l;
     *g = x != x ? x : *g;
     return l;
+}
+
+FE_INLINE REAL FE_T(bce_logit)(REAL t, REAL x, REAL c, REAL *g, const int hard)
+{
+    REAL sig_pos, sig_neg;
+    const REAL L = FE_T(sigmoid_parts)(x, &sig_pos, &sig_neg);
+    return FE_T(bce_logit_of)(t, x, c, L, sig_pos, sig_neg, g, hard);
 }
 
 /* ---- information and binary entropy (elementwise, p in [0, 1]) ---------------------- *
@@ -134,20 +148,17 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
  * 0 faster).  gamma = 0 and alpha < 0 give bce_logit's bits.                              */
 FE_INLINE REAL FE_T(sigmoid_focal)(REAL t, REAL x, double alpha, double gamma, REAL *g)
 {
-    const REAL zero = 0, one = 1, u = one - t;
-    REAL gce;
-    const double ce = (double)FE_T(bce_logit)(t, x, one, &gce, 0);
-    const REAL ax = x < zero ? -x : x;
-    const REAL e = EXP_NONPOS(-ax);
-    const REAL r = one / (one + e);
-    const double s = x >= zero ? r : e * r, sn = x >= zero ? e * r : r;
+    const REAL one = 1, u = one - t;
+    REAL gce, sp, sn_;
+    const REAL L = FE_T(sigmoid_parts)(x, &sp, &sn_);
+    const double ce = (double)FE_T(bce_logit_of)(t, x, one, L, sp, sn_, &gce, 0);
+    const double s = sp, sn = sn_;
     const double m = (double)u * s + (double)t * sn, ssn = s * sn;
     const double mg = gamma == 0.0 ? 1.0 : (m > 0.0 ? fe_exp(gamma * fe_log(m)) : 0.0);
     const double at = alpha < 0.0 ? 1.0 : alpha * (double)t + (1.0 - alpha) * (double)u;
     const double d2 = gamma != 0.0 && m > 0.0 && ssn > 0.0
                       ? gamma * ce * mg * (ssn / m) * ((double)u - (double)t) : 0.0;
-    *g = (REAL)(at * ((double)gce * mg + d2));
-    *g = x != x ? x : *g;
+    *g = (REAL)(at * ((double)gce * mg + d2));          /* NaN at a NaN x, through gce */
     return (REAL)(at * (ce * mg));
 }
 
