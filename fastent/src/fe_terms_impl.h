@@ -143,21 +143,28 @@ FE_INLINE REAL FE_T(binary_entropy)(REAL p, REAL lo, REAL hi, REAL *g, const int
  *   m = 1 - p_t = u s + t (1 - s)         (two terms >= 0: no cancellation)
  *   l = a_t ce m^gamma,  a_t = alpha t + (1 - alpha) u  (alpha < 0: a_t = 1)
  *   dl/dx = a_t [(u s - t (1 - s)) m^gamma + gamma ce m^gamma (s (1 - s) / m) (u - t)]
- * in double; m^gamma = exp(gamma log m), 1 at gamma = 0 (torch's 0^0), 0 at m = 0.  The
- * second term is 0 where gamma, m or s (1 - s) is 0 (its limit: ce -> 0 or s (1 - s) ->
- * 0 faster).  gamma = 0 and alpha < 0 give bce_logit's bits.                              */
+ * in double; m^gamma = exp(gamma log m) (exactly 1 at gamma = 0), and at m = 0 it is 1 at
+ * gamma = 0 (torch's 0^0), else 0.  The second term is 0 where m or s (1 - s) is 0 (its
+ * limit: ce -> 0 or s (1 - s) -> 0 faster), and +-0 at gamma = 0 (the factors are finite:
+ * s (1 - s) <= min(s, 1 - s) <= m).  gamma = 0 and alpha < 0 give bce_logit's bits.
+ * The choices on alpha and gamma are made on scalars (at_t, at_u, at_1, m0) so that every
+ * select in the loop has a per-element condition: GCC vectorises none of the loop when an
+ * invariant condition joins them.                                                         */
 FE_INLINE REAL FE_T(sigmoid_focal)(REAL t, REAL x, double alpha, double gamma, REAL *g)
 {
     const REAL one = 1, u = one - t;
+    const double at_t = alpha < 0.0 ? 0.0 : alpha, at_u = alpha < 0.0 ? 0.0 : 1.0 - alpha;
+    const double at_1 = alpha < 0.0 ? 1.0 : 0.0, m0 = gamma == 0.0 ? 1.0 : 0.0;
     REAL gce, sp, sn_;
     const REAL L = FE_T(sigmoid_parts)(x, &sp, &sn_);
     const double ce = (double)FE_T(bce_logit_of)(t, x, one, L, sp, sn_, &gce, 0);
     const double s = sp, sn = sn_;
     const double m = (double)u * s + (double)t * sn, ssn = s * sn;
-    const double mg = gamma == 0.0 ? 1.0 : (m > 0.0 ? fe_exp(gamma * fe_log(m)) : 0.0);
-    const double at = alpha < 0.0 ? 1.0 : alpha * (double)t + (1.0 - alpha) * (double)u;
-    const double d2 = gamma != 0.0 && m > 0.0 && ssn > 0.0
-                      ? gamma * ce * mg * (ssn / m) * ((double)u - (double)t) : 0.0;
+    const int pos = m > 0.0;
+    const double mg = pos ? fe_exp(gamma * fe_log(pos ? m : 1.0)) : m0;
+    const double at = (at_t * (double)t + at_u * (double)u) + at_1;
+    const double d2 = pos && ssn > 0.0 ? gamma * ce * mg * (ssn / m) * ((double)u - (double)t)
+                                       : 0.0;
     *g = (REAL)(at * ((double)gce * mg + d2));          /* NaN at a NaN x, through gce */
     return (REAL)(at * (ce * mg));
 }
