@@ -24,7 +24,7 @@ from fastent cimport _driver
 from fastent._common cimport (FE_BLOCK, FE_MAXDIM, FE_T_F32, FE_T_F64, FE_XBLOCK,
                               common_keywords, disjoint, fe_scatter,
                               fe_type_size, fe_xsum,
-                              fe_xsum_add_f64, float_type, plain_array,
+                              fe_xsum_add_f64, float_type, plain_array, real_number,
                               xsum_state, xsum_value)
 from fastent._driver cimport (GRAD, LABELS, NOPS, OUT, PRED, STATS, TARGET, WEIGHT, Driver)
 
@@ -61,30 +61,31 @@ cdef extern from "fe_rows.h" nogil:
     int fe_rows_select(int requested)
 
 cdef extern from "fe_softmax.h" nogil:
-    void fe_smx_block_f32(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
+    void fe_softmax_block_f32(Py_ssize_t, Py_ssize_t, const float *, const Py_ssize_t *,
                           const float *, const float *, double, double, float *,
                           const double *, double *, float *, double *, double *, int *,
                           const char *, Py_ssize_t)
-    void fe_smx_block_f64(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
+    void fe_softmax_block_f64(Py_ssize_t, Py_ssize_t, const double *, const Py_ssize_t *,
                           const double *, const double *, double, double, double *,
                           const double *, double *, double *, double *, double *, int *,
                           const char *, Py_ssize_t)
-    void fe_smx_pairs_raw_f32(Py_ssize_t, const float *, const Py_ssize_t *, float *,
+    void fe_softmax_pairs_raw_f32(Py_ssize_t, const float *, const Py_ssize_t *, float *,
                               const double *, double *, int *)
-    void fe_smx_pairs_raw_f64(Py_ssize_t, const double *, const Py_ssize_t *, double *,
+    void fe_softmax_pairs_raw_f64(Py_ssize_t, const double *, const Py_ssize_t *, double *,
                               const double *, double *, int *)
     bint fe_softmax_in_pairs(Py_ssize_t C, const void *cw, double smooth, const void *stats)
     int fe_softmax_select(int requested)
 
-# What a row computes
-cpdef enum Kind:
-    SOFTMAX = 0        # softmax cross-entropy (labels or probability targets)
-    CROSS_ENTROPY = 1  # H(p, q)
-    KL = 2             # D(p || q)
-    ENTROPY = 3        # H(p)
-    JS = 4             # Jensen-Shannon divergence of distributions p, q
-    KL_LOGITS = 5      # D(softmax(t / T) || softmax(x / T)) from logits
-    JS_LOGITS = 6      # Jensen-Shannon divergence of softmax(t / T), softmax(x / T)
+# What a row computes: src/fe_terms.h's one list of kinds (Kind.KL is FE_KL there)
+cdef extern from "fe_terms.h":
+    cpdef enum Kind "fe_row_kind":
+        SOFTMAX "FE_SOFTMAX"
+        CROSS_ENTROPY "FE_CROSS_ENTROPY"
+        KL "FE_KL"
+        ENTROPY "FE_ENTROPY"
+        JS "FE_JS"
+        KL_LOGITS "FE_KL_LOGITS"
+        JS_LOGITS "FE_JS_LOGITS"
 
 cdef struct Params:    # the row families' parameters (Driver.params)
     Kind kind
@@ -312,37 +313,34 @@ cdef void _rows_block(const Driver *D, Py_ssize_t b, char *scratch, fe_xsum *sum
     cdef char *g = gb if G.data != NULL else NULL
     cdef const Py_ssize_t *labp = lab if D.op[LABELS].data != NULL else NULL
     cdef const char *tp = tb if T.data != NULL else NULL
-    cdef int kind = (0 if P.kind == CROSS_ENTROPY else 1 if P.kind == KL else
-                     2 if P.kind == ENTROPY else 3)            # fe_div_block's kinds
-    cdef int lkind = 0 if P.kind == KL_LOGITS else 1          # fe_divlogits_block's
     if raw:
         labp = <const Py_ssize_t *>(L.data + r0 * L.strides[0])
         if isz == 4:
-            fe_smx_pairs_raw_f32(n, <float *>xb, labp, <float *>g, gsc, loss, &bad)
+            fe_softmax_pairs_raw_f32(n, <float *>xb, labp, <float *>g, gsc, loss, &bad)
         else:
-            fe_smx_pairs_raw_f64(n, <double *>xb, labp, <double *>g, gsc, loss, &bad)
+            fe_softmax_pairs_raw_f64(n, <double *>xb, labp, <double *>g, gsc, loss, &bad)
     elif isz == 4:
         if P.kind == SOFTMAX:
-            fe_smx_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>P.cw,
+            fe_softmax_block_f32(n, C, <float *>xb, labp, <const float *>tp, <const float *>P.cw,
                              P.cw_sum, P.smooth, <float *>g, gsc, loss, <float *>zb, work, st,
                              &bad, next_row, next_size)
         elif P.kind == KL_LOGITS or P.kind == JS_LOGITS:
-            fe_divlogits_block_f32(lkind, n, C, <float *>xb, <const float *>tp, P.temperature,
+            fe_divlogits_block_f32(P.kind, n, C, <float *>xb, <const float *>tp, P.temperature,
                                    P.beta, <float *>g, gsc, loss, <float *>zb, work)
         else:
-            fe_div_block_f32(kind, n, C, <float *>xb, <const float *>tp, P.lo, P.beta,
+            fe_div_block_f32(P.kind, n, C, <float *>xb, <const float *>tp, P.lo, P.beta,
                              <float *>g, gsc, loss, <float *>zb, work, &bad)
     else:
         if P.kind == SOFTMAX:
-            fe_smx_block_f64(n, C, <double *>xb, labp, <const double *>tp,
+            fe_softmax_block_f64(n, C, <double *>xb, labp, <const double *>tp,
                              <const double *>P.cw, P.cw_sum, P.smooth, <double *>g, gsc, loss,
                              <double *>zb, work, st, &bad, next_row, next_size)
         elif P.kind == KL_LOGITS or P.kind == JS_LOGITS:
-            fe_divlogits_block_f64(lkind, n, C, <double *>xb, <const double *>tp,
+            fe_divlogits_block_f64(P.kind, n, C, <double *>xb, <const double *>tp,
                                    P.temperature, P.beta, <double *>g, gsc, loss,
                                    <double *>zb, work)
         else:
-            fe_div_block_f64(kind, n, C, <double *>xb, <const double *>tp, P.lo, P.beta,
+            fe_div_block_f64(P.kind, n, C, <double *>xb, <const double *>tp, P.lo, P.beta,
                              <double *>g, gsc, loss, <double *>zb, work, &bad)
     # a row of gradient scale 0 (weight 0, an ignored label, every row when all weights
     # are 0 under "mean") contributes exactly +0, also where its gradient is infinite or
@@ -475,16 +473,21 @@ cdef inline void _operand(_driver.Operand *op, cnp.ndarray a, Py_ssize_t row_str
 
 def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out, grad_out,
          n_threads, bint want_loss, bint want_grad, weight=None, class_weight=None,
-         ignore_index=None, label_smoothing=0.0, bint totals=False):
+         ignore_index=None, label_smoothing=0.0, bint totals=False, temperature=1.0,
+         beta=0.5):
     """(out or None, grad or None, the correctly rounded sum of the row values or None, the
     exact sum as an ExactSum state or None, rows counted) of the common case
     (fastent._api.fast_result makes the result), or None (see above).  `totals`: the sum
-    is wanted whatever the reduction (RunningLoss)."""
+    is wanted whatever the reduction (RunningLoss).  eps: "auto" for the kinds that clip
+    (cross-entropy, KL, entropy), None for the others."""
     cdef int typ = float_type(pred)
-    if not (typ >= 0 and kind <= ENTROPY and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
+    cdef bint clips = kind == CROSS_ENTROPY or kind == KL or kind == ENTROPY
+    if not (typ >= 0 and cnp.PyArray_NDIM(<cnp.ndarray>pred) == 2
             and type(axis) is int and (axis == -1 or axis == 1)
             and weight is None and class_weight is None and ignore_index is None
-            and (eps is None or (type(eps) is str and eps == "auto"))
+            and ((type(eps) is str and eps == "auto") if clips else eps is None)
+            and real_number(temperature) and 0 < temperature < float("inf")
+            and real_number(beta) and 0 <= beta <= 1
             and common_keywords(reduction, base, label_smoothing, zero_division, n_threads)):
         return None
     cdef cnp.ndarray x = pred, t = None, o = None, g = None
@@ -529,7 +532,7 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
     D.shape[0] = N
     P.kind = kind
     P.C = C
-    P.lo = (_LO32 if isz == 4 else _LO64) if kind != SOFTMAX else 0.0
+    P.lo = (_LO32 if isz == 4 else _LO64) if clips else 0.0
     P.cw = NULL
     P.cw_sum = C
     P.smooth = 0.0
@@ -537,8 +540,8 @@ def fast(Kind kind, target, pred, axis, reduction, base, eps, zero_division, out
     P.ignore_index = 0
     P.loss_scale = 1.0
     P.grad_scale = 1.0 / N if reduction == "mean" else 1.0
-    P.temperature = 1.0
-    P.beta = 0.5
+    P.temperature = temperature
+    P.beta = beta
     _operand(&D.op[PRED], x, C * isz, isz)
     if labels:
         _operand(&D.op[LABELS], t, sizeof(Py_ssize_t), 0)

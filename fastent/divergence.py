@@ -19,6 +19,7 @@ __all__ = ["cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergenc
            "js_divergence_with_logits", "js_divergence_with_logits_grad"]
 _Kind = _rowwise.Kind
 _FROM_LOGITS = (_Kind.KL_LOGITS, _Kind.JS_LOGITS)
+_CLIPPED = (_Kind.CROSS_ENTROPY, _Kind.KL, _Kind.ENTROPY)     # the kinds with an eps
 
 _NEGATIVE = "probabilities must be non-negative"
 # the end of the message for a truth with one value along the class axis (v.operand)
@@ -47,7 +48,8 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, 
     entropy (None for the others, which do not clip)."""
     if denominator is None:                         # the common case, in O(1) (_rowwise.fast)
         r = _rowwise.fast(kind, p, q, axis, reduction, base, eps, zero_division, out,
-                          grad_out, n_threads, want_loss, want_grad, weight, totals=totals)
+                          grad_out, n_threads, want_loss, want_grad, weight, totals=totals,
+                          temperature=temperature, beta=beta)
         if r is not None:
             return _api.fast_result(r, reduction, totals)
     logits = kind in _FROM_LOGITS
@@ -72,7 +74,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, 
     temperature = v.temperature(temperature)
     beta = v.beta(beta)
     lo = 0.0
-    if eps is not None:
+    if kind in _CLIPPED:
         clip = v.clip_eps(eps, dtype)
         lo = v.clip_bounds(clip, dtype)[0] if clip > 0 else 0.0
     nt = v.n_threads(n_threads)

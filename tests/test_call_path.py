@@ -2,6 +2,8 @@
 with O(1) Python work; it returns the bytes of the general path, and every call it does not
 take (other layouts, keywords, bad data) goes to the general path, which raises the same
 errors as before."""
+import functools
+
 import numpy as np
 import pytest
 
@@ -42,6 +44,14 @@ def _calls(dtype, **kw):
         "cross_entropy": (fe.cross_entropy, (p, q)),
         "kl_divergence": (fe.kl_divergence, (p, q)),
         "entropy": (fe.entropy, (q,)),
+        "js_divergence": (fe.js_divergence, (p, q)),
+        "js_divergence_beta": (functools.partial(fe.js_divergence, beta=0.3), (p, q)),
+        "kl_logits": (fe.kl_divergence_with_logits, (x[::-1].copy(), x)),
+        "kl_logits_T": (functools.partial(fe.kl_divergence_with_logits, temperature=2.5),
+                        (x[::-1].copy(), x)),
+        "js_logits": (fe.js_divergence_with_logits, (x[::-1].copy(), x)),
+        "js_logits_T_beta": (functools.partial(fe.js_divergence_with_logits, temperature=0.5,
+                                               beta=0.8), (x[::-1].copy(), x)),
     }
 
 
@@ -67,11 +77,21 @@ def test_thin_path_gives_the_general_paths_bytes(dtype, reduction):
 @pytest.mark.parametrize("dtype", DTYPES, ids=["f32", "f64"])
 def test_thin_path_is_taken_for_the_common_case(dtype):
     x, p, q, t, lab = _data(dtype)
-    common = dict(reduction="mean", base="e", eps="auto", zero_division=np.nan, out=None,
+    common = dict(reduction="mean", base="e", zero_division=np.nan, out=None,
                   grad_out=None, n_threads=None, want_loss=True, want_grad=True)
-    for kind, a, b in [(K.SOFTMAX, lab, x), (K.SOFTMAX, p, x), (K.KL, p, q),
-                       (K.CROSS_ENTROPY, p, q), (K.ENTROPY, None, q)]:
-        assert _rowwise.fast(kind, a, b, -1, *common.values()) is not None
+    # every row kind; eps: "auto" where the kind clips, None where it has no eps
+    for kind, a, b, eps in [(K.SOFTMAX, lab, x, None), (K.SOFTMAX, p, x, None),
+                            (K.KL, p, q, "auto"), (K.CROSS_ENTROPY, p, q, "auto"),
+                            (K.ENTROPY, None, q, "auto"), (K.JS, p, q, None),
+                            (K.KL_LOGITS, x, x, None), (K.JS_LOGITS, x, x, None)]:
+        assert _rowwise.fast(kind, a, b, -1, eps=eps, **common) is not None, kind
+        assert _rowwise.fast(kind, a, b, -1, eps="auto" if eps is None else None,
+                             **common) is None, kind
+    assert _rowwise.fast(K.JS_LOGITS, x, x, -1, eps=None, temperature=3, beta=1,
+                         **common) is not None
+    for bad in [dict(temperature=0.0), dict(temperature=np.inf), dict(temperature=np.nan),
+                dict(temperature="1"), dict(beta=-0.1), dict(beta=1.5), dict(beta=True)]:
+        assert _rowwise.fast(K.JS_LOGITS, x, x, -1, eps=None, **bad, **common) is None, bad
     for logits, pred in [(False, p), (True, x)]:
         mode = _binary.MODES["bce_logit" if logits else "bce_prob"]
         assert _binary.fast(mode, 0.0, 0.0, t, pred, "mean", None, "e", "auto", None, None,
@@ -143,6 +163,17 @@ def test_bad_data_in_the_common_case_raises_the_general_paths_error(dtype):
         fe.kl_divergence(p2, q)
     with pytest.raises(ValueError, match=r"q: probabilities must be non-negative.*\(3, 2\)"):
         fe.cross_entropy(q, p2)
+    with pytest.raises(ValueError, match=r"q: probabilities must be non-negative.*\(3, 2\)"):
+        fe.js_divergence(q, p2)
+    for bad, msg in [(dict(temperature=0), "temperature: must be a finite number > 0"),
+                     (dict(beta=2), r"beta: must lie in \[0, 1\]")]:
+        with pytest.raises(ValueError, match=msg):
+            fe.js_divergence_with_logits(x, x, **bad)
+    # eps is "auto" or a number (the documented values) on both paths, never None
+    for f in (fe.kl_divergence, fe.cross_entropy):
+        for args in [(p, q), (np.asfortranarray(p), np.asfortranarray(q))]:
+            with pytest.raises(TypeError, match="eps: must be 'auto' or a number"):
+                f(*args, eps=None)
     with pytest.raises(ValueError, match=r"prob: probabilities must lie in \[0, 1\].*"
                                          r"\(3, 2\)"):
         fe.binary_cross_entropy(t, np.where(p2 < 0, 1.5, p2).astype(dtype))

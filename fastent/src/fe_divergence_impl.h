@@ -8,9 +8,9 @@
  * fixed order (rowsums).  The gradient's row scale is applied as it is written when every row
  * has the same one; otherwise short rows (C <= FE_LANES) put a row in each vector lane
  * (value c of every row at once, each scaled as written, lanes_tree) and longer rows are
- * scaled row by row.  The same bits every way.  kind: 0 cross-entropy, 1 KL, 2 entropy
- * (t unused), 3 Jensen-Shannon (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient times gsc[r]; terms is R*C
- * scratch, work R*C doubles.  *bad gets bit 0 for a negative p, bit 1 for a negative x.
+ * scaled row by row.  The same bits every way.  kind: FE_CROSS_ENTROPY, FE_KL,
+ * FE_ENTROPY (t unused) or FE_JS (beta: the weight of p).  grad (R*C, may be NULL) gets
+ * the gradient times gsc[r]; terms is R*C scratch, work R*C doubles.  *bad gets bit 0 for a negative p, bit 1 for a negative x.
  */
 /* Jensen-Shannon's rows into their range (js_range, fe_terms_impl.h); work: scratch */
 FE_INLINE void FE_FN(js_rows_range)(Py_ssize_t R, Py_ssize_t C, const REAL *x, const REAL *t,
@@ -35,9 +35,9 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
     int badp = 0, badq = 0;
     Py_ssize_t r, c, i;
 #define FE_TERM(XI, PI, G)                                                                 \
-    (kind == 3 ? FE_T(js)(PI, XI, beta, G)                                                 \
-     : kind == 2 ? FE_T(entropy)(XI, lo, G, normal)                                        \
-     : kind == 1 ? FE_T(kl)(PI, XI, lo, G, normal) : FE_T(xent)(PI, XI, lo, G, normal))
+    (kind == FE_JS ? FE_T(js)(PI, XI, beta, G)                                             \
+     : kind == FE_ENTROPY ? FE_T(entropy)(XI, lo, G, normal)                               \
+     : kind == FE_KL ? FE_T(kl)(PI, XI, lo, G, normal) : FE_T(xent)(PI, XI, lo, G, normal))
     /* one gradient scale for every row (no row weights, nothing ignored: the common case):
      * applied as the gradient is written */
     int uniform = 1;
@@ -54,7 +54,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
             double *FE_RESTRICT lc = work + c * R;
             FE_PRAGMA(omp simd reduction(|:badp, badq))
             for (r = 0; r < R; r++) {
-                const REAL xi = x[r * C + c], pi = kind == 2 ? zero : t[r * C + c];
+                const REAL xi = x[r * C + c], pi = kind == FE_ENTROPY ? zero : t[r * C + c];
                 REAL g;
                 badq |= xi < zero;
                 badp |= pi < zero;
@@ -63,14 +63,14 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
             }
         }
         FE_T(lanes_tree)(R, C, work, loss);
-        if (kind == 3)
+        if (kind == FE_JS)
             FE_FN(js_rows_range)(R, C, x, t, beta_, loss, work);
         *bad |= badp | (badq << 1);
         return;
     }
     FE_PRAGMA(omp simd reduction(|:badp, badq))
     for (i = 0; i < n; i++) {
-        const REAL xi = x[i], pi = kind == 2 ? zero : t[i];
+        const REAL xi = x[i], pi = kind == FE_ENTROPY ? zero : t[i];
         REAL g;
         badq |= xi < zero;
         badp |= pi < zero;
@@ -79,7 +79,7 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
     }
 #undef FE_TERM
     FE_T(rowsums)(R, C, terms, loss, FE_WIDE);
-    if (kind == 3)
+    if (kind == FE_JS)
         FE_FN(js_rows_range)(R, C, x, t, beta_, loss, work);
     for (r = 0; r < R; r++) {
         if (has_grad && !uniform) {
@@ -100,8 +100,9 @@ FE_KERNEL void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL
 #define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, \
                                                bad, K, G, N)
 #define FE_KIND(G, N) \
-    if (kind == 0) FE_CALL(0, G, N); else if (kind == 1) FE_CALL(1, G, N);                 \
-    else if (kind == 2) FE_CALL(2, G, N); else FE_CALL(3, G, 0);
+    if (kind == FE_CROSS_ENTROPY) FE_CALL(FE_CROSS_ENTROPY, G, N);                         \
+    else if (kind == FE_KL) FE_CALL(FE_KL, G, N);                                          \
+    else if (kind == FE_ENTROPY) FE_CALL(FE_ENTROPY, G, N); else FE_CALL(FE_JS, G, 0);
     /* a normal clip bound (the default eps): no value reaching a log is subnormal */
     const int normal = FE_T(normal_bound)(lo);
     if (grad) {

@@ -22,7 +22,7 @@
  * -inf) contributes 0; q = 0 < p (a student logit of
  * -inf) gives KL = +inf: -inf logits mask a class, never NaN, in the value or the gradient.
  * A NaN logit makes its row NaN, as does a row with no class left (all -inf).
- * kind: 0 KL, 1 JS (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient
+ * kind: FE_KL_LOGITS or FE_JS_LOGITS (beta: the weight of p).  grad (R*C, may be NULL) gets the gradient
  * times gsc[r]; z is R*C scratch of the dtype, work 11R + 4RC doubles.
  */
 FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
@@ -134,7 +134,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         FE_SEGMENTS(s0, len, C) {
             for (c = s0; c < s0 + len; c += FE_LINE) {
                 FE_PREFETCH(tn + c);
-                if (kind != 0) {
+                if (kind == FE_JS_LOGITS) {
                     FE_PREFETCH(xn + c);
                     if (gn)
                         FE_PREFETCH_W(gn + c);
@@ -145,7 +145,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
     }
 #undef FE_EXPS
 #undef FE_EXP_PASS
-    if (kind == 0) {
+    if (kind == FE_KL_LOGITS) {
         FE_T(rowsums_kl)(R, C, ea, eb, t, x, Dm, Normal, d1, Sa, Sb, K,
                          spread ? x + R * C : NULL, FE_WIDE);
     } else {
@@ -157,7 +157,7 @@ FE_INLINE void FE_FN(divlogits_body)(const int kind, Py_ssize_t R, Py_ssize_t C,
         La[r] = fe_log_rowsum(Sa[r]);
         Lb[r] = fe_log_rowsum(Sb[r]);
     }
-    if (kind == 0) {                           /* KL: the row from sum ea (za - zb) */
+    if (kind == FE_KL_LOGITS) {                /* KL: the row from sum ea (za - zb) */
         FE_PRAGMA(omp simd)
         for (r = 0; r < R; r++)
             loss[r] = FE_T(kl_logits_loss)(K[r], inv_t, Sa[r], La[r], Lb[r]);
@@ -254,8 +254,8 @@ FE_KERNEL void FE_FN(divlogits_block)(int kind, Py_ssize_t R, Py_ssize_t C, cons
                                    const REAL *t, double temperature, double beta, REAL *grad,
                                    const double *gsc, double *loss, REAL *z, double *work)
 {
-    if (kind == 0)
-        FE_FN(divlogits_body)(0, R, C, x, t, temperature, beta, grad, gsc, loss, z, work);
+    if (kind == FE_KL_LOGITS)
+        FE_FN(divlogits_body)(FE_KL_LOGITS, R, C, x, t, temperature, beta, grad, gsc, loss, z, work);
     else
-        FE_FN(divlogits_body)(1, R, C, x, t, temperature, beta, grad, gsc, loss, z, work);
+        FE_FN(divlogits_body)(FE_JS_LOGITS, R, C, x, t, temperature, beta, grad, gsc, loss, z, work);
 }

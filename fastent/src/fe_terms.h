@@ -11,6 +11,18 @@
 #include "fe_math.h"
 #include "fe_exact.h"
 
+/* What a row computes: the kinds of the row functions, one list for the Python layer
+ * (fastent._rowwise.Kind: FE_KL is Kind.KL) and the block kernels, so no layer renumbers. */
+enum fe_row_kind {
+    FE_SOFTMAX = 0,         /* softmax cross-entropy (labels or probability targets) */
+    FE_CROSS_ENTROPY = 1,   /* H(p, q) */
+    FE_KL = 2,              /* D(p || q) */
+    FE_ENTROPY = 3,         /* H(p) */
+    FE_JS = 4,              /* Jensen-Shannon divergence of distributions p, q */
+    FE_KL_LOGITS = 5,       /* D(softmax(t / T) || softmax(x / T)) from logits */
+    FE_JS_LOGITS = 6        /* Jensen-Shannon divergence of softmax(t / T), softmax(x / T) */
+};
+
 #define FE_LANES 16             /* lanes of every row sum (fe_terms_impl.h) */
 #if defined(__GNUC__) || defined(__clang__)
 #define FE_VECTOR_EXT 1         /* GCC / clang vector types: the row sums' accumulators */
