@@ -11,7 +11,7 @@ import pytest
 import fastent as fe
 from fastent import reference as R
 
-from conftest import DTYPE_IDS, DTYPES, central_difference, tol
+from support import DTYPE_IDS, DTYPES, central_difference, tol
 
 LOGIT_FUNCS = {
     "kl_divergence_with_logits": (fe.kl_divergence_with_logits,

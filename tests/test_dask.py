@@ -4,7 +4,7 @@ import pytest
 
 import fastent as fe
 
-from conftest import tol
+from support import tol
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")

@@ -8,7 +8,7 @@ import pytest
 
 import fastent as fe
 import fastent.reference  # noqa: F401
-from conftest import DTYPE_IDS, DTYPES, ISAS
+from support import DTYPE_IDS, DTYPES, ISAS
 from fastent import _config
 
 

@@ -192,3 +192,17 @@ def test_a_namesake_distribution_is_named_at_import(tmp_path):
     clean = subprocess.run([sys.executable, "-W", "error", "-c", code], capture_output=True,
                            text=True)
     assert clean.returncode == 0 and clean.stderr == "", clean.stderr
+
+
+def test_tests_share_helpers_through_support_not_conftest():
+    """conftest.py is pytest's to load (fixtures); a test importing it gets a second copy of
+    the module.  Shared helpers and the one oracle live in tests/support.py."""
+    here = pathlib.Path(__file__).resolve().parent
+    offenders = [p.name for p in sorted(here.glob("*.py"))
+                 if re.search(r"^\s*(from conftest import|import conftest)", p.read_text(),
+                              re.M)]
+    assert offenders == []
+    assert "def oracle(" in (here / "support.py").read_text()
+    others = [p.name for p in sorted(here.glob("test_*.py"))
+              if re.search(r"^def oracle\(", p.read_text(), re.M)]
+    assert others == []

@@ -11,7 +11,7 @@ from hypothesis.extra import numpy as hnp  # noqa: E402
 import fastent as fe  # noqa: E402
 from fastent import reference as R  # noqa: E402
 
-from conftest import tol  # noqa: E402
+from support import tol  # noqa: E402
 
 SETTINGS = settings(max_examples=200, deadline=None, derandomize=True,
                     suppress_health_check=[HealthCheck.too_slow])
