@@ -252,6 +252,53 @@ def _binary_peers(found, logits, t, x, grad):
     return out
 
 
+def focal_workloads(sizes, dtypes):
+    """sigmoid_focal_loss at its defaults (alpha 0.25, gamma 2) against torchvision's
+    formula written in each peer's operations (torchvision itself is not needed)."""
+    out = []
+    for dtype in dtypes:
+        for n in sizes:
+            for mode in ("loss", "loss+grad"):
+                def build(found, n=n, dtype=dtype, grad=mode == "loss+grad"):
+                    rng = np.random.default_rng(n)
+                    t = (rng.random(n) < 0.5).astype(dtype)
+                    x = rng.normal(0, 3, n).astype(dtype)
+                    return _impls(fe.sigmoid_focal_loss, R.sigmoid_focal_loss,
+                                  R.sigmoid_focal_loss_grad, (t, x), grad,
+                                  _focal_peers(found, t, x, grad))
+                out.append(Workload("sigmoid_focal", mode, np.dtype(dtype).name, (n,),
+                                    build))
+    return out
+
+
+def _focal_peers(found, t, x, grad, alpha=0.25, gamma=2.0):
+    """torchvision.ops.sigmoid_focal_loss's formula, mean-reduced, in PyTorch (eager and
+    compiled) and JAX."""
+    torch = found.get("torch")
+    tf = None
+    if torch is not None:
+        F = torch.nn.functional
+
+        def tf(xx, tt):
+            p = torch.sigmoid(xx)
+            ce = F.binary_cross_entropy_with_logits(xx, tt, reduction="none")
+            p_t = p * tt + (1 - p) * (1 - tt)
+            a_t = alpha * tt + (1 - alpha) * (1 - tt)
+            return (a_t * ce * (1 - p_t) ** gamma).mean()
+    jnp = found["jax"].numpy if found.get("jax") is not None else None
+    jf = None
+    if jnp is not None:
+        def jf(tt, xx):
+            p = 1 / (1 + jnp.exp(-xx))
+            ce = jnp.maximum(xx, 0) - xx * tt + jnp.log1p(jnp.exp(-jnp.abs(xx)))
+            p_t = p * tt + (1 - p) * (1 - tt)
+            a_t = alpha * tt + (1 - alpha) * (1 - tt)
+            return jnp.mean(a_t * ce * (1 - p_t) ** gamma)
+    out = {} if tf is None else {"torch": _torch_impl(torch, tf, t, x, grad)}
+    out.update(_compiled_peers(found, tf, jf, (t, x), grad))
+    return out
+
+
 def softmax_workloads(shapes, dtypes):
     out = []
     for kind in ("index", "prob"):
@@ -567,7 +614,8 @@ def all_workloads(quick=False):
         logit_shapes, stats_shapes = [(65536, 100), (4096, 32000)], [(16384, 1000)]
         vocab = [(2048, 128256), (512, 256000)]
         streams = (16, 4096, 1000)
-    return (binary_workloads(sizes, dtypes) + softmax_workloads(shapes, dtypes)
+    return (binary_workloads(sizes, dtypes) + focal_workloads(sizes[-2:], dtypes)
+            + softmax_workloads(shapes, dtypes)
             + divergence_workloads(dist_shapes, dtypes)
             + beyond_workloads(logit_shapes, stats_shapes, dtypes) + vocab_workloads(vocab)
             + streaming_workloads(*streams, dtypes))

@@ -133,6 +133,27 @@ def test_vocab_workloads_compare_with_the_copy_bound_and_torch():
                     assert _bench.normwise_error(got, exact()) < bound, (w.label, name)
 
 
+def test_focal_workloads_time_the_same_function_in_every_peer():
+    """The peers' sigmoid focal loss is torchvision's formula: each implementation's loss
+    (and gradient) is that of fastent.reference, in float32 and float64."""
+    ws = _bench.focal_workloads([500], [np.float32, np.float64])
+    assert [w.label for w in ws] == [f"sigmoid_focal {m} {d} (500,)" for d in
+                                     ("float32", "float64") for m in ("loss", "loss+grad")]
+    try:
+        import torch
+        found = {"torch": torch}
+    except ImportError:
+        found = {}
+    for w in ws:
+        impls, exact = w.build(found)
+        assert {"fastent", "NumPy"} <= set(impls) and ("torch" in impls) == bool(found)
+        for name, (threaded, make) in impls.items():
+            got = make(1)()
+            assert len(got) == len(exact())
+            bound = 1e-5 if w.dtype == "float32" else 1e-12
+            assert _bench.normwise_error(got, exact()) < bound, (w.label, name)
+
+
 def test_other_processes_are_measured_not_our_own_threads(monkeypatch):
     """Busy = the machine's CPU time minus this process's (a load average would count the
     benchmark's own threads)."""

@@ -143,3 +143,17 @@ def test_bad_options_are_named():
     with pytest.raises(ValueError, match="target"):
         fe.sigmoid_focal_loss(np.array([2.0]), x)
     assert fe.sigmoid_focal_loss(np.zeros(0), np.zeros(0), reduction="sum") == 0
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=DTYPE_IDS)
+def test_gamma_two_takes_the_square_and_meets_the_power_next_to_it(rng, dtype):
+    """gamma = 2 (the default) computes m^2 as m m; the power path at the next float gamma
+    (exp(gamma log m)) gives the same values to within the power's own rounding."""
+    x = (rng.standard_normal(5000) * 4).astype(dtype)
+    t = (rng.random(5000) < 0.5).astype(dtype)
+    sq = fe.sigmoid_focal_loss(t, x, gamma=2.0, reduction="none", return_grad=True)
+    pw = fe.sigmoid_focal_loss(t, x, gamma=np.nextafter(2.0, 3.0), reduction="none",
+                               return_grad=True)
+    rtol = 2e-6 if dtype == np.float32 else 1e-12
+    for a, b in zip(sq, pw):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=0)

@@ -17,7 +17,7 @@ FE_INLINE void FE_FN(bce_body)(
     const REAL *FE_RESTRICT w, const REAL *FE_RESTRICT pw, REAL *FE_RESTRICT out,
     REAL *FE_RESTRICT grad, const fe_bparams *prm, int *bad,
     const int mode, const int has_w, const int has_grad, const int has_pw, const int hard,
-    const int normal)
+    const int normal, const int square)
 {
     const REAL zero = 0, one = 1;
     const REAL lo = (REAL)prm->lo, hi = (REAL)prm->hi, lmin = (REAL)prm->log_min;
@@ -37,7 +37,7 @@ FE_INLINE void FE_FN(bce_body)(
         if (fe_el_unit(mode))
             badp |= (xi < zero) | (xi > one);
         l = FE_T(elementwise)(mode, ti, xi, has_pw ? pw[i] : one, lo, hi, lmin, a, b, &g, hard,
-                              normal, has_grad);
+                              normal, square, has_grad);
         if (has_w) {
             const REAL wi = w[i];
             badw |= !((wi >= zero) & (wi < (REAL)INFINITY));
@@ -58,16 +58,18 @@ FE_KERNEL void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL
                        const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
                        fe_xsum *total, fe_xsum *wtotal, double *xs)
 {
-#define FE_CALL(M, HW, HG, PW, H, N)                                                      \
-    FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H, N)
-#define FE_MODE(M, PW, H, N)                                                               \
-    if (w) { if (grad) FE_CALL(M, 1, 1, PW, H, N); else FE_CALL(M, 1, 0, PW, H, N); }    \
-    else   { if (grad) FE_CALL(M, 0, 1, PW, H, N); else FE_CALL(M, 0, 0, PW, H, N); }
+#define FE_CALL(M, HW, HG, PW, H, N, S)                                                   \
+    FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H, N, S)
+#define FE_MODE(M, PW, H, N, S)                                                            \
+    if (w) { if (grad) FE_CALL(M, 1, 1, PW, H, N, S); else FE_CALL(M, 1, 0, PW, H, N, S); } \
+    else   { if (grad) FE_CALL(M, 0, 1, PW, H, N, S); else FE_CALL(M, 0, 0, PW, H, N, S); }
 #define FE_NORMAL(M, V, H)                                                                 \
-    if (((V) & FE_VAR_NORMAL) && normal) { FE_MODE(M, 0, H, 1) } else { FE_MODE(M, 0, H, 0) }
+    if (((V) & FE_VAR_NORMAL) && normal) { FE_MODE(M, 0, H, 1, 0) }                       \
+    else if (((V) & FE_VAR_SQUARE) && prm->b == 2.0) { FE_MODE(M, 0, H, 0, 1) }           \
+    else { FE_MODE(M, 0, H, 0, 0) }
 #define FE_VARIANTS(M, stem, target, unit, V)                                              \
     if (prm->mode == M) {                                                                  \
-        if (((V) & FE_VAR_PW) && pw) { FE_MODE(M, 1, 0, 0) }                               \
+        if (((V) & FE_VAR_PW) && pw) { FE_MODE(M, 1, 0, 0, 0) }                            \
         else if (((V) & FE_VAR_HARD) && hard) { FE_NORMAL(M, V, 1) }                       \
         else { FE_NORMAL(M, V, 0) }                                                        \
     } else
