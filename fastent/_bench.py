@@ -799,12 +799,12 @@ class OtherLoad:
 
     def start(self):
         from fastent import _threads
-        self._t, self._cpu = time.monotonic(), _threads._cpu_times()
+        self._t, self._cpu = time.monotonic(), _threads.cpu_times()
         return self
 
     def stop(self):
         from fastent import _threads
-        cpu, dt = _threads._cpu_times(), time.monotonic() - self._t
+        cpu, dt = _threads.cpu_times(), time.monotonic() - self._t
         if cpu is None or self._cpu is None or dt <= 0:
             return None
         return max(0.0, ((cpu[0] - self._cpu[0]) - (cpu[1] - self._cpu[1])) / dt)

@@ -83,7 +83,7 @@ def show_config(file=None):
         f"{_threads.usable_cores()} (affinity, cgroup quota), OpenMP limit "
         f"{_runtime.max_threads()} (OMP_NUM_THREADS, threadpoolctl)"
         f"{', forked child: serial' if _threads.forked() else ''}"
-        f"{', machine busy: serial' if _threads._state['busy'] else ''})",
+        f"{', machine busy: serial' if _threads.last_busy() else ''})",
         "  vector maths      fastent's own exp/log/log1p (src/fe_math.h), vectorised by "
         "the compiler; the same bits on every path",
         f"  SIMD kernels      {isa()} ({'multi-ISA build' if _runtime.MULTI_ISA else 'one ISA: the build target'}; CPU best: {ISA_NAMES[_runtime.best_isa(-1)]}; "

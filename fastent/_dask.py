@@ -179,6 +179,39 @@ def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
     return loss, grad, None
 
 
+def softmax_stats(logits, target, *, axis, k, ignore_index, base, n_threads):
+    """softmax_stats of Dask arrays: each block of rows (the class axis in one chunk) runs
+    the NumPy function; its fields travel as one float64 array (every value converts
+    exactly) and are split lazily."""
+    from fastent.softmax import SoftmaxStats, softmax_stats as numpy_stats
+    _, da = _imports()
+    x = da.asarray(logits)
+    dtype = v.computation_dtype(x.dtype, "logits")
+    ax = v.axis(axis, x.ndim, "axis")
+    x = x.rechunk({ax: -1}).astype(dtype)
+    C = x.shape[ax]
+    has_t = target is not None
+    row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
+    t = da.asarray(target).rechunk(row_chunks) if has_t else None
+
+    def block(xb, tb=None, block_id=None):  # class axis last; tb with a trailing axis of 1
+        try:
+            s = numpy_stats(xb, None if tb is None else tb[..., 0], k=k,
+                              ignore_index=ignore_index, base=base, n_threads=n_threads)
+        except v.BadValue as e:     # a label's position in the whole target
+            raise _rebased(e, row_chunks + ((C,),), len(row_chunks), block_id, ()) from None
+        return np.stack([np.asarray(f, np.float64) if f is not None
+                         else np.zeros(s.argmax.shape) for f in s], axis=-1)
+
+    args = (da.moveaxis(x, ax, -1),) + ((t[..., None],) if has_t else ())
+    stacked = da.map_blocks(block, *args, dtype=np.float64,
+                            chunks=row_chunks + ((len(SoftmaxStats._fields),),))
+    field = lambda i, dt: stacked[..., i].astype(dt)
+    return SoftmaxStats(field(0, dtype), field(1, dtype) if has_t else None, field(2, dtype),
+                        field(3, dtype), field(4, np.intp), field(5, bool) if has_t else None,
+                        field(6, bool) if has_t else None)
+
+
 def _denominator(dask, da, x, t, w, ax, class_axis, options, blocks, unchunked):
     """The global denominator of "mean" as a lazy 0-d array, from a pass over the weights
     (elementwise) or the labels and row weights (class axis) only."""

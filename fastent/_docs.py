@@ -6,35 +6,35 @@ signature, so a keyword added to a function without documentation fails at impor
 import inspect
 import textwrap
 
-_ELEM, _ROWS = "elementwise", "rows"
+ELEM, ROWS = "elementwise", "rows"
 
 SHARED = {
     "reduction": ('{"mean", "sum", "none"}, default "mean"', {
-        _ELEM: '"none" returns the per-element loss times its weight; "sum" is the correctly '
-               'rounded sum of those values; "mean" is that sum over the sum of the weights.',
-        _ROWS: '"none" returns the per-row value times the row weight; "sum" is the correctly '
-               'rounded sum of those values; "mean" divides by the summed row weights (for '
-               'class labels weighted by class_weight of the label, as PyTorch does).',
+        ELEM: '"none" returns the per-element loss times its weight; "sum" is the correctly '
+              'rounded sum of those values; "mean" is that sum over the sum of the weights.',
+        ROWS: '"none" returns the per-row value times the row weight; "sum" is the correctly '
+              'rounded sum of those values; "mean" divides by the summed row weights (for '
+              'class labels weighted by class_weight of the label, as PyTorch does).',
     }),
     "weight": ("array_like, optional", {
-        _ELEM: "Per-element weights, broadcastable to the prediction's shape; finite, >= 0.",
-        _ROWS: "Per-row weights, broadcastable to the prediction's shape without `axis`; "
-               "finite, >= 0.",
+        ELEM: "Per-element weights, broadcastable to the prediction's shape; finite, >= 0.",
+        ROWS: "Per-row weights, broadcastable to the prediction's shape without `axis`; "
+              "finite, >= 0.",
     }),
     "base": ('"e" or positive number, default "e"',
              "Logarithm base of the result: 2 gives bits; losses and gradients are divided "
              "by ln(base)."),
     "eps": ('"auto" or float in [0, 0.5), default "auto"', {
-        _ELEM: 'Probabilities are clipped to [eps, 1 - eps] before the logs; "auto" is the '
-               "machine epsilon of the computation dtype; 0 gives exact IEEE results (+inf for "
-               "a confident wrong prediction).",
-        _ROWS: 'Values inside a log are raised to at least eps ("auto": the machine epsilon '
-               "of the computation dtype), so results are finite; eps=0 gives SciPy's "
-               "conventions exactly (+inf where p > 0 = q).",
+        ELEM: 'Probabilities are clipped to [eps, 1 - eps] before the logs; "auto" is the '
+              "machine epsilon of the computation dtype; 0 gives exact IEEE results (+inf for "
+              "a confident wrong prediction).",
+        ROWS: 'Values inside a log are raised to at least eps ("auto": the machine epsilon '
+              "of the computation dtype), so results are finite; eps=0 gives SciPy's "
+              "conventions exactly (+inf where p > 0 = q).",
     }),
     "label_smoothing": ("float in [0, 1], default 0", {
-        _ELEM: "Targets become t (1 - label_smoothing) + label_smoothing / 2.",
-        _ROWS: "Targets become (1 - label_smoothing) target + label_smoothing / C.",
+        ELEM: "Targets become t (1 - label_smoothing) + label_smoothing / 2.",
+        ROWS: "Targets become (1 - label_smoothing) target + label_smoothing / C.",
     }),
     "zero_division": ("float, default nan",
                       'What "mean" returns when nothing is counted (empty input, all weights '

@@ -60,7 +60,7 @@ def _weights(name):
     def canonical(x):
         if x is None:
             return None
-        a = v._asarray(x, name)
+        a = v.as_array(x, name)
         if a.dtype.kind not in "biuf":
             raise TypeError(f"{name}: dtype {a.dtype} is not supported; pass real numbers")
         if v.bad_weight(a).any():

@@ -83,7 +83,7 @@ def usable_cores():
     return max(1, n)
 
 
-def _cpu_times():
+def cpu_times():
     """(CPU seconds used by the whole machine, by this process), from /proc; None elsewhere."""
     try:
         with open("/proc/stat") as f:
@@ -106,7 +106,7 @@ def machine_busy(cores):
         return _state["busy"]
     with _lock:
         if now - _state["sampled"] >= interval:
-            sample = _cpu_times()
+            sample = cpu_times()
             last = _state["last"]
             if sample is not None and last is not None:
                 dt = now - _state["sampled"]
@@ -114,6 +114,11 @@ def machine_busy(cores):
                 _state["busy"] = dt < 5 and others / dt > cores - 1
                 _state["known"] = True
             _state["last"], _state["sampled"] = sample, now
+    return _state["busy"]
+
+
+def last_busy():
+    """What the last sample of machine_busy found (no new sample)."""
     return _state["busy"]
 
 

@@ -42,7 +42,7 @@ def prediction(x, name):
     """(the prediction as an array, its computation dtype: float32 or float64).  An array
     the kernels read directly (KERNEL_TYPES, either byte order) is returned as it is: they
     convert it block by block; other dtypes are refused."""
-    x = _asarray(x, name)
+    x = as_array(x, name)
     return x, computation_dtype(x.dtype, name)
 
 
@@ -83,7 +83,7 @@ def operand(x, name, dtype, shape, keep_type=False, hint="", whole_axis=None,
     the operand must span, not be broadcast along: a column of labels (N, 1) against (N, C)
     logits would otherwise be taken as the row [y, y, ...]; `column_hint` ends the message
     when the operand has one value along it."""
-    x = _asarray(x, name)
+    x = as_array(x, name)
     if x.dtype.kind not in "biuf" and not is_bfloat16(x.dtype):
         raise TypeError(f"{name}: dtype {x.dtype} is not supported; pass real numbers")
     if keep_type and kernel_type(x.dtype):
@@ -155,7 +155,7 @@ def _tensor(x, name, writable=False):
     return a
 
 
-def _asarray(x, name):
+def as_array(x, name):
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name}: expected an array of numbers, got {type(x).__name__}")
     if not isinstance(x, np.ndarray) and hasattr(x, "__dlpack__"):
@@ -253,7 +253,7 @@ def class_axis(x, axis_, name):
 
 def class_weight(value, n_classes, dtype):
     """Class weights: one finite, non-negative number per class, as a contiguous array."""
-    cw = _asarray(value, "class_weight")
+    cw = as_array(value, "class_weight")
     if cw.dtype.kind not in "biuf":
         raise TypeError(f"class_weight: dtype {cw.dtype} is not supported; pass real numbers")
     if cw.shape != (n_classes,):

@@ -195,7 +195,7 @@ _BCE_LOGITS_EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Binary cross-entropy of probabilities: -[t log p + (1 - t) log(1 - p)] per element.""",
                 params=dict(target=_TARGET, prob=_PROB, log_min=_LOG_MIN), pred="prob",
                 per="per-element", examples=_BCE_EXAMPLES, notes="""
@@ -213,7 +213,7 @@ def binary_cross_entropy(target, prob, *, reduction="mean", weight=None, base="e
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Gradient of `binary_cross_entropy` (same arguments) with respect to `prob`.
 
     With eps clipping it is the derivative at the clipped probability, (p - t) / (p (1 - p));
@@ -229,7 +229,7 @@ def binary_cross_entropy_grad(target, prob, *, reduction="mean", weight=None, ba
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Binary cross-entropy of logits x, p = sigmoid(x), computed stably for every x:
     l = c t softplus(-x) + (1 - t) softplus(x), c = pos_weight (1 when not given).""",
                 params=dict(target=_TARGET, logits=_LOGITS, pos_weight=_POS_WEIGHT),
@@ -249,7 +249,7 @@ def binary_cross_entropy_with_logits(target, logits, *, reduction="mean", weight
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Gradient of `binary_cross_entropy_with_logits` (same arguments) with respect to
     `logits`: sigmoid(x) - t, or (1 - t) sigmoid(x) - c t sigmoid(-x) with pos_weight c.""",
                 params=dict(target=_TARGET, logits=_LOGITS, pos_weight=_POS_WEIGHT),
@@ -301,7 +301,7 @@ _FOCAL_EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Sigmoid focal loss of logits (Lin et al., 2017), torchvision's sigmoid_focal_loss:
     l = a_t (1 - p_t)^gamma BCE(t, x), p = sigmoid(x), p_t = p t + (1 - p)(1 - t),
     a_t = alpha t + (1 - alpha)(1 - t).""",
@@ -320,7 +320,7 @@ def sigmoid_focal_loss(target, logits, *, alpha=0.25, gamma=2.0, reduction="mean
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Gradient of `sigmoid_focal_loss` (same arguments) with respect to `logits`.""",
                 params=_FOCAL_PARAMS, pred="logits", per="per-element",
                 examples=_FOCAL_EXAMPLES, grad_fn=True)

@@ -135,7 +135,7 @@ _EXAMPLES = """
            [-0.9   , -0.1   ]])
     """
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Cross-entropy H(p, q) = -sum p log q of each row along `axis`.""",
                 params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
@@ -150,7 +150,7 @@ def cross_entropy(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `cross_entropy` (same arguments) with respect to q: -p / q at the
     raised q, scaled by the reduction, the row weights and the base.""",
                 params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
@@ -162,7 +162,7 @@ def cross_entropy_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e"
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     KL divergence D(p || q) = sum p log(p / q) of each row along `axis`.""",
                 params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
@@ -177,7 +177,7 @@ def kl_divergence(p, q, *, axis=-1, reduction="mean", weight=None, base="e", eps
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `kl_divergence` (same arguments) with respect to q: -p / q at the
     raised q, scaled by the reduction, the row weights and the base.""",
                 params=dict(p=_P, q=_Q), pred="q", per="per-row", examples=_EXAMPLES,
@@ -189,7 +189,7 @@ def kl_divergence_grad(p, q, *, axis=-1, reduction="mean", weight=None, base="e"
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Shannon entropy H(p) = -sum p log p of each row along `axis`.""",
                 params=dict(p=_P_ONLY), pred="p", per="per-row", examples=_EXAMPLES,
                 notes=_NOTES)
@@ -204,7 +204,7 @@ def entropy(p, *, axis=-1, reduction="mean", weight=None, base="e", eps="auto",
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `entropy` (same arguments) with respect to p: -(log p + 1) at the
     raised p (+inf at p = 0 only with eps=0), scaled by the reduction, weights and base.""",
                 params=dict(p=_P_ONLY), pred="p", per="per-row", examples=_EXAMPLES,
@@ -238,7 +238,7 @@ _JS_EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Jensen-Shannon divergence beta KL(p || m) + (1 - beta) KL(q || m) of each row.""",
                 params=dict(p=_P, q=_Q, beta=_BETA), pred="q", per="per-row",
                 examples=_JS_EXAMPLES, notes=_JS_NOTES)
@@ -253,7 +253,7 @@ def js_divergence(p, q, *, beta=0.5, axis=-1, reduction="mean", weight=None, bas
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `js_divergence` (same arguments) with respect to q: (1 - beta) log(q / m),
     scaled by the reduction, the row weights and the base.""",
                 params=dict(p=_P, q=_Q, beta=_BETA), pred="q", per="per-row",
@@ -297,7 +297,7 @@ _LOGIT_EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     KL divergence KL(softmax(target_logits / T) || softmax(logits / T)) of each row, from
     logits (distillation: teacher first, student second).""",
                 params=dict(target_logits=_T_LOGITS, logits=_S_LOGITS,
@@ -314,7 +314,7 @@ def kl_divergence_with_logits(target_logits, logits, *, temperature=1.0, axis=-1
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `kl_divergence_with_logits` (same arguments) with respect to logits:
     (softmax(logits / T) - softmax(target_logits / T)) / T, scaled by the reduction, the row
     weights and the base.""",
@@ -348,7 +348,7 @@ _JS_LOGIT_EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Jensen-Shannon divergence of softmax(target_logits / T) and softmax(logits / T) of each
     row, from logits.""",
                 params=dict(target_logits=_T_LOGITS, logits=_S_LOGITS, beta=_BETA,
@@ -365,7 +365,7 @@ def js_divergence_with_logits(target_logits, logits, *, beta=0.5, temperature=1.
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `js_divergence_with_logits` (same arguments) with respect to logits,
     scaled by the reduction, the row weights and the base.""",
                 params=dict(target_logits=_T_LOGITS, logits=_S_LOGITS, beta=_BETA,

@@ -74,7 +74,7 @@ _EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Self-information -log p of each element (the surprisal; 1 bit at p = 1/2 in base 2).""",
                 params=dict(p=_P, eps=_EPS_INFO), pred="p", per="per-element",
                 examples=_EXAMPLES, notes=_NOTES)
@@ -88,7 +88,7 @@ def information(p, *, reduction="mean", weight=None, base="e", eps="auto",
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Gradient of `information` (same arguments) with respect to p: -1 / p at the raised p,
     scaled by the reduction, the weights and the base.""",
                 params=dict(p=_P, eps=_EPS_INFO), pred="p", per="per-element",
@@ -100,7 +100,7 @@ def information_grad(p, *, reduction="mean", weight=None, base="e", eps="auto",
                 n_threads=n_threads, want_loss=False, want_grad=True)[1]
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Binary entropy H(p) = -p log p - (1 - p) log(1 - p) of each element (1 bit at p = 1/2
     in base 2, 0 at p = 0 and 1).""",
                 params=dict(p=_P, eps=_EPS_BENT), pred="p", per="per-element",
@@ -115,7 +115,7 @@ def binary_entropy(p, *, reduction="mean", weight=None, base="e", eps="auto",
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ELEM, """
+@_docs.document(_docs.ELEM, """
     Gradient of `binary_entropy` (same arguments) with respect to p: log((1 - p) / p) at p
     clipped to [eps, 1 - eps], scaled by the reduction, the weights and the base.""",
                 params=dict(p=_P, eps=_EPS_BENT), pred="p", per="per-element",

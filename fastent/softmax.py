@@ -77,7 +77,7 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
     nt = v.n_threads(n_threads)
     cw = None if class_weight is None else v.class_weight(class_weight, C, dtype)
 
-    t = v._asarray(target, "target")
+    t = v.as_array(target, "target")
     labels = tp = None
     if t.dtype.kind in "biu":
         labels = _labels(t, x, ax, row_shape)
@@ -164,7 +164,7 @@ _EXAMPLES = """
     """
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Softmax cross-entropy of logits along `axis`: per row -sum_c a_c log_softmax(x)_c.""",
                 params=_PARAMS, pred="logits", per="per-row", examples=_EXAMPLES)
 @_registry.loss(_run)
@@ -180,7 +180,7 @@ def softmax_cross_entropy(target, logits, *, axis=-1, reduction="mean", weight=N
     return (loss, grad) if return_grad else loss
 
 
-@_docs.document(_docs._ROWS, """
+@_docs.document(_docs.ROWS, """
     Gradient of `softmax_cross_entropy` (same arguments) with respect to `logits`: per row
     softmax(x) sum(a) - a, scaled by the reduction, the weights and the base.""",
                 params=_PARAMS, pred="logits", per="per-row", examples=_EXAMPLES,
@@ -224,39 +224,6 @@ def _stats_rows(x, labels, ax, C, row_shape, dtype, ignore_index, loss_scale, nt
                            compute_type=v.KERNEL_TYPES[dtype], ignore_index=ignore_index,
                            loss_scale=loss_scale, grad_scale=0.0, want_sum=False)[1]
     return loss, stats, bad
-
-
-def _dask_stats(logits, target, *, axis, k, ignore_index, base, n_threads):
-    """softmax_stats of Dask arrays: each block of rows (the class axis in one chunk) runs
-    the NumPy function; its fields travel as one float64 array (every value converts
-    exactly) and are split lazily."""
-    from fastent._dask import _imports, _rebased
-    _, da = _imports()
-    x = da.asarray(logits)
-    dtype = v.computation_dtype(x.dtype, "logits")
-    ax = v.axis(axis, x.ndim, "axis")
-    x = x.rechunk({ax: -1}).astype(dtype)
-    C = x.shape[ax]
-    has_t = target is not None
-    row_chunks = x.chunks[:ax] + x.chunks[ax + 1:]
-    t = da.asarray(target).rechunk(row_chunks) if has_t else None
-
-    def block(xb, tb=None, block_id=None):  # class axis last; tb with a trailing axis of 1
-        try:
-            s = softmax_stats(xb, None if tb is None else tb[..., 0], k=k,
-                              ignore_index=ignore_index, base=base, n_threads=n_threads)
-        except v.BadValue as e:     # a label's position in the whole target
-            raise _rebased(e, row_chunks + ((C,),), len(row_chunks), block_id, ()) from None
-        return np.stack([np.asarray(f, np.float64) if f is not None
-                         else np.zeros(s.argmax.shape) for f in s], axis=-1)
-
-    args = (da.moveaxis(x, ax, -1),) + ((t[..., None],) if has_t else ())
-    stacked = da.map_blocks(block, *args, dtype=np.float64,
-                            chunks=row_chunks + ((len(SoftmaxStats._fields),),))
-    field = lambda i, dt: stacked[..., i].astype(dt)
-    return SoftmaxStats(field(0, dtype), field(1, dtype) if has_t else None, field(2, dtype),
-                        field(3, dtype), field(4, np.intp), field(5, bool) if has_t else None,
-                        field(6, bool) if has_t else None)
 
 
 def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base="e",
@@ -316,10 +283,9 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
     >>> fe.softmax_stats(x, np.array([1, 2]), k=2).correct
     array([ True,  True])
     """
-    from fastent import _dask
     if _dask.is_dask(logits, target):
-        return _dask_stats(logits, target, axis=axis, k=k, ignore_index=ignore_index,
-                           base=base, n_threads=n_threads)
+        return _dask.softmax_stats(logits, target, axis=axis, k=k, ignore_index=ignore_index,
+                                   base=base, n_threads=n_threads)
     x, dtype = v.prediction(logits, "logits")
     ax, C, row_shape = v.class_axis(x, axis, "logits")
     if isinstance(k, bool) or not isinstance(k, numbers.Integral):
@@ -336,7 +302,7 @@ def softmax_stats(logits, target=None, *, axis=-1, k=1, ignore_index=None, base=
             raise ValueError("ignore_index: only applies with a target")
         labels, ignore_index = np.full(row_shape, -1, np.intp), -1
     else:
-        t = v._asarray(target, "target")
+        t = v.as_array(target, "target")
         if t.dtype.kind not in "biu":
             raise TypeError(f"target: must be integer class labels, got dtype {t.dtype}")
         labels = _labels(t, x, ax, row_shape)

@@ -139,7 +139,7 @@ def test_torch_bfloat16_tensors_are_read_in_place(rng):
     np.testing.assert_allclose(got, want.numpy(), rtol=2e-6, atol=1e-6)
     # read in place: the array fastent reads shares the tensor's memory
     from fastent import _validation as v
-    a = v._asarray(tx, "logits")
+    a = v.as_array(tx, "logits")
     assert a.dtype == BF16 and a.ctypes.data == tx.data_ptr()
 
 

@@ -161,7 +161,7 @@ def test_other_processes_are_measured_not_our_own_threads(monkeypatch):
     clock = iter([10.0, 12.0])
     cpu = iter([(100.0, 50.0), (104.0, 53.5)])        # 4 s busy in all, 3.5 s of them ours
     monkeypatch.setattr(_bench.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(_threads, "_cpu_times", lambda: next(cpu))
+    monkeypatch.setattr(_threads, "cpu_times", lambda: next(cpu))
     assert _bench.OtherLoad().start().stop() == pytest.approx(0.25)
 
 

@@ -206,3 +206,25 @@ def test_tests_share_helpers_through_support_not_conftest():
     others = [p.name for p in sorted(here.glob("test_*.py"))
               if re.search(r"^def oracle\(", p.read_text(), re.M)]
     assert others == []
+
+
+def test_no_module_calls_another_modules_private_names():
+    """Each fastent module uses the others through their public names only (a leading
+    underscore is the module's own business): `binary._run` or `v._check` from another
+    module would tie the two together unseen."""
+    pkg = pathlib.Path(fe.__file__).resolve().parent
+    found = []
+    for path in sorted(pkg.glob("*.py")):
+        tree = ast.parse(path.read_text())
+        modules = {}        # local name -> fastent module it is bound to
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module in ("fastent", None):
+                for a in node.names:
+                    modules[a.asname or a.name] = a.name
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                    and node.value.id in modules and node.attr.startswith("_")
+                    and not node.attr.startswith("__")
+                    and modules[node.value.id] != path.stem):
+                found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    assert found == []

@@ -18,7 +18,7 @@ def test_torch_tensors_are_read_in_place(rng):
     x = torch.from_numpy(rng.normal(size=(40, 9)).astype(np.float32))
     lab = torch.from_numpy(rng.integers(0, 9, 40))
     for X in (x, x[::3], x.T, x.to(torch.float64), x.to(torch.float16)):
-        a = v._asarray(X, "logits")
+        a = v.as_array(X, "logits")
         assert a.ctypes.data == X.data_ptr() and a.strides == tuple(
             s * X.element_size() for s in X.stride())
         n = a.shape[0]
@@ -89,7 +89,7 @@ def test_jax_arrays_are_read_in_place(rng):
     for X, ref in ((jnp.asarray(xf), xf),
                    (jnp.asarray(xf).astype(jnp.bfloat16),
                     xf.astype(ml_dtypes.bfloat16).astype(np.float32))):
-        a = v._asarray(X, "logits")
+        a = v.as_array(X, "logits")
         assert a.ctypes.data == X.unsafe_buffer_pointer()
         got = fe.softmax_cross_entropy(jnp.asarray(lab), X, return_grad=True)
         assert _bytes(got) == _bytes(fe.softmax_cross_entropy(lab, ref, return_grad=True))
