@@ -75,6 +75,15 @@ def peers(compiled=False):
             skipped[name] = f"{type(e).__name__}: {e}".splitlines()[0]
     if compiled and found.get("jax") is not None:
         found["jax"].config.update("jax_enable_x64", True)
+    if compiled and found["torch"] is not None:
+        # each workload (shape, dtype, gradient, thread count) compiles the same Python
+        # function anew; past dynamo's recompile limit (8) it would run it eagerly, unsaid,
+        # and the "torch.compile" column would time PyTorch eager
+        config = found["torch"]._dynamo.config
+        for limit in ("recompile_limit", "cache_size_limit", "accumulated_recompile_limit",
+                      "accumulated_cache_size_limit"):
+            if hasattr(config, limit):
+                setattr(config, limit, max(getattr(config, limit), 1 << 16))
     if compiled:
         found["torch.compile"] = found["torch"]
         if found["torch"] is None:
