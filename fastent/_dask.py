@@ -13,6 +13,7 @@ only when a Dask array arrives.
 """
 import numpy as np
 
+from fastent import _registry
 from fastent import _validation as v
 from fastent._exact import ExactSum
 
@@ -41,17 +42,22 @@ def _finish(totals, reduction, zero_division):
                         zero_division=zero_division)
 
 
-def run(family_run, target, pred, *, reduction, weight, want_loss, want_grad,
+def run(name, target, pred, *, reduction, weight, want_loss, want_grad,
         class_axis=None, pred_name="prediction", out=None, grad_out=None, denominator=None,
         totals=False, **options):
-    """The Dask version of a family's `_run`: returns (lazy loss or None, lazy grad or None,
-    None), or with `totals` (RunningLoss) (None, None, the Totals of all chunks as a Dask
-    delayed object).
+    """The Dask version of the loss registered as `name` (fastent._registry): returns (lazy
+    loss or None, lazy grad or None, None), or with `totals` (RunningLoss) (None, None, the
+    Totals of all chunks as a Dask delayed object).
 
-    family_run(target, pred, weight=..., reduction=..., want_loss, want_grad,
-    denominator=..., **options) is the NumPy `_run` with its leading arguments bound;
-    `class_axis` is None for elementwise functions, else the class axis (which the NumPy
-    `_run` also receives, as `axis`, among the options)."""
+    Each chunk runs the loss's registered NumPy call with the loss's own `options` (its
+    public keywords); `class_axis` is None for elementwise functions, else the class axis
+    (which the NumPy call also receives, as `axis`, among the options); target is None for
+    a loss of one distribution."""
+    entry = _registry.LOSSES[name]
+
+    def family_run(tb, xb, **kw):
+        return entry.run(xb, **kw) if entry.one_argument else entry.run(tb, xb, **kw)
+
     if out is not None or grad_out is not None:
         raise ValueError("out, grad_out: not supported with Dask arrays (the results are "
                          "lazy Dask arrays)")

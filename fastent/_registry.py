@@ -1,5 +1,6 @@
-"""The losses by name, each with the one call that runs it: what RunningLoss (and any other
-consumer of "a loss by name") derives its losses, options and defaults from.
+"""The losses by name, each with the one call that runs it: what RunningLoss derives its
+losses, options and defaults from, and what the Dask graphs (fastent._dask.run) call on
+each chunk.
 
 A family module registers each public loss with `@loss(run)` where it defines it.  `run`
 is the family's `_run` with the loss's leading arguments bound:

@@ -25,13 +25,20 @@ _TARGET_RANGE = "targets must lie in [0, 1] (NaN refused)"
 
 def _run(term, fn, pred_name, target, pred, *, reduction, weight, base, zero_division, out,
          grad_out, n_threads, want_loss, want_grad, eps="auto", log_min=None,
-         pos_weight=None, label_smoothing=0.0, a=0.0, b=0.0, denominator=None,
-         totals=False):
+         pos_weight=None, label_smoothing=0.0, denominator=None, totals=False, **params):
     """Validate, allocate, run the kernel once on the term named `term` (its stem in
-    src/fe_terms_impl.h; a, b: its own parameters) for the public function `fn`; returns
-    (loss or None, grad or None, Totals).  `denominator` replaces the mean's denominator
-    of the gradient (Dask: the global one); `totals`: the exact sums are wanted whatever
-    the reduction (RunningLoss, Dask)."""
+    src/fe_terms_impl.h) for the public function `fn`; returns (loss or None, grad or None,
+    Totals).  params: the term's own parameters by their public names (_TERM_PARAMS), the
+    kernel's a and b.  `denominator` replaces the mean's denominator of the gradient (Dask:
+    the global one); `totals`: the exact sums are wanted whatever the reduction
+    (RunningLoss, Dask)."""
+    a = b = 0.0
+    if params or term in _TERM_PARAMS:
+        checks = _TERM_PARAMS.get(term, ())
+        if set(params) != {name for name, _ in checks}:
+            raise TypeError(f"{fn}: takes the parameters {[n for n, _ in checks]}, "
+                            f"got {sorted(params)}")
+        a, b = ([check(params[name]) for name, check in checks] + [0.0, 0.0])[:2]
     if term == "bce_prob" and log_min is not None:
         term = "bce_prob_logmin"
     mode = _binary.MODES[term]
@@ -44,13 +51,12 @@ def _run(term, fn, pred_name, target, pred, *, reduction, weight, base, zero_div
     if _dask.is_dask(target, pred, weight, pos_weight):
         if pos_weight is not None and not _dask.is_dask(pos_weight):
             _check_pos_weight(pos_weight)       # whole, before the chunks see it broadcast
-        return _dask.run(lambda t, p, **kw: _run(term, fn, pred_name, t, p, **kw), target,
-                         pred, reduction=reduction, weight=weight, want_loss=want_loss,
-                         want_grad=want_grad, pred_name=pred_name, out=out,
+        return _dask.run(fn, target, pred, reduction=reduction, weight=weight,
+                         want_loss=want_loss, want_grad=want_grad, pred_name=pred_name, out=out,
                          grad_out=grad_out, denominator=denominator, totals=totals,
                          base=base, eps=eps, log_min=log_min, pos_weight=pos_weight,
                          label_smoothing=label_smoothing, zero_division=zero_division,
-                         n_threads=n_threads, a=a, b=b)
+                         n_threads=n_threads, **params)
     x, dtype = v.prediction(pred, pred_name)
     shape = x.shape
     # targets and weights stay in their own type: the kernel converts block by block
@@ -279,9 +285,9 @@ def _gamma(gamma):
     return g
 
 
-def _focal(target, logits, *, alpha, gamma, **kw):
-    return _run("sigmoid_focal", "sigmoid_focal_loss", "logits", target, logits,
-                a=_alpha(alpha), b=_gamma(gamma), **kw)
+# a term's own parameters, in the order of the kernel's a and b: (public name, check)
+_TERM_PARAMS = {"sigmoid_focal": (("alpha", _alpha), ("gamma", _gamma))}
+_focal = functools.partial(_run, "sigmoid_focal", "sigmoid_focal_loss", "logits")
 
 
 _FOCAL_PARAMS = dict(

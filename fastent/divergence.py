@@ -20,6 +20,11 @@ __all__ = ["cross_entropy", "cross_entropy_grad", "kl_divergence", "kl_divergenc
 _Kind = _rowwise.Kind
 _FROM_LOGITS = (_Kind.KL_LOGITS, _Kind.JS_LOGITS)
 _CLIPPED = (_Kind.CROSS_ENTROPY, _Kind.KL, _Kind.ENTROPY)     # the kinds with an eps
+# the public function of each kind, the name the registry (and Dask) knows it by
+_NAME = {_Kind.CROSS_ENTROPY: "cross_entropy", _Kind.KL: "kl_divergence",
+         _Kind.ENTROPY: "entropy", _Kind.JS: "js_divergence",
+         _Kind.KL_LOGITS: "kl_divergence_with_logits",
+         _Kind.JS_LOGITS: "js_divergence_with_logits"}
 
 _NEGATIVE = "probabilities must be non-negative"
 # the end of the message for a truth with one value along the class axis (v.operand)
@@ -56,7 +61,7 @@ def _run(kind, p, q, *, axis, reduction, weight, base, eps=None, zero_division, 
     pred_name = "p" if kind == _Kind.ENTROPY else "logits" if logits else "q"
     truth_name = "target_logits" if logits else "p"
     if _dask.is_dask(p, q, weight):
-        return _dask.run(lambda t, x, **kw: _run(kind, t, x, **kw), p, q,
+        return _dask.run(_NAME[kind], p, q,
                          reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, class_axis=axis, pred_name=pred_name, out=out,
                          grad_out=grad_out, denominator=denominator, totals=totals, axis=axis,

@@ -22,7 +22,7 @@ def _run(term, p, *, reduction, weight, base, eps, zero_division, out, grad_out,
     """Validate, allocate, run the kernel once; returns (loss or None, grad or None, Totals).
     `denominator` replaces the mean's denominator of the gradient (Dask)."""
     if _dask.is_dask(p, weight):
-        return _dask.run(lambda _t, x, **kw: _run(term, x, **kw), None, p,
+        return _dask.run(term, None, p,
                          reduction=reduction, weight=weight, want_loss=want_loss,
                          want_grad=want_grad, pred_name="p", out=out, grad_out=grad_out,
                          denominator=denominator, totals=totals, base=base, eps=eps,

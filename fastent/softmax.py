@@ -61,8 +61,9 @@ def _run(target, logits, *, axis, reduction, weight, class_weight, ignore_index,
         if r is not None:
             return _api.fast_result(r, reduction, totals)
     if _dask.is_dask(target, logits, weight):
-        return _dask.run(_run, target, logits, reduction=reduction, weight=weight,
-                         want_loss=want_loss, want_grad=want_grad, class_axis=axis,
+        return _dask.run("softmax_cross_entropy", target, logits, reduction=reduction,
+                         weight=weight, want_loss=want_loss, want_grad=want_grad,
+                         class_axis=axis,
                          pred_name="logits", out=out, grad_out=grad_out,
                          denominator=denominator, totals=totals, axis=axis,
                          class_weight=class_weight, ignore_index=ignore_index,
