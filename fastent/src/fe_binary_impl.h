@@ -50,29 +50,59 @@ FE_INLINE void FE_FN(bce_body)(
     *bad = badp | (badt << 1) | (badw << 2);
 }
 
-/* Entry point: one specialised loop per (mode, weights?, gradient?) and per variant the
- * mode lists (fe_terms_impl.h: FE_ELEMENTWISE); then, when `total` is given, the written
- * losses (and the weights, to `wtotal`) are added to the exact sums, in this instruction set
- * (xs: FE_XBLOCK doubles of scratch). */
+/* One specialised loop per (weights?, gradient?) for a mode and its variant flags, all
+ * compile-time constants here (FE_INLINE is always_inline, so every call below is its own
+ * loop). */
+FE_INLINE void FE_FN(bce_mode)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
+                               const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm,
+                               int *bad, const int mode, const int has_pw, const int hard,
+                               const int normal, const int square)
+{
+    if (w) {
+        if (grad) FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, mode, 1, 1, has_pw,
+                                  hard, normal, square);
+        else      FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, mode, 1, 0, has_pw,
+                                  hard, normal, square);
+    } else {
+        if (grad) FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, mode, 0, 1, has_pw,
+                                  hard, normal, square);
+        else      FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, mode, 0, 0, has_pw,
+                                  hard, normal, square);
+    }
+}
+
+/* The variant of mode `mode` (its flags `var`, fe_terms_impl.h: FE_ELEMENTWISE) that this
+ * call takes: pos_weight, else hard labels and normal clip bounds or b = 2 as listed. */
+FE_INLINE void FE_FN(bce_variant)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
+                                  const REAL *pw, REAL *out, REAL *grad,
+                                  const fe_bparams *prm, int *bad, const int mode,
+                                  const int var, const int hard, const int normal)
+{
+#define FE_LOOP(PW, H, N, S)                                                               \
+    FE_FN(bce_mode)(n, t, x, w, pw, out, grad, prm, bad, mode, PW, H, N, S)
+    if ((var & FE_VAR_PW) && pw) { FE_LOOP(1, 0, 0, 0); return; }
+    const int h = (var & FE_VAR_HARD) && hard;
+    if ((var & FE_VAR_NORMAL) && normal) {
+        if (h) FE_LOOP(0, 1, 1, 0); else FE_LOOP(0, 0, 1, 0);
+    } else if ((var & FE_VAR_SQUARE) && prm->b == 2.0) {
+        if (h) FE_LOOP(0, 1, 0, 1); else FE_LOOP(0, 0, 0, 1);
+    } else {
+        if (h) FE_LOOP(0, 1, 0, 0); else FE_LOOP(0, 0, 0, 0);
+    }
+#undef FE_LOOP
+}
+
+/* Entry point: the loop of the call's mode and variant (above); then, when `total` is
+ * given, the written losses (and the weights, to `wtotal`) are added to the exact sums, in
+ * this instruction set (xs: FE_XBLOCK doubles of scratch). */
 FE_KERNEL void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL *w,
                        const REAL *pw, REAL *out, REAL *grad, const fe_bparams *prm, int *bad,
                        fe_xsum *total, fe_xsum *wtotal, double *xs)
 {
-#define FE_CALL(M, HW, HG, PW, H, N, S)                                                   \
-    FE_FN(bce_body)(n, t, x, w, pw, out, grad, prm, bad, M, HW, HG, PW, H, N, S)
-#define FE_MODE(M, PW, H, N, S)                                                            \
-    if (w) { if (grad) FE_CALL(M, 1, 1, PW, H, N, S); else FE_CALL(M, 1, 0, PW, H, N, S); } \
-    else   { if (grad) FE_CALL(M, 0, 1, PW, H, N, S); else FE_CALL(M, 0, 0, PW, H, N, S); }
-#define FE_NORMAL(M, V, H)                                                                 \
-    if (((V) & FE_VAR_NORMAL) && normal) { FE_MODE(M, 0, H, 1, 0) }                       \
-    else if (((V) & FE_VAR_SQUARE) && prm->b == 2.0) { FE_MODE(M, 0, H, 0, 1) }           \
-    else { FE_MODE(M, 0, H, 0, 0) }
 #define FE_VARIANTS(M, stem, target, unit, V)                                              \
-    if (prm->mode == M) {                                                                  \
-        if (((V) & FE_VAR_PW) && pw) { FE_MODE(M, 1, 0, 0, 0) }                            \
-        else if (((V) & FE_VAR_HARD) && hard) { FE_NORMAL(M, V, 1) }                       \
-        else { FE_NORMAL(M, V, 0) }                                                        \
-    } else
+    if (prm->mode == M)                                                                    \
+        FE_FN(bce_variant)(n, t, x, w, pw, out, grad, prm, bad, M, V, hard, normal);       \
+    else
     /* clip bounds that are normal numbers (any eps > 0 that is not below the dtype's
      * smallest normal): no log argument is subnormal, the logs skip that case */
     const int normal = FE_T(normal_bound)(prm->lo) && prm->hi < 1.0;
@@ -89,9 +119,6 @@ FE_KERNEL void FE_FN(bce)(Py_ssize_t n, const REAL *t, const REAL *x, const REAL
     }
     FE_ELEMENTWISE(FE_VARIANTS) {}
 #undef FE_VARIANTS
-#undef FE_NORMAL
-#undef FE_MODE
-#undef FE_CALL
     if (total) {
         FE_XADD(total, out, n, xs);
         if (w && wtotal)
