@@ -93,23 +93,40 @@ FE_INLINE void FE_FN(div_block_body)(Py_ssize_t R, Py_ssize_t C, const REAL *FE_
     *bad |= badp | (badq << 1);
 }
 
+/* The loop of one (has_grad, normal) pair for each kind: every argument after `bad` a
+ * compile-time constant in each call (FE_INLINE is always_inline). */
+FE_INLINE void FE_FN(div_block_kind)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
+                                     const REAL *t, double lo, double beta, REAL *grad,
+                                     const double *gsc, double *loss, REAL *terms,
+                                     double *work, int *bad, const int has_grad,
+                                     const int normal)
+{
+    if (kind == FE_CROSS_ENTROPY)
+        FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, bad,
+                              FE_CROSS_ENTROPY, has_grad, normal);
+    else if (kind == FE_KL)
+        FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, bad, FE_KL,
+                              has_grad, normal);
+    else if (kind == FE_ENTROPY)
+        FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, bad,
+                              FE_ENTROPY, has_grad, normal);
+    else        /* Jensen-Shannon does not clip: no normal variant */
+        FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, bad, FE_JS,
+                              has_grad, 0);
+}
+
 FE_KERNEL void FE_FN(div_block)(int kind, Py_ssize_t R, Py_ssize_t C, const REAL *x,
                              const REAL *t, double lo, double beta, REAL *grad, const double *gsc,
                              double *loss, REAL *terms, double *work, int *bad)
 {
-#define FE_CALL(K, G, N) FE_FN(div_block_body)(R, C, x, t, lo, beta, grad, gsc, loss, terms, work, \
-                                               bad, K, G, N)
 #define FE_KIND(G, N) \
-    if (kind == FE_CROSS_ENTROPY) FE_CALL(FE_CROSS_ENTROPY, G, N);                         \
-    else if (kind == FE_KL) FE_CALL(FE_KL, G, N);                                          \
-    else if (kind == FE_ENTROPY) FE_CALL(FE_ENTROPY, G, N); else FE_CALL(FE_JS, G, 0);
+    FE_FN(div_block_kind)(kind, R, C, x, t, lo, beta, grad, gsc, loss, terms, work, bad, G, N)
     /* a normal clip bound (the default eps): no value reaching a log is subnormal */
     const int normal = FE_T(normal_bound)(lo);
     if (grad) {
-        if (normal) { FE_KIND(1, 1) } else { FE_KIND(1, 0) }
+        if (normal) FE_KIND(1, 1); else FE_KIND(1, 0);
     } else {
-        if (normal) { FE_KIND(0, 1) } else { FE_KIND(0, 0) }
+        if (normal) FE_KIND(0, 1); else FE_KIND(0, 0);
     }
 #undef FE_KIND
-#undef FE_CALL
 }
